@@ -1,0 +1,160 @@
+/**
+ * The public library API. A `Repository` wraps an open store; each method checks its arguments, calls
+ * the core, and tags errors with the method's name (`err.caller`) before rethrowing.
+ */
+import { userInfo, hostname } from 'node:os'
+import type { CID } from 'multiformats/cid'
+import { InvalidArgumentError, isMvcError } from '../errors.js'
+import type { Author, CommitObject, Manifest } from '../model/objects.js'
+import { initRepo, openRepo, type Repo } from '../core/repo.js'
+import { commitPath, type CommitResult, type Lineage, type ModelHooks } from '../core/commit.js'
+import { checkout, status, type CheckoutResult, type StatusResult, type DryRunModels } from '../core/worktree.js'
+import { log, namesByCommit, type LogEntry } from '../core/history.js'
+import { resolveRev } from '../core/refs.js'
+import { readCommit, readManifest } from '../core/objects.js'
+import type { ObjectStore } from '../store/interface.js'
+
+async function tagged<T> (caller: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (err) {
+    if (isMvcError(err) && err.caller === undefined) err.caller = caller
+    throw err
+  }
+}
+
+/** Author from MVC_AUTHOR_NAME / MVC_AUTHOR_EMAIL, else the login name on this host. */
+export function defaultAuthor (env: NodeJS.ProcessEnv = process.env): Author {
+  let user = 'unknown'
+  try { user = userInfo().username } catch { /* no passwd entry in some containers */ }
+  return { name: env.MVC_AUTHOR_NAME ?? user, email: env.MVC_AUTHOR_EMAIL ?? `${user}@${hostname()}` }
+}
+
+/** Commit time from MVC_DATE (ISO 8601 or ms since epoch; for reproducible tests), else now. */
+export function defaultTimestamp (env: NodeJS.ProcessEnv = process.env): number {
+  const d = env.MVC_DATE
+  if (d === undefined || d === '') return Date.now()
+  const t = /^\d+$/.test(d) ? Number(d) : Date.parse(d)
+  if (!Number.isFinite(t)) throw new InvalidArgumentError(`MVC_DATE=${d} is not a date (use ISO 8601 or milliseconds since the epoch)`, { value: d })
+  return t
+}
+
+export interface OpenRepositoryOptions {
+  /** Any folder inside the repository (default: the current folder). */
+  readonly dir?: string
+  /** ms to wait for another process holding the repository (default MVC_LOCK_TIMEOUT_MS or 10 000). */
+  readonly lockTimeoutMs?: number
+}
+
+export interface CommitArgs {
+  /** File or folder to commit; default: the last committed path. */
+  readonly path?: string
+  readonly message: string
+  readonly allowEmpty?: boolean
+  readonly author?: Author
+  readonly timestamp?: number
+  readonly lineage?: Lineage
+  readonly onFile?: (rel: string, size: number) => void
+}
+
+export interface ShowResult {
+  readonly cid: CID
+  readonly commit: CommitObject
+  readonly manifest: Manifest
+  readonly names: string[]
+}
+
+export class Repository {
+  /** Hooks installed by the model layer (TF.js awareness); undefined stores plain files only. */
+  hooks?: ModelHooks
+  dryRunModels?: DryRunModels
+
+  private constructor (private readonly repo: Repo) {}
+
+  /** Absolute path of the folder holding `.mvc`. */
+  get root (): string { return this.repo.root }
+  get store (): ObjectStore { return this.repo.store }
+
+  /**
+   * Creates a repository in `dir` (idempotent).
+   * @example const { created } = await Repository.init({ dir: '.' })
+   */
+  static async init (options: { dir?: string } = {}): Promise<{ root: string, created: boolean }> {
+    return await tagged('init', async () => await initRepo(options.dir ?? '.'))
+  }
+
+  /**
+   * Opens the repository enclosing `dir`. Close it when done: it holds LevelDB's lock.
+   * @example const repo = await Repository.open({ dir: '.' }); try { … } finally { await repo.close() }
+   */
+  static async open (options: OpenRepositoryOptions = {}): Promise<Repository> {
+    return await tagged('open', async () => new Repository(await openRepo(options.dir ?? '.', { lockTimeoutMs: options.lockTimeoutMs })))
+  }
+
+  /**
+   * Snapshots a file or folder as a new version.
+   * @example const r = await repo.commit({ path: 'model', message: 'baseline' }); console.log(`v${r.version}`)
+   */
+  async commit (args: CommitArgs): Promise<CommitResult> {
+    if (typeof args.message !== 'string') throw new TypeError('commit: message must be a string')
+    return await tagged('commit', async () => await commitPath({
+      repo: this.repo,
+      path: args.path,
+      message: args.message,
+      allowEmpty: args.allowEmpty,
+      author: args.author ?? defaultAuthor(),
+      timestamp: args.timestamp ?? defaultTimestamp(),
+      lineage: args.lineage,
+      hooks: this.hooks,
+      onFile: args.onFile
+    }))
+  }
+
+  /**
+   * Rebuilds a version on disk, byte for byte.
+   * @example await repo.checkout({ rev: 'v1', to: '/tmp/model-v1' })
+   */
+  async checkout (args: { rev: string, to?: string, force?: boolean, onFile?: (path: string, size: number) => void }): Promise<CheckoutResult> {
+    if (typeof args.rev !== 'string') throw new TypeError('checkout: rev must be a string')
+    return await tagged('checkout', async () => await checkout({ repo: this.repo, ...args, dryRunModels: this.dryRunModels }))
+  }
+
+  /**
+   * History from a revision (default HEAD), newest first.
+   * @example for (const e of await repo.log({ limit: 5 })) console.log(e.commit.version, e.commit.message)
+   */
+  async log (args: { rev?: string, limit?: number } = {}): Promise<LogEntry[]> {
+    return await tagged('log', async () => await log(this.repo.store, args))
+  }
+
+  /**
+   * One commit with its manifest and names.
+   * @example const { commit } = await repo.show({ rev: 'v2' })
+   */
+  async show (args: { rev: string }): Promise<ShowResult> {
+    return await tagged('show', async () => {
+      const cid = await resolveRev(this.repo.store, args.rev)
+      const commit = await readCommit(this.repo.store, cid)
+      const manifest = await readManifest(this.repo.store, commit.model)
+      const names = (await namesByCommit(this.repo.store)).get(cid.toString()) ?? []
+      return { cid, commit, manifest, names }
+    })
+  }
+
+  /**
+   * What changed in a path since it was last committed or checked out.
+   * @example const s = await repo.status(); if (!s.clean) console.log(s.modified)
+   */
+  async status (args: { path?: string } = {}): Promise<StatusResult> {
+    return await tagged('status', async () => await status(this.repo, args.path, this.dryRunModels))
+  }
+
+  /** Resolves a revision (`v3`, a tag, `HEAD~1`, a CID prefix) to a commit CID. */
+  async resolve (rev: string): Promise<CID> {
+    return await tagged('resolve', async () => await resolveRev(this.repo.store, rev))
+  }
+
+  async close (): Promise<void> {
+    await this.repo.store.close()
+  }
+}

@@ -1,0 +1,32 @@
+import type { CommandModule } from 'yargs'
+import { formatBytes, progress, toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
+
+interface Args extends GlobalArgs { path?: string, message: string, 'allow-empty'?: boolean }
+
+export function commitCommand (io: Io): CommandModule<GlobalArgs, Args> {
+  return {
+    command: 'commit [path]',
+    describe: 'Snapshot a model folder or file as a new version (default path: the last one committed)',
+    builder: y => y
+      .positional('path', { type: 'string', describe: 'file or folder to commit' })
+      .option('message', { alias: 'm', type: 'string', demandOption: true, describe: 'what this version is' })
+      .option('allow-empty', { type: 'boolean', default: false, describe: 'create a version even if nothing changed' }),
+    handler: async args => {
+      await withRepo(args, async repo => {
+        const p = progress(io, 'committing')
+        let r
+        try {
+          r = await repo.commit({ path: args.path, message: args.message, allowEmpty: args['allow-empty'], onFile: (_f, size) => p.tick(size) })
+        } finally { p.done() }
+        if (args.json === true) {
+          io.out(toJson(r))
+        } else if (!r.committed) {
+          io.out(`nothing to commit: ${r.path} is unchanged since v${(await repo.show({ rev: 'HEAD' })).commit.version} (use --allow-empty to commit anyway)`)
+        } else {
+          io.out(`v${r.version} ${r.cid!.toString()}`)
+          io.err(`${r.path}: ${r.stats.files} files, ${formatBytes(r.stats.bytes)}; ${r.newObjects} new objects, ${formatBytes(r.newBytes)} added`)
+        }
+      })
+    }
+  }
+}

@@ -1,0 +1,25 @@
+import type { CommandModule } from 'yargs'
+import { toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
+
+interface Args extends GlobalArgs { path?: string }
+
+export function statusCommand (io: Io): CommandModule<GlobalArgs, Args> {
+  return {
+    command: 'status [path]',
+    describe: 'Show files added, modified or removed since the last commit or checkout',
+    builder: y => y.positional('path', { type: 'string', describe: 'path to examine (default: the last one committed)' }),
+    handler: async args => {
+      await withRepo(args, async repo => {
+        const s = await repo.status({ path: args.path })
+        if (args.json === true) { io.out(toJson(s)); return }
+        const lines = [s.base === null ? `${s.path}: not committed yet` : `${s.path}: compared with v${s.base.version}`]
+        if (!s.exists) lines.push(`${s.path} does not exist`)
+        for (const p of s.added) lines.push(`  added:    ${p}`)
+        for (const p of s.modified) lines.push(`  modified: ${p}`)
+        for (const p of s.removed) lines.push(`  removed:  ${p}`)
+        if (s.clean) lines.push('nothing changed')
+        io.out(lines.join('\n'))
+      })
+    }
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * The command line. Parses arguments with yargs, runs one command, and maps any error to the
+ * documented exit code (docs/cli.md) in one place. Returns the exit code; bin/mvc.js sets it.
+ */
+import yargs from 'yargs'
+import { ExitCode, UsageError, exitCodeFor, isMvcError } from '../errors.js'
+import { processIo, type GlobalArgs, type Io } from './output.js'
+import { initCommand } from './commands/init.js'
+import { commitCommand } from './commands/commit.js'
+import { checkoutCommand } from './commands/checkout.js'
+import { logCommand } from './commands/log.js'
+import { showCommand } from './commands/show.js'
+import { statusCommand } from './commands/status.js'
+
+export async function main (argv: string[], io: Io = processIo): Promise<number> {
+  const parser = yargs(argv)
+    .scriptName('mvc')
+    .usage('mvc — version control for TensorFlow.js models\n\nUsage: mvc <command> [options]')
+    .option('C', { type: 'string', describe: 'run as if started in this folder', global: true })
+    .option('json', { type: 'boolean', describe: 'print machine-readable JSON', global: true })
+    .command(initCommand(io))
+    .command(commitCommand(io))
+    .command(checkoutCommand(io))
+    .command(logCommand(io))
+    .command(showCommand(io))
+    .command(statusCommand(io))
+    .demandCommand(1, 'name a command; see `mvc --help`')
+    .strict()
+    .recommendCommands()
+    .help()
+    .alias('h', 'help')
+    .version()
+    .wrap(Math.min(100, process.stdout.columns ?? 100))
+    .epilogue('Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 not a repository or unsupported format, 4 unknown revision, 5 corrupt or missing object, 6 repository locked, 7 conflict, 8 bad input, 9 verification failed. See docs/cli.md.')
+    .exitProcess(false)
+    .fail((msg: string | null, err: Error | undefined) => {
+      if (err !== undefined && err !== null) throw err
+      throw new UsageError(msg ?? 'invalid arguments', {})
+    })
+  try {
+    await parser.parseAsync()
+    return ExitCode.ok
+  } catch (err) {
+    return report(io, err, argv)
+  }
+}
+
+function report (io: Io, err: unknown, argv: string[]): number {
+  const code = exitCodeFor(err)
+  const json = argv.includes('--json')
+  if (isMvcError(err)) {
+    if (json) io.err(JSON.stringify({ error: err.toJSON() }))
+    else io.err(`mvc: error [${err.code}]: ${err.message}${err.code === 'USAGE' ? '\nRun `mvc --help` for usage.' : ''}`)
+    return code
+  }
+  const e = err as Error
+  io.err(`mvc: unexpected error: ${e?.message ?? String(err)}`)
+  if (process.env.MVC_DEBUG !== undefined) io.err(e?.stack ?? '')
+  else io.err('(set MVC_DEBUG=1 for a stack trace; please report this as a bug)')
+  return code
+}
+
+export type { GlobalArgs }

@@ -1,0 +1,87 @@
+/**
+ * CLI plumbing shared by the commands: the output streams, JSON printing, human formatting, and
+ * opening the repository for a command. The CLI is the only layer that prints.
+ */
+import { Repository } from '../api/repository.js'
+import type { CID } from 'multiformats/cid'
+
+export interface Io {
+  readonly out: (s: string) => void
+  readonly err: (s: string) => void
+  /** True when stderr is a terminal (progress lines are drawn only then). */
+  readonly tty: boolean
+}
+
+export const processIo: Io = {
+  out: s => { process.stdout.write(s.endsWith('\n') ? s : s + '\n') },
+  err: s => { process.stderr.write(s.endsWith('\n') ? s : s + '\n') },
+  tty: process.stderr.isTTY === true
+}
+
+export interface GlobalArgs {
+  readonly C?: string
+  readonly json?: boolean
+}
+
+/** JSON with CIDs as plain strings (CID.toJSON gives `{ "/": cid }`), bigints as numbers, bytes as base64. */
+export function toJson (v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => {
+    if (x !== null && typeof x === 'object' && !Array.isArray(x)) {
+      const keys = Object.keys(x)
+      const link = (x as Record<string, unknown>)['/']
+      if (keys.length === 1 && typeof link === 'string') return link
+    }
+    if (typeof x === 'bigint') return Number(x)
+    if (x instanceof Uint8Array) return Buffer.from(x).toString('base64')
+    return x
+  }, 2)
+}
+
+export function shortCid (cid: CID | string): string {
+  const s = cid.toString()
+  return s.slice(0, 16)
+}
+
+export function formatBytes (n: number): string {
+  if (n < 1024) return `${n} B`
+  const units = ['KiB', 'MiB', 'GiB', 'TiB']
+  let v = n
+  let i = -1
+  do { v /= 1024; i++ } while (v >= 1024 && i < units.length - 1)
+  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`
+}
+
+export function formatDate (ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z')
+}
+
+/** Opens the repository for the duration of a command. */
+export async function withRepo<T> (args: GlobalArgs, fn: (repo: Repository) => Promise<T>): Promise<T> {
+  const repo = await Repository.open({ dir: args.C ?? '.' })
+  try {
+    return await fn(repo)
+  } finally {
+    await repo.close()
+  }
+}
+
+/** A progress line on a terminal, rewritten in place; silent otherwise. */
+export function progress (io: Io, label: string): { tick: (bytes: number) => void, done: () => void } {
+  if (!io.tty) return { tick: () => {}, done: () => {} }
+  const start = Date.now()
+  let bytes = 0
+  let files = 0
+  let last = 0
+  return {
+    tick: (n: number) => {
+      bytes += n
+      files++
+      const now = Date.now()
+      if (now - last < 100) return
+      last = now
+      const rate = bytes / Math.max(0.001, (now - start) / 1000)
+      process.stderr.write(`\r${label}: ${files} files, ${formatBytes(bytes)} (${formatBytes(rate)}/s)\x1b[K`)
+    },
+    done: () => { if (last !== 0) process.stderr.write('\r\x1b[K') }
+  }
+}

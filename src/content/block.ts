@@ -1,0 +1,84 @@
+/**
+ * The one place that chooses codecs and hashes. Bytes and their CID are produced together, so the two
+ * can never drift apart, and every read goes back through `verifyBlock`.
+ *
+ * - Raw chunks: CIDv1, codec `raw` (0x55), sha2-256.
+ * - Structured objects: CIDv1, codec `dag-cbor` (0x71), sha2-256. dag-cbor is canonical (sorted map
+ *   keys, shortest integer encodings), so equal values always have equal CIDs.
+ */
+import { createHash } from 'node:crypto'
+import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
+import * as dagCbor from '@ipld/dag-cbor'
+import { CorruptObjectError, InvalidObjectError } from '../errors.js'
+
+export const RAW = 0x55
+export const DAG_CBOR = 0x71
+export const SHA2_256 = 0x12
+
+export { CID }
+
+export interface Block<T = unknown> {
+  readonly cid: CID
+  readonly bytes: Uint8Array
+  readonly value: T
+}
+
+export function sha256 (bytes: Uint8Array): Uint8Array {
+  const h = createHash('sha256').update(bytes).digest()
+  return new Uint8Array(h.buffer, h.byteOffset, h.byteLength)
+}
+
+function cidFor (codec: number, bytes: Uint8Array): CID {
+  return CID.createV1(codec, Digest.create(SHA2_256, sha256(bytes)))
+}
+
+/** CID of a raw chunk. */
+export function rawCid (bytes: Uint8Array): CID {
+  return cidFor(RAW, bytes)
+}
+
+/** Encodes a structured value as dag-cbor and returns bytes and CID together. */
+export function encodeObject<T> (value: T): Block<T> {
+  const bytes = dagCbor.encode(value)
+  return { cid: cidFor(DAG_CBOR, bytes), bytes, value }
+}
+
+/** Re-hashes bytes read back from anywhere; throws CorruptObjectError naming the CID and the source. */
+export function verifyBlock (cid: CID, bytes: Uint8Array, source: string): void {
+  if (cid.version !== 1 || cid.multihash.code !== SHA2_256 || (cid.code !== RAW && cid.code !== DAG_CBOR)) {
+    throw new InvalidObjectError(`unsupported CID ${cid.toString()} (read from ${source}): mvc stores only CIDv1 sha2-256 raw or dag-cbor objects`, { cid: cid.toString(), source })
+  }
+  const actual = sha256(bytes)
+  const expected = cid.multihash.digest
+  if (!equalBytes(actual, expected)) {
+    throw new CorruptObjectError(
+      `object ${cid.toString()} is corrupt: the ${bytes.length} bytes read from ${source} hash to a different value. ` +
+      'Run `mvc fsck` to find other damage; restore the object from a remote or a backup.',
+      { cid: cid.toString(), source, size: bytes.length })
+  }
+}
+
+/** Decodes a verified dag-cbor object. */
+export function decodeObject<T = unknown> (cid: CID, bytes: Uint8Array, source: string): T {
+  verifyBlock(cid, bytes, source)
+  if (cid.code !== DAG_CBOR) {
+    throw new InvalidObjectError(`object ${cid.toString()} is a raw chunk, not a structured object`, { cid: cid.toString(), source })
+  }
+  return dagCbor.decode<T>(bytes)
+}
+
+export function equalBytes (a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/** Parses a CID string, or returns undefined when it is not one. */
+export function tryParseCid (s: string): CID | undefined {
+  try { return CID.parse(s) } catch { return undefined }
+}
+
+export function asCid (v: unknown): CID | undefined {
+  return CID.asCID(v) ?? undefined
+}

@@ -1,0 +1,162 @@
+/**
+ * Committing a path: snapshot → commit object → branch, version and baseline refs, all staged in one
+ * transaction so the repository moves from one valid state to the next in a single synced batch.
+ */
+import type { CID } from 'multiformats/cid'
+import { isAbsolute, relative, resolve, sep } from 'node:path'
+import { InvalidArgumentError, UsageError } from '../errors.js'
+import type { Author, CommitObject, ManifestModel, FileObject } from '../model/objects.js'
+import { MVC_DIR } from '../model/paths.js'
+import type { Block } from '../content/block.js'
+import type { Repo } from './repo.js'
+import { headBranch, headCommit, nextVersion, setNextVersion, VERSIONS } from './refs.js'
+import { readCommit, writeObject } from './objects.js'
+import { snapshot, walk, type SnapshotStats, type Walk, type WalkedFile } from './snapshot.js'
+import { StatCache } from './statcache.js'
+import type { Transaction } from '../store/interface.js'
+
+const LAST_PATH = 'last-path'
+const WORKTREE = 'worktree/'
+
+/** Lineage fields a commit may carry (filled by later layers: data, code, params, …). */
+export interface Lineage {
+  readonly data?: unknown
+  readonly code?: unknown
+  readonly params?: Readonly<Record<string, unknown>>
+  readonly metrics?: Readonly<Record<string, unknown>>
+  readonly environment?: unknown
+  readonly verification?: unknown
+}
+
+/** Model-aware storage hooks, supplied by the model layer. */
+export interface ModelHooks {
+  /** Inspects the walk and stores model objects; returns the manifest's model list and a storage override for shards. */
+  prepare (tx: Transaction, w: Walk): Promise<{ models: ManifestModel[], storeOverride?: (f: WalkedFile) => Promise<Block<FileObject> | undefined> }>
+}
+
+export interface CommitOptions {
+  readonly repo: Repo
+  /** Absolute path to commit; undefined = the last committed path. */
+  readonly path?: string
+  readonly message: string
+  readonly author: Author
+  readonly timestamp: number
+  readonly allowEmpty?: boolean
+  readonly lineage?: Lineage
+  readonly hooks?: ModelHooks
+  readonly onFile?: (rel: string, size: number) => void
+}
+
+export interface CommitResult {
+  readonly committed: boolean
+  readonly cid?: CID
+  readonly version?: number
+  readonly parent?: CID
+  /** Repository-relative path that was committed. */
+  readonly path: string
+  readonly manifest: CID
+  readonly stats: SnapshotStats
+  /** Objects and bytes added to the store. */
+  readonly newObjects: number
+  readonly newBytes: number
+}
+
+/** Repository-relative POSIX form of an absolute path inside the repository. */
+export function repoRelative (root: string, abs: string): string {
+  const rel = relative(root, abs)
+  if (rel === '') return '.'
+  if (rel.startsWith('..') || isAbsolute(rel)) {
+    throw new InvalidArgumentError(`${abs} is outside the repository at ${root}; mvc commits paths inside the folder that holds .mvc`, { path: abs, root })
+  }
+  const posix = rel.split(sep).join('/')
+  if (posix.split('/')[0] === MVC_DIR) throw new InvalidArgumentError('cannot commit the .mvc folder itself', { path: abs })
+  return posix
+}
+
+export async function lastPath (repo: Repo): Promise<string | undefined> {
+  const v = await repo.store.readMeta(LAST_PATH)
+  return v === undefined ? undefined : new TextDecoder().decode(v)
+}
+
+/** The commit the working copy at a path was last committed from or checked out to. */
+export async function worktreeBase (repo: Repo, rel: string): Promise<string | undefined> {
+  const v = await repo.store.readMeta(WORKTREE + rel)
+  return v === undefined ? undefined : new TextDecoder().decode(v)
+}
+
+export function setWorktreeBase (tx: Transaction, rel: string, commit: CID): void {
+  tx.setMeta(WORKTREE + rel, new TextEncoder().encode(commit.toString()))
+}
+
+export async function resolveCommitPath (repo: Repo, path: string | undefined): Promise<{ abs: string, rel: string }> {
+  if (path !== undefined) {
+    const abs = resolve(path)
+    return { abs, rel: repoRelative(repo.root, abs) }
+  }
+  const last = await lastPath(repo)
+  if (last === undefined) throw new UsageError('no path given and nothing has been committed yet: run `mvc commit <path> -m <message>`', {})
+  return { abs: resolve(repo.root, last), rel: last }
+}
+
+export async function commitPath (options: CommitOptions): Promise<CommitResult> {
+  const { repo } = options
+  const { abs, rel } = await resolveCommitPath(repo, options.path)
+  if (rel === '.') {
+    throw new InvalidArgumentError('committing the repository root itself is not supported: checkout could not swap a folder that holds .mvc. Put the model in a sub-folder (e.g. `model/`) and commit that.', { path: abs })
+  }
+  const tree = await walk(abs)
+  const store = repo.store
+  const branch = await headBranch(store)
+  const parent = await headCommit(store)
+  const tx = await store.transaction()
+  try {
+    const cache = StatCache.for(store, rel)
+    const prepared = await options.hooks?.prepare(tx, tree)
+    const snap = await snapshot({
+      store, sink: tx, abs, cache, requireStored: true,
+      models: prepared?.models, storeOverride: prepared?.storeOverride, onFile: options.onFile
+    }, tree)
+    const manifest = snap.manifest.cid
+    const base = { path: rel, manifest, stats: snap.stats }
+    if (parent !== undefined && options.allowEmpty !== true) {
+      const p = await readCommit(store, parent)
+      if (p.model.equals(manifest) && p.path === rel) {
+        cache.flush(tx)
+        tx.setMeta(LAST_PATH, new TextEncoder().encode(rel))
+        await tx.commit()
+        return { committed: false, ...base, parent, newObjects: 0, newBytes: 0 }
+      }
+    }
+    const version = await nextVersion(store)
+    const l = options.lineage ?? {}
+    const commit = await writeObject<CommitObject>(tx, {
+      type: 'mvc/commit',
+      version,
+      parents: parent === undefined ? [] : [parent],
+      model: manifest,
+      path: rel,
+      message: options.message,
+      author: options.author,
+      timestamp: options.timestamp,
+      data: l.data ?? null,
+      code: l.code ?? null,
+      params: l.params ?? {},
+      metrics: l.metrics ?? {},
+      environment: l.environment ?? null,
+      verification: l.verification ?? null
+    })
+    const newObjects = tx.stagedObjects
+    const newBytes = tx.stagedBytes
+    cache.flush(tx)
+    tx.setRef({ name: branch, value: commit.cid.toString(), expect: parent?.toString() ?? null })
+    tx.setRef({ name: VERSIONS + String(version), value: commit.cid.toString(), expect: null })
+    setNextVersion(tx, version + 1)
+    tx.setMeta(LAST_PATH, new TextEncoder().encode(rel))
+    setWorktreeBase(tx, rel, commit.cid)
+    await tx.commit()
+    return { committed: true, cid: commit.cid, version, parent, ...base, newObjects, newBytes }
+  } catch (err) {
+    await tx.abort()
+    throw err
+  }
+}

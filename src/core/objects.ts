@@ -1,0 +1,41 @@
+/**
+ * Typed reads and writes of repository objects through a store: decode + verify + parse in one step.
+ */
+import type { CID } from 'multiformats/cid'
+import { decodeObject, encodeObject, type Block } from '../content/block.js'
+import { parseCommit, parseFile, parseManifest, type CommitObject, type FileObject, type Manifest } from '../model/objects.js'
+import type { ObjectStore } from '../store/interface.js'
+
+/** Where new objects go: a store transaction, or nowhere (dry runs that only compute CIDs). */
+export interface ObjectSink {
+  putRaw (cid: CID, bytes: Uint8Array): Promise<boolean>
+  putObject (cid: CID, bytes: Uint8Array): Promise<boolean>
+}
+
+/** A sink that stores nothing: used to compute what a snapshot's CIDs would be. */
+export const DRY_RUN: ObjectSink = {
+  putRaw: async () => true,
+  putObject: async () => true
+}
+
+async function readValue (store: ObjectStore, cid: CID): Promise<unknown> {
+  return decodeObject(cid, await store.get(cid), `object ${cid.toString()}`)
+}
+
+export async function readCommit (store: ObjectStore, cid: CID): Promise<CommitObject> {
+  return parseCommit(await readValue(store, cid))
+}
+
+export async function readManifest (store: ObjectStore, cid: CID): Promise<Manifest> {
+  return parseManifest(await readValue(store, cid))
+}
+
+export async function readFileObject (store: ObjectStore, cid: CID): Promise<FileObject> {
+  return parseFile(await readValue(store, cid))
+}
+
+export async function writeObject<T> (sink: ObjectSink, value: T): Promise<Block<T>> {
+  const block = encodeObject(value)
+  await sink.putObject(block.cid, block.bytes)
+  return block
+}

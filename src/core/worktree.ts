@@ -1,0 +1,159 @@
+/**
+ * The working copy: status against the commit a path was last committed or checked out from, the
+ * "uncommitted changes" guard of checkout, and checkout itself.
+ */
+import { resolve, join } from 'node:path'
+import { lstat } from 'node:fs/promises'
+import { CID } from 'multiformats/cid'
+import { InvalidArgumentError, UncommittedChangesError } from '../errors.js'
+import type { CommitObject, Manifest } from '../model/objects.js'
+import type { Repo } from './repo.js'
+import { DRY_RUN, readCommit, readManifest } from './objects.js'
+import { snapshot, walk } from './snapshot.js'
+import { StatCache } from './statcache.js'
+import { headCommit, resolveRev } from './refs.js'
+import { lastPath, repoRelative, resolveCommitPath, setWorktreeBase, worktreeBase, type ModelHooks } from './commit.js'
+import { materialize } from './materialize.js'
+
+export interface StatusResult {
+  /** Repository-relative path examined. */
+  readonly path: string
+  /** The commit compared against (last commit or checkout of this path, else HEAD), if any. */
+  readonly base: { readonly cid: CID, readonly version: number } | null
+  readonly exists: boolean
+  readonly clean: boolean
+  readonly added: string[]
+  readonly modified: string[]
+  readonly removed: string[]
+}
+
+/** Dry-run manifest of a path, using and refreshing the stat cache. */
+async function currentManifest (repo: Repo, abs: string, rel: string, hooks?: DryRunModels): Promise<{ manifest: Manifest, cid: CID } | undefined> {
+  const exists = await lstat(abs).catch(() => undefined)
+  if (exists === undefined) return undefined
+  const tree = await walk(abs)
+  const cache = StatCache.for(repo.store, rel)
+  const models = await hooks?.(tree)
+  const snap = await snapshot({ store: repo.store, sink: DRY_RUN, abs, cache, requireStored: false, models }, tree)
+  if (cache.pending > 0) {
+    const tx = await repo.store.transaction()
+    cache.flush(tx)
+    await tx.commit()
+  }
+  return { manifest: snap.manifest.value, cid: snap.manifest.cid }
+}
+
+/** Computes the model list a dry-run manifest must carry to equal a committed one. */
+export type DryRunModels = (tree: Awaited<ReturnType<typeof walk>>) => Promise<Array<{ path: string, model: CID }>>
+
+export function compareManifests (base: Manifest | undefined, current: Manifest | undefined): { added: string[], modified: string[], removed: string[] } {
+  const before = new Map((base?.entries ?? []).map(e => [e.path, e]))
+  const after = new Map((current?.entries ?? []).map(e => [e.path, e]))
+  const added: string[] = []
+  const modified: string[] = []
+  const removed: string[] = []
+  for (const [p, e] of after) {
+    const b = before.get(p)
+    if (b === undefined) added.push(p)
+    else if (!b.file.equals(e.file) || b.mode !== e.mode) modified.push(p)
+  }
+  for (const p of before.keys()) if (!after.has(p)) removed.push(p)
+  return { added, modified, removed }
+}
+
+async function baseFor (repo: Repo, rel: string): Promise<{ cid: CID, commit: CommitObject } | undefined> {
+  const wt = await worktreeBase(repo, rel)
+  const cid = wt !== undefined ? CID.parse(wt) : await headCommit(repo.store)
+  if (cid === undefined) return undefined
+  const commit = await readCommit(repo.store, cid)
+  if (wt === undefined && commit.path !== rel) return undefined
+  return { cid, commit }
+}
+
+export async function status (repo: Repo, path: string | undefined, models?: DryRunModels): Promise<StatusResult> {
+  const { abs, rel } = path === undefined && (await lastPath(repo)) === undefined
+    ? { abs: repo.root, rel: '.' }
+    : await resolveCommitPath(repo, path)
+  const base = await baseFor(repo, rel)
+  const baseManifest = base === undefined ? undefined : await readManifest(repo.store, base.commit.model)
+  const current = rel === '.' ? undefined : await currentManifest(repo, abs, rel, models)
+  const diff = compareManifests(baseManifest, current?.manifest)
+  const dirsChanged = JSON.stringify(baseManifest?.dirs ?? []) !== JSON.stringify(current?.manifest.dirs ?? [])
+  return {
+    path: rel,
+    base: base === undefined ? null : { cid: base.cid, version: base.commit.version },
+    exists: current !== undefined,
+    clean: diff.added.length + diff.modified.length + diff.removed.length === 0 && !dirsChanged,
+    ...diff
+  }
+}
+
+export interface CheckoutOptions {
+  readonly repo: Repo
+  readonly rev: string
+  /** Absolute target; default: the commit's own path in the repository. */
+  readonly to?: string
+  readonly force?: boolean
+  readonly dryRunModels?: DryRunModels
+  readonly onFile?: (path: string, size: number) => void
+}
+
+export interface CheckoutResult {
+  readonly cid: CID
+  readonly commit: CommitObject
+  readonly manifest: Manifest
+  readonly target: string
+  readonly files: number
+  readonly bytes: number
+}
+
+/** Refuses when the target holds content that no commit has (so overwriting it would lose work). */
+async function assertClean (repo: Repo, abs: string, rel: string | undefined, models?: DryRunModels): Promise<void> {
+  const exists = await lstat(abs).catch(() => undefined)
+  if (exists === undefined) return
+  if (exists.isDirectory()) {
+    const tree = await walk(abs)
+    if (tree.files.length === 0 && tree.dirs.length === 0) return
+  }
+  const current = await currentManifest(repo, abs, rel ?? `@${abs}`, models)
+  if (current === undefined || await repo.store.has(current.cid)) return
+  const base = rel === undefined ? undefined : await baseFor(repo, rel)
+  const baseManifest = base === undefined ? undefined : await readManifest(repo.store, base.commit.model)
+  const d = compareManifests(baseManifest, current.manifest)
+  const changed = [...d.modified.map(p => `modified: ${p}`), ...d.added.map(p => `added: ${p}`), ...d.removed.map(p => `removed: ${p}`)]
+  const shown = changed.slice(0, 5).join(', ') + (changed.length > 5 ? `, and ${changed.length - 5} more` : '')
+  throw new UncommittedChangesError(
+    `${abs} has changes that are not committed${base !== undefined ? ` (against v${base.commit.version})` : ''}${shown !== '' ? `: ${shown}` : ''}. ` +
+    'Commit them first, check out elsewhere with --to <dir>, or use --force to overwrite.',
+    { path: abs, changed })
+}
+
+export async function checkout (options: CheckoutOptions): Promise<CheckoutResult> {
+  const { repo } = options
+  const cid = await resolveRev(repo.store, options.rev)
+  const commit = await readCommit(repo.store, cid)
+  const manifest = await readManifest(repo.store, commit.model)
+  const target = options.to !== undefined ? resolve(options.to) : join(repo.root, commit.path)
+  let rel: string | undefined
+  try { rel = repoRelative(repo.root, target) } catch { rel = undefined }
+  if (rel === '.' || target === repo.root) {
+    throw new InvalidArgumentError('cannot check out over the repository root (it holds .mvc); use --to <dir>', { path: target })
+  }
+  if (options.force !== true) await assertClean(repo, target, rel, options.dryRunModels)
+  const { files, bytes } = await materialize({ store: repo.store, manifest, target, onFile: options.onFile })
+  if (rel !== undefined) {
+    // Record what the folder now holds, so status and the next checkout know it is clean.
+    const cache = StatCache.for(repo.store, rel)
+    const tree = await walk(target)
+    const byPath = new Map(manifest.entries.map(e => [e.path, e.file.toString()]))
+    for (const f of tree.files) {
+      const fileCid = byPath.get(f.rel)
+      if (fileCid !== undefined) cache.record(f.rel, f.stats, fileCid)
+    }
+    const tx = await repo.store.transaction()
+    cache.flush(tx)
+    setWorktreeBase(tx, rel, cid)
+    await tx.commit()
+  }
+  return { cid, commit, manifest, target, files, bytes }
+}

@@ -1,0 +1,152 @@
+/**
+ * The structured objects of the repository format (docs/design.md, "Objects"), their parsers and
+ * builders. Pure: no I/O. Every object is a dag-cbor map with a `type` string; parsers check the shape
+ * of what was decoded and throw InvalidObjectError, because bytes that hash correctly can still be
+ * something other than what a link promised.
+ */
+import { CID } from 'multiformats/cid'
+import { InvalidObjectError } from '../errors.js'
+
+/** A run of bytes of a raw chunk: [chunk, length] or [chunk, length, offset-in-chunk]. */
+export type Extent = readonly [CID, number] | readonly [CID, number, number]
+
+/** `mvc/file`: a file's bytes as the concatenation of extents of raw chunks. */
+export interface FileObject {
+  readonly type: 'mvc/file'
+  readonly size: number
+  readonly extents: readonly Extent[]
+}
+
+export interface ManifestEntry {
+  readonly path: string
+  /** Permission bits (mode & 0o777). */
+  readonly mode: number
+  readonly size: number
+  readonly file: CID
+}
+
+/** A TF.js model found in the snapshot (filled by the model layer; empty for plain files). */
+export interface ManifestModel {
+  /** Path of the model JSON, relative to the snapshot root. */
+  readonly path: string
+  /** The `mvc/model` object. */
+  readonly model: CID
+}
+
+/** `mvc/manifest`: everything needed to rebuild the committed path, byte for byte. */
+export interface Manifest {
+  readonly type: 'mvc/manifest'
+  /** 'dir' when a folder was committed; 'file' when a single file was (one entry, its basename). */
+  readonly kind: 'dir' | 'file'
+  /** Files, sorted by path (byte order of UTF-8). */
+  readonly entries: readonly ManifestEntry[]
+  /** Empty folders, sorted; folders with files are implied by the paths. */
+  readonly dirs: readonly string[]
+  readonly models: readonly ManifestModel[]
+}
+
+export interface Author { readonly name: string, readonly email: string }
+
+/** `mvc/commit`: one version. Lineage fields are null until something records them. */
+export interface CommitObject {
+  readonly type: 'mvc/commit'
+  readonly version: number
+  readonly parents: readonly CID[]
+  /** The `mvc/manifest` of the committed path. */
+  readonly model: CID
+  /** Repository-relative POSIX path that was committed ('.' for the repository root). */
+  readonly path: string
+  readonly message: string
+  readonly author: Author
+  /** Milliseconds since the Unix epoch. */
+  readonly timestamp: number
+  readonly data: unknown
+  readonly code: unknown
+  readonly params: Readonly<Record<string, unknown>>
+  readonly metrics: Readonly<Record<string, unknown>>
+  readonly environment: unknown
+  readonly verification: unknown
+}
+
+function fail (what: string, why: string): never {
+  throw new InvalidObjectError(`invalid ${what} object: ${why}`, { what, why })
+}
+
+function isRecord (v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) && CID.asCID(v) === null
+}
+
+function isCount (v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+}
+
+function link (v: unknown, what: string, field: string): CID {
+  const c = CID.asCID(v)
+  if (c === null) fail(what, `${field} is not a link`)
+  return c
+}
+
+export function parseFile (v: unknown): FileObject {
+  if (!isRecord(v) || v.type !== 'mvc/file') fail('file', 'type is not mvc/file')
+  if (!isCount(v.size) || !Array.isArray(v.extents)) fail('file', 'size or extents missing')
+  let total = 0
+  const extents = v.extents.map((e: unknown): Extent => {
+    if (!Array.isArray(e) || (e.length !== 2 && e.length !== 3)) fail('file', 'extent is not [cid, length, offset?]')
+    const cid = link(e[0], 'file', 'extent chunk')
+    if (!isCount(e[1]) || (e.length === 3 && !isCount(e[2]))) fail('file', 'extent length or offset is not a count')
+    total += e[1] as number
+    return e.length === 3 ? [cid, e[1] as number, e[2] as number] : [cid, e[1] as number]
+  })
+  if (total !== v.size) fail('file', `extents add up to ${total} bytes, size says ${String(v.size)}`)
+  return { type: 'mvc/file', size: v.size, extents }
+}
+
+export function parseManifest (v: unknown): Manifest {
+  if (!isRecord(v) || v.type !== 'mvc/manifest') fail('manifest', 'type is not mvc/manifest')
+  if (v.kind !== 'dir' && v.kind !== 'file') fail('manifest', 'kind is neither dir nor file')
+  if (!Array.isArray(v.entries) || !Array.isArray(v.dirs) || !Array.isArray(v.models)) fail('manifest', 'entries, dirs or models missing')
+  const entries = v.entries.map((e: unknown): ManifestEntry => {
+    if (!isRecord(e) || typeof e.path !== 'string' || !isCount(e.mode) || !isCount(e.size)) fail('manifest', 'entry needs path, mode and size')
+    return { path: e.path, mode: e.mode, size: e.size, file: link(e.file, 'manifest', 'entry file') }
+  })
+  const dirs = v.dirs.map((d: unknown): string => typeof d === 'string' ? d : fail('manifest', 'dir is not a string'))
+  const models = v.models.map((m: unknown): ManifestModel => {
+    if (!isRecord(m) || typeof m.path !== 'string') fail('manifest', 'model needs a path')
+    return { path: m.path, model: link(m.model, 'manifest', 'model') }
+  })
+  if (v.kind === 'file' && (entries.length !== 1 || dirs.length !== 0)) fail('manifest', 'a file manifest has exactly one entry')
+  return { type: 'mvc/manifest', kind: v.kind, entries, dirs, models }
+}
+
+export function parseCommit (v: unknown): CommitObject {
+  if (!isRecord(v) || v.type !== 'mvc/commit') fail('commit', 'type is not mvc/commit')
+  if (!isCount(v.version) || v.version < 1) fail('commit', 'version is not a positive integer')
+  if (!Array.isArray(v.parents)) fail('commit', 'parents missing')
+  if (typeof v.path !== 'string' || typeof v.message !== 'string' || !isCount(v.timestamp)) fail('commit', 'path, message or timestamp missing')
+  const a = v.author
+  if (!isRecord(a) || typeof a.name !== 'string' || typeof a.email !== 'string') fail('commit', 'author needs name and email')
+  const params = v.params ?? {}
+  const metrics = v.metrics ?? {}
+  if (!isRecord(params) || !isRecord(metrics)) fail('commit', 'params and metrics are maps')
+  return {
+    type: 'mvc/commit',
+    version: v.version,
+    parents: v.parents.map((p: unknown) => link(p, 'commit', 'parent')),
+    model: link(v.model, 'commit', 'model'),
+    path: v.path,
+    message: v.message,
+    author: { name: a.name, email: a.email },
+    timestamp: v.timestamp,
+    data: v.data ?? null,
+    code: v.code ?? null,
+    params,
+    metrics,
+    environment: v.environment ?? null,
+    verification: v.verification ?? null
+  }
+}
+
+/** Sorts by the UTF-8 bytes of the path, the order manifests are written in. */
+export function comparePaths (a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b))
+}

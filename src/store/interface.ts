@@ -1,0 +1,88 @@
+/**
+ * The storage contracts. One `ObjectStore` interface; the on-disk store (LevelDB + pack files) and the
+ * in-memory store (memory-level + in-memory packs) implement it and run the same conformance suite
+ * (test/store-conformance.test.ts). Remote backends implement `ObjectStore` reads and transactions too.
+ */
+import type { CID } from 'multiformats/cid'
+
+/** Minimal ordered key-value contract over LevelDB (level) or memory-level. Keys are UTF-8 strings. */
+export interface KV {
+  get (key: string): Promise<Uint8Array | undefined>
+  getMany (keys: readonly string[]): Promise<Array<Uint8Array | undefined>>
+  /** Applies every operation or none; with `sync` the batch is on disk when the promise resolves. */
+  batch (ops: readonly KVOp[], options: { sync: boolean }): Promise<void>
+  /** Entries whose key starts with `prefix`, in key order. */
+  entries (prefix: string): AsyncIterable<[string, Uint8Array]>
+  close (): Promise<void>
+}
+export type KVOp = { readonly type: 'put', readonly key: string, readonly value: Uint8Array } | { readonly type: 'del', readonly key: string }
+
+/** Where a raw chunk lives inside the pack files. */
+export interface PackLocation { readonly pack: string, readonly offset: number, readonly length: number }
+
+/** Append-only pack files holding raw chunks. */
+export interface PackFiles {
+  /** Starts a new (temporary, invisible) pack. */
+  create (): Promise<PackWriter>
+  /** Reads `length` bytes at `offset` of a sealed pack. Missing pack or short read → ObjectNotFoundError. */
+  read (loc: PackLocation): Promise<Uint8Array>
+  /** Names of sealed packs. */
+  list (): Promise<string[]>
+  /** Human-readable location of a pack, for error messages. */
+  describe (pack: string): string
+  close (): Promise<void>
+}
+export interface PackWriter {
+  /** Appends one entry; returns where its data will be once the pack is sealed. */
+  append (cid: CID, bytes: Uint8Array): Promise<{ offset: number, length: number }>
+  readonly size: number
+  readonly count: number
+  /** Writes the trailer, flushes to stable storage and makes the pack visible under its final name. */
+  seal (): Promise<string>
+  /** Deletes the temporary pack. */
+  discard (): Promise<void>
+}
+
+/** A reference update checked at commit time: the ref must currently equal `expect` (null = absent). */
+export interface RefUpdate { readonly name: string, readonly value: string | null, readonly expect?: string | null }
+
+export interface ObjectStore {
+  /** True when the object is stored (committed; staged objects of open transactions don't count). */
+  has (cid: CID): Promise<boolean>
+  /** Verified bytes of an object. ObjectNotFoundError when absent, CorruptObjectError when bytes don't match. */
+  get (cid: CID): Promise<Uint8Array>
+  /** Every stored CID (for fsck, gc and remotes). */
+  cids (): AsyncIterable<CID>
+  /** Value of a ref (`HEAD`, `refs/heads/main`, …), or undefined. */
+  readRef (name: string): Promise<string | undefined>
+  /** Refs whose name starts with `prefix`, sorted by name. */
+  listRefs (prefix: string): Promise<Array<[string, string]>>
+  readMeta (key: string): Promise<Uint8Array | undefined>
+  listMeta (prefix: string): Promise<Array<[string, Uint8Array]>>
+  /** Opens a write transaction. Transactions of one store run one at a time, in order. */
+  transaction (): Promise<Transaction>
+  close (): Promise<void>
+}
+
+/**
+ * Staged writes, made visible together by `commit()`: raw chunks are appended to a temporary pack
+ * which is sealed (fsync, rename) first; then one LevelDB batch with `sync: true` adds the pack index
+ * entries, structured objects, metadata and ref updates. A crash before the batch leaves only an
+ * unreferenced pack file, which fsck reports and gc deletes.
+ */
+export interface Transaction {
+  /** Stages a raw chunk (pack). Duplicate puts (stored or staged) are skipped; returns true if new. */
+  putRaw (cid: CID, bytes: Uint8Array): Promise<boolean>
+  /** Stages a dag-cbor object (kept inline in LevelDB). Returns true if new. */
+  putObject (cid: CID, bytes: Uint8Array): Promise<boolean>
+  /** True if stored or staged in this transaction. */
+  has (cid: CID): Promise<boolean>
+  setRef (update: RefUpdate): void
+  setMeta (key: string, value: Uint8Array | null): void
+  /** Bytes of new objects staged so far. */
+  readonly stagedBytes: number
+  readonly stagedObjects: number
+  /** Checks ref expectations (RefConflictError) and applies everything atomically. */
+  commit (): Promise<void>
+  abort (): Promise<void>
+}

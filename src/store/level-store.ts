@@ -1,0 +1,240 @@
+/**
+ * `ObjectStore` over an ordered key-value database (LevelDB on disk, memory-level in memory) and pack
+ * files. Key space (docs/design.md, "LevelDB keys"):
+ *
+ *   o/<cid>   object index: 0x00 ‖ object bytes (inline dag-cbor)
+ *                           0x01 ‖ pack id (32 bytes) ‖ u64be offset ‖ u32be length (raw chunk in a pack)
+ *   r/<name>  ref value, UTF-8 (a CID string, or "ref: <name>" for a symbolic ref)
+ *   m/<key>   metadata: format version, version counter, config, caches
+ */
+import { CID } from 'multiformats/cid'
+import { DAG_CBOR, RAW, verifyBlock } from '../content/block.js'
+import { ObjectNotFoundError, RefConflictError, InvalidObjectError } from '../errors.js'
+import type { KV, KVOp, ObjectStore, PackFiles, PackLocation, PackWriter, RefUpdate, Transaction } from './interface.js'
+
+const OBJ = 'o/'
+const REF = 'r/'
+const META = 'm/'
+/** Packs roll over at this size so no single file grows without bound. */
+export const PACK_TARGET_SIZE = 1 << 30
+
+const utf8 = new TextEncoder()
+const fromUtf8 = new TextDecoder()
+
+export function encodeLocation (loc: PackLocation): Uint8Array {
+  const v = new Uint8Array(1 + 32 + 8 + 4)
+  v[0] = 1
+  v.set(Buffer.from(loc.pack, 'hex'), 1)
+  const dv = new DataView(v.buffer)
+  dv.setBigUint64(33, BigInt(loc.offset))
+  dv.setUint32(41, loc.length)
+  return v
+}
+
+function decodeIndex (v: Uint8Array): { inline: Uint8Array } | { loc: PackLocation } {
+  if (v[0] === 0) return { inline: v.subarray(1) }
+  if (v[0] === 1 && v.length === 45) {
+    const dv = new DataView(v.buffer, v.byteOffset, v.byteLength)
+    return { loc: { pack: Buffer.from(v.subarray(1, 33)).toString('hex'), offset: Number(dv.getBigUint64(33)), length: dv.getUint32(41) } }
+  }
+  throw new InvalidObjectError('unreadable object index entry', { tag: v[0] })
+}
+
+export class LevelObjectStore implements ObjectStore {
+  private queue: Promise<void> = Promise.resolve()
+
+  /** @param location human-readable name for messages (e.g. the `.mvc` path) */
+  constructor (readonly kv: KV, readonly packs: PackFiles, readonly location: string) {}
+
+  async has (cid: CID): Promise<boolean> {
+    return (await this.kv.get(OBJ + cid.toString())) !== undefined
+  }
+
+  async get (cid: CID): Promise<Uint8Array> {
+    const key = cid.toString()
+    const v = await this.kv.get(OBJ + key)
+    if (v === undefined) {
+      throw new ObjectNotFoundError(`object ${key} is not in the repository at ${this.location}`, { cid: key })
+    }
+    const idx = decodeIndex(v)
+    if ('inline' in idx) {
+      verifyBlock(cid, idx.inline, `${this.location} (index)`)
+      return idx.inline
+    }
+    const bytes = await this.packs.read(idx.loc)
+    verifyBlock(cid, bytes, `${this.packs.describe(idx.loc.pack)} at offset ${idx.loc.offset}`)
+    return bytes
+  }
+
+  /** Where an object lives, for fsck and tests; undefined when absent. */
+  async locate (cid: CID): Promise<PackLocation | 'inline' | undefined> {
+    const v = await this.kv.get(OBJ + cid.toString())
+    if (v === undefined) return undefined
+    const idx = decodeIndex(v)
+    return 'inline' in idx ? 'inline' : idx.loc
+  }
+
+  async * cids (): AsyncIterable<CID> {
+    for await (const [k] of this.kv.entries(OBJ)) yield CID.parse(k.slice(OBJ.length))
+  }
+
+  async readRef (name: string): Promise<string | undefined> {
+    const v = await this.kv.get(REF + name)
+    return v === undefined ? undefined : fromUtf8.decode(v)
+  }
+
+  async listRefs (prefix: string): Promise<Array<[string, string]>> {
+    const out: Array<[string, string]> = []
+    for await (const [k, v] of this.kv.entries(REF + prefix)) out.push([k.slice(REF.length), fromUtf8.decode(v)])
+    return out
+  }
+
+  async readMeta (key: string): Promise<Uint8Array | undefined> {
+    return await this.kv.get(META + key)
+  }
+
+  async listMeta (prefix: string): Promise<Array<[string, Uint8Array]>> {
+    const out: Array<[string, Uint8Array]> = []
+    for await (const [k, v] of this.kv.entries(META + prefix)) out.push([k.slice(META.length), v])
+    return out
+  }
+
+  async transaction (): Promise<Transaction> {
+    // One transaction at a time: ref expectations are checked and applied without interleaving.
+    let release!: () => void
+    const previous = this.queue
+    this.queue = new Promise<void>(resolve => { release = resolve })
+    await previous
+    return new LevelTransaction(this, release)
+  }
+
+  async close (): Promise<void> {
+    await this.queue
+    await this.packs.close()
+    await this.kv.close()
+  }
+}
+
+class LevelTransaction implements Transaction {
+  private readonly staged = new Map<string, Uint8Array>() // cid → index value
+  private readonly refs = new Map<string, RefUpdate>()
+  private readonly meta = new Map<string, Uint8Array | null>()
+  private writer: PackWriter | undefined
+  private readonly sealed: string[] = []
+  private pendingPack: Array<[string, number, number]> = [] // cid, offset, length in the open pack
+  private done = false
+  stagedBytes = 0
+  stagedObjects = 0
+
+  constructor (private readonly store: LevelObjectStore, private readonly release: () => void) {}
+
+  private check (): void {
+    if (this.done) throw new TypeError('transaction already committed or aborted')
+  }
+
+  async has (cid: CID): Promise<boolean> {
+    return !(await this.isNew(cid))
+  }
+
+  private async isNew (cid: CID): Promise<boolean> {
+    const key = cid.toString()
+    return !this.staged.has(key) && !this.pendingKeys.has(key) && !(await this.store.has(cid))
+  }
+
+  private readonly pendingKeys = new Set<string>()
+
+  async putRaw (cid: CID, bytes: Uint8Array): Promise<boolean> {
+    this.check()
+    if (cid.code !== RAW) throw new TypeError(`putRaw takes raw CIDs, got codec 0x${cid.code.toString(16)}`)
+    if (!(await this.isNew(cid))) return false
+    if (this.writer === undefined) this.writer = await this.store.packs.create()
+    const key = cid.toString()
+    this.pendingKeys.add(key)
+    const { offset, length } = await this.writer.append(cid, bytes)
+    this.pendingPack.push([key, offset, length])
+    this.stagedBytes += length
+    this.stagedObjects++
+    if (this.writer.size >= PACK_TARGET_SIZE) await this.sealPack()
+    return true
+  }
+
+  async putObject (cid: CID, bytes: Uint8Array): Promise<boolean> {
+    this.check()
+    if (cid.code !== DAG_CBOR) throw new TypeError(`putObject takes dag-cbor CIDs, got codec 0x${cid.code.toString(16)}`)
+    if (!(await this.isNew(cid))) return false
+    const v = new Uint8Array(bytes.length + 1)
+    v.set(bytes, 1)
+    this.staged.set(cid.toString(), v)
+    this.stagedBytes += bytes.length
+    this.stagedObjects++
+    return true
+  }
+
+  setRef (update: RefUpdate): void {
+    this.check()
+    this.refs.set(update.name, update)
+  }
+
+  setMeta (key: string, value: Uint8Array | null): void {
+    this.check()
+    this.meta.set(key, value)
+  }
+
+  private async sealPack (): Promise<void> {
+    const w = this.writer
+    if (w === undefined) return
+    this.writer = undefined
+    const pack = await w.seal()
+    this.sealed.push(pack)
+    for (const [key, offset, length] of this.pendingPack) {
+      this.staged.set(key, encodeLocation({ pack, offset, length }))
+      this.pendingKeys.delete(key)
+    }
+    this.pendingPack = []
+  }
+
+  async commit (): Promise<void> {
+    this.check()
+    try {
+      // 1. Chunks are durable in sealed packs before anything refers to them.
+      await this.sealPack()
+      // 2. Compare-and-swap on refs: nobody else can write between this check and the batch
+      //    (transactions are serialised, and LevelDB's lock keeps other processes out).
+      for (const u of this.refs.values()) {
+        if (u.expect === undefined) continue
+        const current = (await this.store.readRef(u.name)) ?? null
+        if (current !== u.expect) {
+          throw new RefConflictError(`ref ${u.name} moved while this operation ran (expected ${u.expect ?? 'none'}, found ${current ?? 'none'}); run the command again`, { ref: u.name, expected: u.expect, actual: current })
+        }
+      }
+      // 3. One atomic, synced batch: objects, manifest, commit, metadata and refs together.
+      const ops: KVOp[] = []
+      for (const [k, v] of this.staged) ops.push({ type: 'put', key: OBJ + k, value: v })
+      for (const [k, v] of this.meta) ops.push(v === null ? { type: 'del', key: META + k } : { type: 'put', key: META + k, value: v })
+      for (const u of this.refs.values()) ops.push(u.value === null ? { type: 'del', key: REF + u.name } : { type: 'put', key: REF + u.name, value: utf8.encode(u.value) })
+      if (ops.length > 0) await this.store.kv.batch(ops, { sync: true })
+    } catch (err) {
+      await this.abortInner()
+      throw err
+    }
+    this.finish()
+  }
+
+  async abort (): Promise<void> {
+    if (this.done) return
+    await this.abortInner()
+    this.finish()
+  }
+
+  private async abortInner (): Promise<void> {
+    // Sealed packs of an aborted transaction are unreferenced; gc removes them. Only the open one is ours to delete.
+    await this.writer?.discard()
+    this.writer = undefined
+  }
+
+  private finish (): void {
+    this.done = true
+    this.staged.clear()
+    this.release()
+  }
+}

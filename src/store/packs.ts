@@ -1,0 +1,194 @@
+/**
+ * Pack files: append-only containers of raw chunks (layout in docs/design.md, "Packs").
+ *
+ *   header   "MVCPACK\x01"                                   8 bytes
+ *   entry*   u8 cidLength | cid bytes | u32be dataLength | data
+ *   trailer  "MVCPEND\x01" | u64be entryCount | u64be trailerOffset
+ *
+ * A pack is written under `tmp-<random>.pack`, fsync'd, then renamed to `<id>.pack`, where id is the
+ * sha-256 (hex) of the entries' CIDs in order — cheap to compute and unique per content. Entries are
+ * self-describing, so the index in LevelDB can be rebuilt by scanning packs.
+ */
+import { open, rename, readdir, unlink, mkdir, type FileHandle } from 'node:fs/promises'
+import { randomBytes, createHash, type Hash } from 'node:crypto'
+import { join } from 'node:path'
+import type { CID } from 'multiformats/cid'
+import { ObjectNotFoundError } from '../errors.js'
+import type { PackFiles, PackLocation, PackWriter } from './interface.js'
+
+export const PACK_MAGIC = new Uint8Array([0x4d, 0x56, 0x43, 0x50, 0x41, 0x43, 0x4b, 0x01]) // "MVCPACK\x01"
+export const PACK_END_MAGIC = new Uint8Array([0x4d, 0x56, 0x43, 0x50, 0x45, 0x4e, 0x44, 0x01]) // "MVCPEND\x01"
+const PACK_NAME = /^[0-9a-f]{64}\.pack$/
+
+function entryHeader (cid: CID, length: number): Uint8Array {
+  const c = cid.bytes
+  const h = new Uint8Array(1 + c.length + 4)
+  h[0] = c.length
+  h.set(c, 1)
+  new DataView(h.buffer).setUint32(1 + c.length, length)
+  return h
+}
+
+function trailer (count: number, offset: number): Uint8Array {
+  const t = new Uint8Array(24)
+  t.set(PACK_END_MAGIC, 0)
+  const v = new DataView(t.buffer)
+  v.setBigUint64(8, BigInt(count))
+  v.setBigUint64(16, BigInt(offset))
+  return t
+}
+
+/** Shared bookkeeping of both writers: offsets, counts and the pack id hash. */
+class PackAccounting {
+  size = PACK_MAGIC.length
+  count = 0
+  private readonly idHash: Hash = createHash('sha256')
+  next (cid: CID, length: number): { header: Uint8Array, offset: number } {
+    const header = entryHeader(cid, length)
+    const offset = this.size + header.length
+    this.size = offset + length
+    this.count++
+    this.idHash.update(cid.bytes)
+    return { header, offset }
+  }
+
+  id (): string { return this.idHash.digest('hex') }
+}
+
+/** Packs in a folder on disk (`.mvc/packs`). */
+export class DiskPacks implements PackFiles {
+  private readonly handles = new Map<string, Promise<FileHandle>>()
+  constructor (readonly dir: string) {}
+
+  async create (): Promise<PackWriter> {
+    await mkdir(this.dir, { recursive: true })
+    const tmp = join(this.dir, `tmp-${process.pid}-${randomBytes(6).toString('hex')}.pack`)
+    const fh = await open(tmp, 'wx')
+    await fh.write(PACK_MAGIC)
+    return new DiskPackWriter(this.dir, tmp, fh)
+  }
+
+  describe (pack: string): string { return join(this.dir, `${pack}.pack`) }
+
+  private handle (pack: string): Promise<FileHandle> {
+    let h = this.handles.get(pack)
+    if (h === undefined) {
+      h = open(this.describe(pack), 'r')
+      this.handles.set(pack, h)
+      h.catch(() => this.handles.delete(pack))
+    }
+    return h
+  }
+
+  async read (loc: PackLocation): Promise<Uint8Array> {
+    let fh: FileHandle
+    try {
+      fh = await this.handle(loc.pack)
+    } catch (err) {
+      throw new ObjectNotFoundError(`pack ${this.describe(loc.pack)} is missing`, { pack: loc.pack }, { cause: err })
+    }
+    const buf = new Uint8Array(loc.length)
+    let done = 0
+    while (done < loc.length) {
+      const { bytesRead } = await fh.read(buf, done, loc.length - done, loc.offset + done)
+      if (bytesRead === 0) {
+        throw new ObjectNotFoundError(`pack ${this.describe(loc.pack)} is truncated: ${loc.length} bytes expected at offset ${loc.offset}`, { pack: loc.pack, offset: loc.offset })
+      }
+      done += bytesRead
+    }
+    return buf
+  }
+
+  async list (): Promise<string[]> {
+    let names: string[]
+    try { names = await readdir(this.dir) } catch { return [] }
+    return names.filter(n => PACK_NAME.test(n)).map(n => n.slice(0, -5)).sort()
+  }
+
+  async close (): Promise<void> {
+    const hs = [...this.handles.values()]
+    this.handles.clear()
+    await Promise.all(hs.map(async h => { try { await (await h).close() } catch { /* already failed to open */ } }))
+  }
+}
+
+class DiskPackWriter implements PackWriter {
+  private readonly acct = new PackAccounting()
+  constructor (private readonly dir: string, private readonly tmp: string, private readonly fh: FileHandle) {}
+  get size (): number { return this.acct.size }
+  get count (): number { return this.acct.count }
+
+  async append (cid: CID, bytes: Uint8Array): Promise<{ offset: number, length: number }> {
+    const { header, offset } = this.acct.next(cid, bytes.length)
+    await this.fh.writev([header, bytes])
+    return { offset, length: bytes.length }
+  }
+
+  async seal (): Promise<string> {
+    await this.fh.write(trailer(this.acct.count, this.acct.size))
+    await this.fh.sync()
+    await this.fh.close()
+    const id = this.acct.id()
+    await rename(this.tmp, join(this.dir, `${id}.pack`))
+    await syncDir(this.dir)
+    return id
+  }
+
+  async discard (): Promise<void> {
+    try { await this.fh.close() } catch { /* closed by a failed seal */ }
+    try { await unlink(this.tmp) } catch { /* never created */ }
+  }
+}
+
+/** fsync a directory so a rename in it survives a crash (POSIX). */
+export async function syncDir (dir: string): Promise<void> {
+  let fh: FileHandle | undefined
+  try {
+    fh = await open(dir, 'r')
+    await fh.sync()
+  } catch {
+    // Some platforms can't fsync directories; the rename is still atomic.
+  } finally {
+    await fh?.close()
+  }
+}
+
+/** Packs held in memory: the same contract, for the in-memory store and tests. */
+export class MemoryPacks implements PackFiles {
+  readonly packs = new Map<string, Uint8Array>()
+
+  async create (): Promise<PackWriter> {
+    const parts: Uint8Array[] = [PACK_MAGIC]
+    const acct = new PackAccounting()
+    const packs = this.packs
+    return {
+      get size () { return acct.size },
+      get count () { return acct.count },
+      async append (cid, bytes) {
+        const { header, offset } = acct.next(cid, bytes.length)
+        parts.push(header, bytes.slice())
+        return { offset, length: bytes.length }
+      },
+      async seal () {
+        parts.push(trailer(acct.count, acct.size))
+        const id = acct.id()
+        packs.set(id, Buffer.concat(parts))
+        return id
+      },
+      async discard () { parts.length = 0 }
+    }
+  }
+
+  describe (pack: string): string { return `memory pack ${pack}` }
+
+  async read (loc: PackLocation): Promise<Uint8Array> {
+    const p = this.packs.get(loc.pack)
+    if (p === undefined || loc.offset + loc.length > p.length) {
+      throw new ObjectNotFoundError(`${this.describe(loc.pack)} is missing or truncated`, { pack: loc.pack })
+    }
+    return p.slice(loc.offset, loc.offset + loc.length)
+  }
+
+  async list (): Promise<string[]> { return [...this.packs.keys()].sort() }
+  async close (): Promise<void> {}
+}
