@@ -215,6 +215,7 @@ class LevelTransaction implements Transaction {
       if (ops.length > 0) await this.store.kv.batch(ops, { sync: true })
     } catch (err) {
       await this.abortInner()
+      this.finish()
       throw err
     }
     this.finish()
