@@ -7,8 +7,8 @@ import type { CID } from 'multiformats/cid'
 import { InvalidArgumentError, isMvcError } from '../errors.js'
 import type { Author, CommitObject, Manifest } from '../model/objects.js'
 import { initRepo, openRepo, type Repo } from '../core/repo.js'
-import { commitPath, type CommitResult, type Lineage, type ModelHooks } from '../core/commit.js'
-import { checkout, status, type CheckoutResult, type StatusResult, type DryRunModels } from '../core/worktree.js'
+import { commitPath, type CommitResult, type Lineage } from '../core/commit.js'
+import { checkout, status, type CheckoutResult, type StatusResult } from '../core/worktree.js'
 import { log, namesByCommit, type LogEntry } from '../core/history.js'
 import { resolveRev } from '../core/refs.js'
 import { readCommit, readManifest } from '../core/objects.js'
@@ -65,10 +65,6 @@ export interface ShowResult {
 }
 
 export class Repository {
-  /** Hooks installed by the model layer (TF.js awareness); undefined stores plain files only. */
-  hooks?: ModelHooks
-  dryRunModels?: DryRunModels
-
   private constructor (private readonly repo: Repo) {}
 
   /** Absolute path of the folder holding `.mvc`. */
@@ -105,7 +101,6 @@ export class Repository {
       author: args.author ?? defaultAuthor(),
       timestamp: args.timestamp ?? defaultTimestamp(),
       lineage: args.lineage,
-      hooks: this.hooks,
       onFile: args.onFile
     }))
   }
@@ -116,7 +111,7 @@ export class Repository {
    */
   async checkout (args: { rev: string, to?: string, force?: boolean, onFile?: (path: string, size: number) => void }): Promise<CheckoutResult> {
     if (typeof args.rev !== 'string') throw new TypeError('checkout: rev must be a string')
-    return await tagged('checkout', async () => await checkout({ repo: this.repo, ...args, dryRunModels: this.dryRunModels }))
+    return await tagged('checkout', async () => await checkout({ repo: this.repo, ...args }))
   }
 
   /**
@@ -146,7 +141,7 @@ export class Repository {
    * @example const s = await repo.status(); if (!s.clean) console.log(s.modified)
    */
   async status (args: { path?: string } = {}): Promise<StatusResult> {
-    return await tagged('status', async () => await status(this.repo, args.path, this.dryRunModels))
+    return await tagged('status', async () => await status(this.repo, args.path))
   }
 
   /** Resolves a revision (`v3`, a tag, `HEAD~1`, a CID prefix) to a commit CID. */

@@ -5,13 +5,12 @@
 import type { CID } from 'multiformats/cid'
 import { isAbsolute, relative, resolve, sep } from 'node:path'
 import { InvalidArgumentError, UsageError } from '../errors.js'
-import type { Author, CommitObject, ManifestModel, FileObject } from '../model/objects.js'
+import type { Author, CommitObject } from '../model/objects.js'
 import { MVC_DIR } from '../model/paths.js'
-import type { Block } from '../content/block.js'
 import type { Repo } from './repo.js'
 import { headBranch, headCommit, nextVersion, setNextVersion, VERSIONS } from './refs.js'
 import { readCommit, writeObject } from './objects.js'
-import { snapshot, walk, type SnapshotStats, type Walk, type WalkedFile } from './snapshot.js'
+import { snapshot, walk, type SnapshotStats } from './snapshot.js'
 import { StatCache } from './statcache.js'
 import type { Transaction } from '../store/interface.js'
 
@@ -28,12 +27,6 @@ export interface Lineage {
   readonly verification?: unknown
 }
 
-/** Model-aware storage hooks, supplied by the model layer. */
-export interface ModelHooks {
-  /** Inspects the walk and stores model objects; returns the manifest's model list and a storage override for shards. */
-  prepare (tx: Transaction, w: Walk): Promise<{ models: ManifestModel[], storeOverride?: (f: WalkedFile) => Promise<Block<FileObject> | undefined> }>
-}
-
 export interface CommitOptions {
   readonly repo: Repo
   /** Absolute path to commit; undefined = the last committed path. */
@@ -43,7 +36,6 @@ export interface CommitOptions {
   readonly timestamp: number
   readonly allowEmpty?: boolean
   readonly lineage?: Lineage
-  readonly hooks?: ModelHooks
   readonly onFile?: (rel: string, size: number) => void
 }
 
@@ -111,11 +103,7 @@ export async function commitPath (options: CommitOptions): Promise<CommitResult>
   const tx = await store.transaction()
   try {
     const cache = StatCache.for(store, rel)
-    const prepared = await options.hooks?.prepare(tx, tree)
-    const snap = await snapshot({
-      store, sink: tx, abs, cache, requireStored: true,
-      models: prepared?.models, storeOverride: prepared?.storeOverride, onFile: options.onFile
-    }, tree)
+    const snap = await snapshot({ store, sink: tx, abs, cache, requireStored: true, onFile: options.onFile }, tree)
     const manifest = snap.manifest.cid
     const base = { path: rel, manifest, stats: snap.stats }
     if (parent !== undefined && options.allowEmpty !== true) {

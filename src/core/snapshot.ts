@@ -10,10 +10,11 @@ import { CID } from 'multiformats/cid'
 import { rawCid } from '../content/block.js'
 import { chunkStream, DEFAULT_CHUNKING, type ChunkingParams } from '../content/chunker.js'
 import { InputNotFoundError, SymlinkRefusedError, UnsupportedFileTypeError, InvalidArgumentError } from '../errors.js'
-import { comparePaths, type Extent, type FileObject, type Manifest, type ManifestEntry, type ManifestModel } from '../model/objects.js'
+import { comparePaths, type Extent, type FileObject, type Manifest, type ManifestEntry } from '../model/objects.js'
 import { MVC_DIR, unsafePathReason } from '../model/paths.js'
 import type { Block } from '../content/block.js'
 import { writeObject, type ObjectSink } from './objects.js'
+import { planModels } from './models.js'
 import type { StatCache } from './statcache.js'
 import type { ObjectStore } from '../store/interface.js'
 
@@ -110,10 +111,7 @@ export interface SnapshotOptions {
   readonly cache?: StatCache
   /** When set, a cached file CID is used only if the object is in the store (commits need that; dry runs don't). */
   readonly requireStored: boolean
-  readonly models?: readonly ManifestModel[]
   readonly chunking?: ChunkingParams
-  /** Overrides storing of some files (model shards); returns undefined for files it does not handle. */
-  readonly storeOverride?: (file: WalkedFile) => Promise<Block<FileObject> | undefined>
   readonly onFile?: (rel: string, size: number) => void
 }
 
@@ -122,15 +120,20 @@ export async function snapshot (options: SnapshotOptions, w?: Walk): Promise<{ m
   const tree = w ?? await walk(options.abs)
   const stats: SnapshotStats = { files: 0, bytes: 0, hashedFiles: 0, hashedBytes: 0 }
   const entries: ManifestEntry[] = []
+  // TF.js models are stored tensor by tensor; their shard files come back as file objects.
+  const planned = tree.kind === 'dir'
+    ? await planModels({ store: options.store, sink: options.sink, files: tree.files, cache: options.cache, requireStored: options.requireStored })
+    : undefined
+  stats.hashedBytes += planned?.hashedBytes ?? 0
   for (const f of tree.files) {
-    let fileCid: CID | undefined
-    const cached = await options.cache?.lookup(f.rel, f.stats)
+    let fileCid: CID | undefined = planned?.shardFiles.get(f.rel)
+    const cached = fileCid !== undefined ? undefined : await options.cache?.lookup(f.rel, f.stats)
     if (cached !== undefined) {
       const c = CID.parse(cached)
       if (!options.requireStored || await options.store.has(c)) fileCid = c
     }
     if (fileCid === undefined) {
-      const block = (await options.storeOverride?.(f)) ?? await storeFile(options.sink, f, options.chunking)
+      const block = await storeFile(options.sink, f, options.chunking)
       fileCid = block.cid
       stats.hashedFiles++
       stats.hashedBytes += Number(f.stats.size)
@@ -146,7 +149,7 @@ export async function snapshot (options: SnapshotOptions, w?: Walk): Promise<{ m
     kind: tree.kind,
     entries,
     dirs: tree.dirs,
-    models: [...(options.models ?? [])].sort((a, b) => comparePaths(a.path, b.path))
+    models: [...(planned?.models ?? [])].sort((a, b) => comparePaths(a.path, b.path))
   })
   return { manifest, stats, walk: tree }
 }

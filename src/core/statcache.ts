@@ -10,6 +10,7 @@ import type { Stats, BigIntStats } from 'node:fs'
 import type { ObjectStore, Transaction } from '../store/interface.js'
 
 const PREFIX = 'stat/'
+const MODEL_PREFIX = 'model-cache/'
 export const RACY_MS = 2000
 
 export interface StatEntry {
@@ -32,6 +33,7 @@ export function statKey (stats: FileStat): Omit<StatEntry, 'file' | 'at'> {
 
 export class StatCache {
   private readonly updates = new Map<string, StatEntry>()
+  private readonly models = new Map<string, string>()
   private constructor (private readonly store: ObjectStore, private readonly scope: string) {}
 
   /** Opens the cache for files under one repository-relative path (its key scope). */
@@ -58,12 +60,24 @@ export class StatCache {
     this.updates.set(rel, { ...statKey(s), file, at })
   }
 
-  get pending (): number { return this.updates.size }
+  /** Model object CID for a model JSON + shard file CIDs combination (see core/models.ts). */
+  async lookupModel (key: string): Promise<string | undefined> {
+    const raw = await this.store.readMeta(MODEL_PREFIX + key)
+    return raw === undefined ? undefined : new TextDecoder().decode(raw)
+  }
+
+  recordModel (key: string, model: string): void {
+    this.models.set(key, model)
+  }
+
+  get pending (): number { return this.updates.size + this.models.size }
 
   /** Adds the recorded entries to a transaction. */
   flush (tx: Transaction): void {
     const enc = new TextEncoder()
     for (const [rel, e] of this.updates) tx.setMeta(this.key(rel), enc.encode(JSON.stringify(e)))
     this.updates.clear()
+    for (const [k, m] of this.models) tx.setMeta(MODEL_PREFIX + k, enc.encode(m))
+    this.models.clear()
   }
 }

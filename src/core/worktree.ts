@@ -12,7 +12,7 @@ import { DRY_RUN, readCommit, readManifest } from './objects.js'
 import { snapshot, walk } from './snapshot.js'
 import { StatCache } from './statcache.js'
 import { headCommit, resolveRev } from './refs.js'
-import { lastPath, repoRelative, resolveCommitPath, setWorktreeBase, worktreeBase, type ModelHooks } from './commit.js'
+import { lastPath, repoRelative, resolveCommitPath, setWorktreeBase, worktreeBase } from './commit.js'
 import { materialize } from './materialize.js'
 
 export interface StatusResult {
@@ -28,13 +28,12 @@ export interface StatusResult {
 }
 
 /** Dry-run manifest of a path, using and refreshing the stat cache. */
-async function currentManifest (repo: Repo, abs: string, rel: string, hooks?: DryRunModels): Promise<{ manifest: Manifest, cid: CID } | undefined> {
+async function currentManifest (repo: Repo, abs: string, rel: string): Promise<{ manifest: Manifest, cid: CID } | undefined> {
   const exists = await lstat(abs).catch(() => undefined)
   if (exists === undefined) return undefined
   const tree = await walk(abs)
   const cache = StatCache.for(repo.store, rel)
-  const models = await hooks?.(tree)
-  const snap = await snapshot({ store: repo.store, sink: DRY_RUN, abs, cache, requireStored: false, models }, tree)
+  const snap = await snapshot({ store: repo.store, sink: DRY_RUN, abs, cache, requireStored: false }, tree)
   if (cache.pending > 0) {
     const tx = await repo.store.transaction()
     cache.flush(tx)
@@ -42,9 +41,6 @@ async function currentManifest (repo: Repo, abs: string, rel: string, hooks?: Dr
   }
   return { manifest: snap.manifest.value, cid: snap.manifest.cid }
 }
-
-/** Computes the model list a dry-run manifest must carry to equal a committed one. */
-export type DryRunModels = (tree: Awaited<ReturnType<typeof walk>>) => Promise<Array<{ path: string, model: CID }>>
 
 export function compareManifests (base: Manifest | undefined, current: Manifest | undefined): { added: string[], modified: string[], removed: string[] } {
   const before = new Map((base?.entries ?? []).map(e => [e.path, e]))
@@ -70,13 +66,13 @@ async function baseFor (repo: Repo, rel: string): Promise<{ cid: CID, commit: Co
   return { cid, commit }
 }
 
-export async function status (repo: Repo, path: string | undefined, models?: DryRunModels): Promise<StatusResult> {
+export async function status (repo: Repo, path: string | undefined): Promise<StatusResult> {
   const { abs, rel } = path === undefined && (await lastPath(repo)) === undefined
     ? { abs: repo.root, rel: '.' }
     : await resolveCommitPath(repo, path)
   const base = await baseFor(repo, rel)
   const baseManifest = base === undefined ? undefined : await readManifest(repo.store, base.commit.model)
-  const current = rel === '.' ? undefined : await currentManifest(repo, abs, rel, models)
+  const current = rel === '.' ? undefined : await currentManifest(repo, abs, rel)
   const diff = compareManifests(baseManifest, current?.manifest)
   const dirsChanged = JSON.stringify(baseManifest?.dirs ?? []) !== JSON.stringify(current?.manifest.dirs ?? [])
   return {
@@ -94,7 +90,6 @@ export interface CheckoutOptions {
   /** Absolute target; default: the commit's own path in the repository. */
   readonly to?: string
   readonly force?: boolean
-  readonly dryRunModels?: DryRunModels
   readonly onFile?: (path: string, size: number) => void
 }
 
@@ -108,14 +103,14 @@ export interface CheckoutResult {
 }
 
 /** Refuses when the target holds content that no commit has (so overwriting it would lose work). */
-async function assertClean (repo: Repo, abs: string, rel: string | undefined, models?: DryRunModels): Promise<void> {
+async function assertClean (repo: Repo, abs: string, rel: string | undefined): Promise<void> {
   const exists = await lstat(abs).catch(() => undefined)
   if (exists === undefined) return
   if (exists.isDirectory()) {
     const tree = await walk(abs)
     if (tree.files.length === 0 && tree.dirs.length === 0) return
   }
-  const current = await currentManifest(repo, abs, rel ?? `@${abs}`, models)
+  const current = await currentManifest(repo, abs, rel ?? `@${abs}`)
   if (current === undefined || await repo.store.has(current.cid)) return
   const base = rel === undefined ? undefined : await baseFor(repo, rel)
   const baseManifest = base === undefined ? undefined : await readManifest(repo.store, base.commit.model)
@@ -139,7 +134,7 @@ export async function checkout (options: CheckoutOptions): Promise<CheckoutResul
   if (rel === '.' || target === repo.root) {
     throw new InvalidArgumentError('cannot check out over the repository root (it holds .mvc); use --to <dir>', { path: target })
   }
-  if (options.force !== true) await assertClean(repo, target, rel, options.dryRunModels)
+  if (options.force !== true) await assertClean(repo, target, rel)
   const { files, bytes } = await materialize({ store: repo.store, manifest, target, onFile: options.onFile })
   if (rel !== undefined) {
     // Record what the folder now holds, so status and the next checkout know it is clean.

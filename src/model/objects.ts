@@ -45,6 +45,41 @@ export interface Manifest {
   readonly models: readonly ManifestModel[]
 }
 
+/** `mvc/tensor`: one weight (or a recorded input/output), its bytes as row-aligned raw chunks. */
+export interface TensorObject {
+  readonly type: 'mvc/tensor'
+  readonly name: string
+  readonly dtype: string
+  readonly shape: readonly number[]
+  /** TF.js quantization record as it was in the manifest, or null. */
+  readonly quantization: unknown
+  readonly size: number
+  readonly chunks: ReadonlyArray<readonly [CID, number]>
+}
+
+/** `mvc/topology`: the model's topology as canonical dag-cbor (for diff), with the other top-level JSON fields. */
+export interface TopologyObject {
+  readonly type: 'mvc/topology'
+  readonly format: string
+  readonly topology: unknown
+  readonly meta: Readonly<Record<string, unknown>>
+}
+
+/** `mvc/model`: a TF.js model inside a manifest. */
+export interface ModelObject {
+  readonly type: 'mvc/model'
+  readonly format: 'layers-model' | 'graph-model' | 'weights-manifest'
+  /** Path of the model JSON relative to the snapshot root. */
+  readonly path: string
+  readonly topology: CID | null
+  /** weightsManifest group paths, as written. */
+  readonly groups: ReadonlyArray<readonly string[]>
+  /** Shard files, resolved relative to the snapshot root, in manifest order. */
+  readonly shards: readonly string[]
+  /** Weights in manifest order. */
+  readonly tensors: ReadonlyArray<{ readonly group: number, readonly tensor: CID }>
+}
+
 export interface Author { readonly name: string, readonly email: string }
 
 /** `mvc/commit`: one version. Lineage fields are null until something records them. */
@@ -143,6 +178,44 @@ export function parseCommit (v: unknown): CommitObject {
     metrics,
     environment: v.environment ?? null,
     verification: v.verification ?? null
+  }
+}
+
+export function parseTensor (v: unknown): TensorObject {
+  if (!isRecord(v) || v.type !== 'mvc/tensor') fail('tensor', 'type is not mvc/tensor')
+  if (typeof v.name !== 'string' || typeof v.dtype !== 'string' || !Array.isArray(v.shape) || !v.shape.every(isCount) || !isCount(v.size) || !Array.isArray(v.chunks)) {
+    fail('tensor', 'needs name, dtype, shape, size and chunks')
+  }
+  let total = 0
+  const chunks = v.chunks.map((c: unknown): readonly [CID, number] => {
+    if (!Array.isArray(c) || c.length !== 2 || !isCount(c[1])) fail('tensor', 'chunk is not [cid, length]')
+    total += c[1] as number
+    return [link(c[0], 'tensor', 'chunk'), c[1] as number]
+  })
+  if (total !== v.size) fail('tensor', `chunks add up to ${total} bytes, size says ${String(v.size)}`)
+  return { type: 'mvc/tensor', name: v.name, dtype: v.dtype, shape: v.shape as number[], quantization: v.quantization ?? null, size: v.size, chunks }
+}
+
+export function parseTopology (v: unknown): TopologyObject {
+  if (!isRecord(v) || v.type !== 'mvc/topology' || typeof v.format !== 'string') fail('topology', 'type is not mvc/topology')
+  return { type: 'mvc/topology', format: v.format, topology: v.topology ?? null, meta: isRecord(v.meta) ? v.meta : {} }
+}
+
+export function parseModel (v: unknown): ModelObject {
+  if (!isRecord(v) || v.type !== 'mvc/model') fail('model', 'type is not mvc/model')
+  if (v.format !== 'layers-model' && v.format !== 'graph-model' && v.format !== 'weights-manifest') fail('model', 'unknown format')
+  if (typeof v.path !== 'string' || !Array.isArray(v.groups) || !Array.isArray(v.shards) || !Array.isArray(v.tensors)) fail('model', 'needs path, groups, shards and tensors')
+  return {
+    type: 'mvc/model',
+    format: v.format,
+    path: v.path,
+    topology: v.topology === null || v.topology === undefined ? null : link(v.topology, 'model', 'topology'),
+    groups: v.groups.map((g: unknown) => Array.isArray(g) && g.every(p => typeof p === 'string') ? g as string[] : fail('model', 'group paths are strings')),
+    shards: v.shards.map((s: unknown) => typeof s === 'string' ? s : fail('model', 'shard is not a string')),
+    tensors: v.tensors.map((t: unknown) => {
+      if (!isRecord(t) || !isCount(t.group)) fail('model', 'tensor entry needs group and tensor')
+      return { group: t.group, tensor: link(t.tensor, 'model', 'tensor') }
+    })
   }
 }
 
