@@ -4,14 +4,18 @@
  */
 import { userInfo, hostname } from 'node:os'
 import type { CID } from 'multiformats/cid'
-import { InvalidArgumentError, isMvcError } from '../errors.js'
+import { InvalidArgumentError, VerificationFailedError, VerificationUnavailableError, isMvcError } from '../errors.js'
+import { readFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import type { Transaction } from '../store/interface.js'
+import { checkVerification, parseVerification, recordVerification, type BackendName, type Tolerance, type VerificationRecord, type VerificationReport } from '../core/verify.js'
 import type { Author, CommitObject, Manifest } from '../model/objects.js'
 import { initRepo, openRepo, type Repo } from '../core/repo.js'
 import { commitPath, type CommitResult, type Lineage } from '../core/commit.js'
 import { checkout, status, type CheckoutResult, type StatusResult } from '../core/worktree.js'
 import { log, namesByCommit, type LogEntry } from '../core/history.js'
 import { resolveRev } from '../core/refs.js'
-import { readCommit, readManifest } from '../core/objects.js'
+import { readCommit, readFileBytes, readManifest } from '../core/objects.js'
 import type { ObjectStore } from '../store/interface.js'
 
 async function tagged<T> (caller: string, fn: () => Promise<T>): Promise<T> {
@@ -46,6 +50,17 @@ export interface OpenRepositoryOptions {
   readonly lockTimeoutMs?: number
 }
 
+/** Behaviour verification settings (see docs/design.md, "Verification"). */
+export interface VerifyArgs {
+  /** TF.js backend; default tfjs-node when installed, else wasm, else cpu. */
+  readonly backend?: BackendName
+  readonly tolerance?: Tolerance
+  /** Inputs file bytes (`{ "inputs": [...] }`) instead of generated reference inputs. Commit only. */
+  readonly inputs?: Uint8Array
+  /** Commit only: fail (VERIFICATION_UNAVAILABLE) when a model can't be loaded or run, instead of recording why. */
+  readonly require?: boolean
+}
+
 export interface CommitArgs {
   /** File or folder to commit; default: the last committed path. */
   readonly path?: string
@@ -55,6 +70,17 @@ export interface CommitArgs {
   readonly timestamp?: number
   readonly lineage?: Lineage
   readonly onFile?: (rel: string, size: number) => void
+  /** Record reference inputs and outputs for verification (default true; false skips TF.js entirely). */
+  readonly verify?: boolean | VerifyArgs
+}
+
+export interface CheckoutArgs {
+  readonly rev: string
+  readonly to?: string
+  readonly force?: boolean
+  readonly onFile?: (path: string, size: number) => void
+  /** Verify behaviour after rebuilding (default true when the commit recorded it). */
+  readonly verify?: boolean | VerifyArgs
 }
 
 export interface ShowResult {
@@ -62,6 +88,20 @@ export interface ShowResult {
   readonly commit: CommitObject
   readonly manifest: Manifest
   readonly names: string[]
+}
+
+/** `true`/absent → defaults, `false` → off, an object → those settings. */
+function verifySettings (v: boolean | VerifyArgs | undefined): VerifyArgs | undefined {
+  if (v === false) return undefined
+  return v === true || v === undefined ? {} : v
+}
+
+function failIfFailed (report: VerificationReport, what: string): void {
+  if (report.pass) return
+  const worst = report.models.flatMap(m => m.outputs.filter(o => !o.pass).map(o => `${m.path} output ${o.name}: max_abs_diff ${o.maxAbsDiff.toExponential(3)}`))
+  throw new VerificationFailedError(
+    `${what} does not behave as recorded (atol ${report.tolerance.atol}, rtol ${report.tolerance.rtol}, backend ${report.backend}, recorded on ${report.recordedBackend}): ${worst.join('; ')}`,
+    { report })
 }
 
 export class Repository {
@@ -101,17 +141,78 @@ export class Repository {
       author: args.author ?? defaultAuthor(),
       timestamp: args.timestamp ?? defaultTimestamp(),
       lineage: args.lineage,
-      onFile: args.onFile
+      onFile: args.onFile,
+      verify: verifySettings(args.verify) === undefined ? undefined : async ({ tx, manifest, abs, modelFormats }) => await this.recordFor(tx, manifest, abs, modelFormats, verifySettings(args.verify)!)
     }))
+  }
+
+  private async recordFor (tx: Transaction, manifest: Manifest, abs: string, formats: ReadonlyMap<string, string>, v: VerifyArgs): Promise<VerificationRecord | null> {
+    if (manifest.models.length === 0 && !manifest.entries.some(e => e.path.endsWith('saved_model.pb'))) return null
+    const record = await recordVerification({
+      store: this.repo.store,
+      sink: tx,
+      models: [...formats].map(([path, format]) => ({ path, format })),
+      readFile: async rel => await readFile(join(abs, rel)),
+      paths: manifest.entries.map(e => e.path),
+      backend: v.backend,
+      tolerance: v.tolerance,
+      inputsFile: v.inputs
+    })
+    const skipped = record.models.filter(m => m.status === 'skipped')
+    if (v.require === true && (skipped.length > 0 || record.models.length === 0)) {
+      throw new VerificationUnavailableError(
+        `verification required but ${skipped.map(m => `${m.path}: ${(m as { reason: string }).reason}`).join('; ')}`,
+        { skipped: skipped.map(m => m.path) })
+    }
+    return record
   }
 
   /**
    * Rebuilds a version on disk, byte for byte.
    * @example await repo.checkout({ rev: 'v1', to: '/tmp/model-v1' })
    */
-  async checkout (args: { rev: string, to?: string, force?: boolean, onFile?: (path: string, size: number) => void }): Promise<CheckoutResult> {
+  async checkout (args: CheckoutArgs): Promise<CheckoutResult & { verification?: VerificationReport }> {
     if (typeof args.rev !== 'string') throw new TypeError('checkout: rev must be a string')
-    return await tagged('checkout', async () => await checkout({ repo: this.repo, ...args }))
+    return await tagged('checkout', async () => {
+      const r = await checkout({ repo: this.repo, rev: args.rev, to: args.to, force: args.force, onFile: args.onFile })
+      const record = parseVerification(r.commit.verification)
+      const v = verifySettings(args.verify)
+      if (v === undefined || record === undefined) return r
+      const base = r.manifest.kind === 'file' ? dirname(r.target) : r.target
+      const report = await checkVerification({ store: this.repo.store, record, readFile: async rel => await readFile(join(base, rel)), backend: v.backend, tolerance: v.tolerance })
+      failIfFailed(report, `v${r.commit.version}`)
+      return { ...r, verification: report }
+    })
+  }
+
+  /**
+   * Loads a version's models from the store (not the working folder), runs the recorded inputs and compares outputs.
+   * @example const report = await repo.verify({ rev: 'v3', backend: 'cpu' }); console.log(report.pass)
+   */
+  async verify (args: { rev: string } & VerifyArgs): Promise<VerificationReport & { cid: CID, version: number }> {
+    return await tagged('verify', async () => {
+      const cid = await resolveRev(this.repo.store, args.rev)
+      const commit = await readCommit(this.repo.store, cid)
+      const manifest = await readManifest(this.repo.store, commit.model)
+      const record = parseVerification(commit.verification)
+      if (record === undefined) {
+        throw new VerificationUnavailableError(`v${commit.version} has no verification record (it holds no TF.js model, or was committed with verification off)`, { version: commit.version })
+      }
+      const files = new Map(manifest.entries.map(e => [e.path, e.file]))
+      const report = await checkVerification({
+        store: this.repo.store,
+        record,
+        readFile: async rel => {
+          const f = files.get(rel)
+          if (f === undefined) throw new InvalidArgumentError(`v${commit.version} has no file ${rel}`, { path: rel })
+          return await readFileBytes(this.repo.store, f)
+        },
+        backend: args.backend,
+        tolerance: args.tolerance
+      })
+      failIfFailed(report, `v${commit.version}`)
+      return { ...report, cid, version: commit.version }
+    })
   }
 
   /**

@@ -11,6 +11,7 @@ import { checkoutCommand } from './commands/checkout.js'
 import { logCommand } from './commands/log.js'
 import { showCommand } from './commands/show.js'
 import { statusCommand } from './commands/status.js'
+import { verifyCommand } from './commands/verify.js'
 
 export async function main (argv: string[], io: Io = processIo): Promise<number> {
   const parser = yargs(argv)
@@ -24,6 +25,7 @@ export async function main (argv: string[], io: Io = processIo): Promise<number>
     .command(logCommand(io))
     .command(showCommand(io))
     .command(statusCommand(io))
+    .command(verifyCommand(io))
     .demandCommand(1, 'name a command; see `mvc --help`')
     .strict()
     .recommendCommands()

@@ -5,7 +5,7 @@
 import type { CID } from 'multiformats/cid'
 import { isAbsolute, relative, resolve, sep } from 'node:path'
 import { InvalidArgumentError, UsageError } from '../errors.js'
-import type { Author, CommitObject } from '../model/objects.js'
+import type { Author, CommitObject, Manifest } from '../model/objects.js'
 import { MVC_DIR } from '../model/paths.js'
 import type { Repo } from './repo.js'
 import { headBranch, headCommit, nextVersion, setNextVersion, VERSIONS } from './refs.js'
@@ -37,6 +37,8 @@ export interface CommitOptions {
   readonly allowEmpty?: boolean
   readonly lineage?: Lineage
   readonly onFile?: (rel: string, size: number) => void
+  /** Computes the verification record once the snapshot is staged (objects go to the same transaction). */
+  readonly verify?: (ctx: { tx: Transaction, manifest: Manifest, abs: string, modelFormats: ReadonlyMap<string, string> }) => Promise<unknown>
 }
 
 export interface CommitResult {
@@ -51,6 +53,8 @@ export interface CommitResult {
   /** Objects and bytes added to the store. */
   readonly newObjects: number
   readonly newBytes: number
+  /** The verification record stored in the commit (null when none). */
+  readonly verification?: unknown
 }
 
 /** Repository-relative POSIX form of an absolute path inside the repository. */
@@ -117,6 +121,9 @@ export async function commitPath (options: CommitOptions): Promise<CommitResult>
     }
     const version = await nextVersion(store)
     const l = options.lineage ?? {}
+    const verification = options.verify !== undefined
+      ? await options.verify({ tx, manifest: snap.manifest.value, abs, modelFormats: snap.modelFormats })
+      : l.verification ?? null
     const commit = await writeObject<CommitObject>(tx, {
       type: 'mvc/commit',
       version,
@@ -131,7 +138,7 @@ export async function commitPath (options: CommitOptions): Promise<CommitResult>
       params: l.params ?? {},
       metrics: l.metrics ?? {},
       environment: l.environment ?? null,
-      verification: l.verification ?? null
+      verification
     })
     const newObjects = tx.stagedObjects
     const newBytes = tx.stagedBytes
@@ -142,7 +149,7 @@ export async function commitPath (options: CommitOptions): Promise<CommitResult>
     tx.setMeta(LAST_PATH, new TextEncoder().encode(rel))
     setWorktreeBase(tx, rel, commit.cid)
     await tx.commit()
-    return { committed: true, cid: commit.cid, version, parent, ...base, newObjects, newBytes }
+    return { committed: true, cid: commit.cid, version, parent, ...base, newObjects, newBytes, verification }
   } catch (err) {
     await tx.abort()
     throw err

@@ -33,6 +33,8 @@ export interface ModelPlanResult {
   readonly shardFiles: Map<string, CID>
   /** Bytes read from shards to store tensors. */
   hashedBytes: number
+  /** Format of each model, by JSON path. */
+  readonly formats: Map<string, ModelDescriptor['format']>
 }
 
 /** Bytes per tensor chunk: whole rows, about TENSOR_CHUNK_TARGET; rows larger than that are split. */
@@ -210,12 +212,13 @@ export interface PlanModelsOptions {
 export async function planModels (options: PlanModelsOptions): Promise<ModelPlanResult> {
   const { store, sink, cache } = options
   const byPath = new Map(options.files.map(f => [f.rel, f]))
-  const result: ModelPlanResult = { models: [], shardFiles: new Map(), hashedBytes: 0 }
+  const result: ModelPlanResult = { models: [], shardFiles: new Map(), hashedBytes: 0, formats: new Map() }
   for (const f of options.files) {
     if (!f.rel.toLowerCase().endsWith('.json') || Number(f.stats.size) > MAX_MODEL_JSON) continue
     const bytes = await readFile(f.abs)
     const desc = parseModelJson(f.rel, bytes)
     if (desc === null) continue
+    result.formats.set(f.rel, desc.format)
     // Fast path: every shard unchanged (stat cache) and this exact model stored before.
     if (cache !== undefined) {
       const cids: string[] = []

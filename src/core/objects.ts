@@ -39,3 +39,19 @@ export async function writeObject<T> (sink: ObjectSink, value: T): Promise<Block
   await sink.putObject(block.cid, block.bytes)
   return block
 }
+
+/** A whole file's bytes, from its file object (verified chunk by chunk). For model files that TF.js needs in memory. */
+export async function readFileBytes (store: ObjectStore, cid: CID): Promise<Uint8Array> {
+  const file = await readFileObject(store, cid)
+  const out = new Uint8Array(file.size)
+  let at = 0
+  let lastCid: string | undefined
+  let last: Uint8Array | undefined
+  for (const [chunk, length, offset = 0] of file.extents) {
+    const key = chunk.toString()
+    if (key !== lastCid) { last = await store.get(chunk); lastCid = key }
+    out.set(last!.subarray(offset, offset + length), at)
+    at += length
+  }
+  return out
+}

@@ -116,7 +116,7 @@ export interface SnapshotOptions {
 }
 
 /** Builds the manifest of a folder or file, storing new objects through the sink. */
-export async function snapshot (options: SnapshotOptions, w?: Walk): Promise<{ manifest: Block<Manifest>, stats: SnapshotStats, walk: Walk }> {
+export async function snapshot (options: SnapshotOptions, w?: Walk): Promise<{ manifest: Block<Manifest>, stats: SnapshotStats, walk: Walk, modelFormats: ReadonlyMap<string, string> }> {
   const tree = w ?? await walk(options.abs)
   const stats: SnapshotStats = { files: 0, bytes: 0, hashedFiles: 0, hashedBytes: 0 }
   const entries: ManifestEntry[] = []
@@ -151,5 +151,5 @@ export async function snapshot (options: SnapshotOptions, w?: Walk): Promise<{ m
     dirs: tree.dirs,
     models: [...(planned?.models ?? [])].sort((a, b) => comparePaths(a.path, b.path))
   })
-  return { manifest, stats, walk: tree }
+  return { manifest, stats, walk: tree, modelFormats: planned?.formats ?? new Map() }
 }

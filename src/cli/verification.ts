@@ -1,0 +1,64 @@
+/**
+ * CLI options and output shared by the commands that record or check behaviour (commit, checkout, verify).
+ */
+import type { Argv } from 'yargs'
+import { readFile } from 'node:fs/promises'
+import { InvalidArgumentError, isMvcError } from '../errors.js'
+import type { VerifyArgs } from '../api/repository.js'
+import type { VerificationReport, BackendName } from '../core/verify.js'
+import type { Io } from './output.js'
+
+export interface VerifyFlags { verify?: boolean, backend?: string, atol?: number, rtol?: number }
+
+export function verifyOptions<T> (y: Argv<T>, what: string): Argv<T & VerifyFlags> {
+  return y
+    .option('verify', { type: 'boolean', default: true, describe: `${what} (--no-verify skips it and never loads TensorFlow.js)` })
+    .option('backend', { type: 'string', choices: ['tensorflow', 'wasm', 'cpu'], describe: 'TensorFlow.js backend (default: tensorflow when @tensorflow/tfjs-node is installed, else wasm, else cpu)' })
+    .option('atol', { type: 'number', describe: 'absolute tolerance (default 1e-5, or as recorded)' })
+    .option('rtol', { type: 'number', describe: 'relative tolerance (default 1e-5, or as recorded)' }) as Argv<T & VerifyFlags>
+}
+
+/** Verification settings from flags; undefined when --no-verify. */
+export async function verifyArgs (a: VerifyFlags & { inputs?: string, 'require-verify'?: boolean }, recorded?: boolean): Promise<VerifyArgs | undefined> {
+  if (a.verify === false) return undefined
+  for (const [k, v] of [['atol', a.atol], ['rtol', a.rtol]] as const) {
+    if (v !== undefined && (!Number.isFinite(v) || v < 0)) throw new InvalidArgumentError(`--${k} must be a number ≥ 0`, { [k]: v })
+  }
+  const tolerance = a.atol !== undefined || a.rtol !== undefined || recorded !== true
+    ? { atol: a.atol ?? 1e-5, rtol: a.rtol ?? 1e-5 }
+    : undefined
+  let inputs: Uint8Array | undefined
+  if (a.inputs !== undefined) {
+    try { inputs = await readFile(a.inputs) } catch (e) {
+      throw new InvalidArgumentError(`cannot read --inputs ${a.inputs}: ${(e as Error).message}`, { path: a.inputs })
+    }
+  }
+  return { backend: a.backend as BackendName | undefined, tolerance, inputs, require: a['require-verify'] }
+}
+
+export function formatReport (r: VerificationReport): string {
+  const lines: string[] = []
+  if (!r.verified) {
+    for (const m of r.models) lines.push(`verification skipped: ${m.path}: ${m.reason ?? 'nothing recorded'}`)
+    if (r.models.length === 0) lines.push('verification skipped: no TF.js model was recorded in this version')
+    return lines.join('\n')
+  }
+  lines.push(`verifying on ${r.backend} (recorded on ${r.recordedBackend}), atol ${r.tolerance.atol}, rtol ${r.tolerance.rtol}`)
+  for (const m of r.models) {
+    if (m.status === 'skipped') { lines.push(`  ${m.path}: skipped (${m.reason ?? ''})`); continue }
+    lines.push(`  ${m.path}`)
+    for (const o of m.outputs) {
+      const extra = o.shapeMismatch !== undefined ? ` shape [${o.shapeMismatch.actual.join(',')}], recorded [${o.shapeMismatch.expected.join(',')}]` : o.missing !== undefined ? ` missing in ${o.missing}` : ''
+      lines.push(`    ${o.name.padEnd(32)} max_abs_diff ${o.maxAbsDiff.toExponential(3)}  ${o.pass ? 'PASS' : 'FAIL'}${extra}`)
+    }
+  }
+  lines.push(r.pass ? 'PASS' : 'FAIL')
+  return lines.join('\n')
+}
+
+/** Prints the report carried by a VERIFICATION_FAILED error before it propagates. */
+export function printFailedReport (io: Io, err: unknown, json: boolean): void {
+  if (!isMvcError(err) || err.code !== 'VERIFICATION_FAILED') return
+  const report = (err.data as { report?: VerificationReport }).report
+  if (report !== undefined && !json) io.out(formatReport(report))
+}
