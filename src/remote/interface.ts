@@ -1,0 +1,32 @@
+/**
+ * The remote contract. A remote is another object store reached over some transport: a folder holding
+ * a bare mvc store, an `mvc serve` HTTP server, or an S3 bucket. Transfers (src/remote/transfer.ts)
+ * only ever talk to this interface, and one conformance suite (test/remote-suite.ts) runs against
+ * every implementation.
+ *
+ * Rules every implementation follows:
+ * - Objects are immutable and named by CID. `put` of an object that exists is a no-op.
+ * - Bytes are verified by the receiver: `put` implementations on the remote side re-hash before storing
+ *   (the HTTP server does, S3 can't, so the S3 client re-hashes on `get`); `get` callers re-hash too.
+ * - Refs move only by compare-and-swap (`casRef`), and a push moves a ref only after every object
+ *   reachable from the new value is on the remote.
+ */
+import type { CID } from 'multiformats/cid'
+
+export interface RemoteRef { readonly name: string, readonly value: string }
+
+export interface Remote {
+  /** Human-readable location for messages (URL or path). */
+  readonly url: string
+  /** For each CID, whether the remote has it (batched; order preserved). */
+  hasMany (cids: readonly CID[]): Promise<boolean[]>
+  /** The object's bytes, verified against the CID (CorruptObjectError naming the CID and the remote otherwise; ObjectNotFoundError when absent). */
+  get (cid: CID): Promise<Uint8Array>
+  /** Stores an object. The implementation or the server re-hashes it; wrong bytes are rejected, never stored. */
+  put (cid: CID, bytes: Uint8Array): Promise<void>
+  /** Refs under a prefix (e.g. 'refs/'), sorted by name. */
+  listRefs (prefix: string): Promise<RemoteRef[]>
+  /** Sets `name` to `value` (null deletes) iff it currently equals `expect` (null = absent). RefConflictError otherwise. */
+  casRef (name: string, expect: string | null, value: string | null): Promise<void>
+  close (): Promise<void>
+}
