@@ -4,8 +4,14 @@
  */
 import { userInfo, hostname } from 'node:os'
 import type { CID } from 'multiformats/cid'
-import { InvalidArgumentError, VerificationFailedError, VerificationUnavailableError, isMvcError } from '../errors.js'
+import { InvalidArgumentError, InvalidModelError, VerificationFailedError, VerificationUnavailableError, isMvcError } from '../errors.js'
 import { readFile } from 'node:fs/promises'
+import { posix } from 'node:path'
+import type * as TF from '@tensorflow/tfjs'
+import { artifactsToFiles, filesToArtifacts, saveResult, writeFolder } from './iohandler.js'
+import { decodeObject } from '../content/block.js'
+import { parseModel } from '../model/objects.js'
+import type { ParamValue } from '../model/lineage.js'
 import { dirname, join } from 'node:path'
 import type { Transaction } from '../store/interface.js'
 import { checkVerification, parseVerification, recordVerification, type BackendName, type Tolerance, type VerificationRecord, type VerificationReport } from '../core/verify.js'
@@ -248,6 +254,57 @@ export class Repository {
   /** Resolves a revision (`v3`, a tag, `HEAD~1`, a CID prefix) to a commit CID. */
   async resolve (rev: string): Promise<CID> {
     return await tagged('resolve', async () => await resolveRev(this.repo.store, rev))
+  }
+
+  /**
+   * A TF.js IOHandler that writes the model into `path` (default `model`) in tfjs-node's file layout
+   * and commits it as a new version, with metrics, params and verification like `commit`.
+   * @example await model.save(repo.saveHandler({ message: 'epoch 10', metrics: { acc: 0.91 } }))
+   */
+  saveHandler (args: { path?: string, message: string, params?: Record<string, ParamValue>, metrics?: Record<string, ParamValue>, verify?: boolean | VerifyArgs, onCommit?: (r: CommitResult) => void }): TF.io.IOHandler {
+    return {
+      save: async (artifacts: TF.io.ModelArtifacts): Promise<TF.io.SaveResult> => await tagged('saveHandler', async () => {
+        const files = artifactsToFiles(artifacts)
+        const target = join(this.root, args.path ?? 'model')
+        await writeFolder(target, files)
+        const r = await this.commit({ path: target, message: args.message, verify: args.verify, lineage: { params: args.params, metrics: args.metrics } })
+        args.onCommit?.(r)
+        return saveResult(artifacts, files)
+      })
+    }
+  }
+
+  /**
+   * A TF.js IOHandler that loads a version's model straight from the store (verified), not from the working folder.
+   * `model` picks the model JSON when a version holds several.
+   * @example const m = await tf.loadLayersModel(repo.loadHandler('v3'))
+   */
+  loadHandler (rev = 'HEAD', options: { model?: string } = {}): TF.io.IOHandler {
+    return {
+      load: async (): Promise<TF.io.ModelArtifacts> => await tagged('loadHandler', async () => {
+        const { commit, manifest } = await this.show({ rev })
+        const files = new Map(manifest.entries.map(e => [e.path, e.file]))
+        const candidates = options.model !== undefined ? manifest.models.filter(m => m.path === options.model) : manifest.models
+        const runnable: string[] = []
+        for (const m of candidates) {
+          const obj = parseModel(decodeObject(m.model, await this.store.get(m.model), `model ${m.model.toString()}`))
+          if (obj.format !== 'weights-manifest') runnable.push(m.path)
+        }
+        if (runnable.length !== 1) {
+          throw new InvalidArgumentError(runnable.length === 0
+            ? `v${commit.version} has no TF.js model${options.model !== undefined ? ` at ${options.model}` : ''}`
+            : `v${commit.version} holds ${runnable.length} models (${runnable.join(', ')}); pass { model: <path> }`, { models: runnable })
+        }
+        const jsonPath = runnable[0]!
+        const read = async (rel: string): Promise<Uint8Array> => {
+          const f = files.get(rel)
+          if (f === undefined) throw new InvalidModelError(`v${commit.version}: ${rel} is referenced by ${jsonPath} but not stored`, { path: rel })
+          return await readFileBytes(this.store, f)
+        }
+        const dir = posix.dirname(jsonPath)
+        return await filesToArtifacts(await read(jsonPath), jsonPath, async p => await read(posix.normalize(posix.join(dir, p))))
+      })
+    }
   }
 
   async close (): Promise<void> {
