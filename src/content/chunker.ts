@@ -245,7 +245,15 @@ export function cutPoint (buf: Uint8Array, params: ChunkingParams): number {
   return c >= 0 ? c : end
 }
 
-/** Incremental form: push() returns the chunks completed so far, finish() the tail (or undefined if empty). */
+/**
+ * Incremental form: push() returns the chunks completed so far, finish() the tail (or undefined if empty).
+ *
+ * Input is copied once into an internal buffer of at most max + avg/4 bytes (the only memory a
+ * Chunker holds), so callers may reuse their read buffers. Chunks are views into such buffers; a full one is
+ * replaced by a fresh one, never overwritten, so every chunk handed out stays valid. The flip side:
+ * a kept chunk pins its whole buffer, so code that keeps a few chunks for long should slice() them.
+ * Not re-entrant: don't push() from inside the iteration of feed().
+ */
 export class Chunker {
   readonly #p: Resolved
   /** Internal buffer; bytes before #start belong to chunks already handed out and are never written again. */
@@ -280,7 +288,7 @@ export class Chunker {
     let off = 0
     const len = data.length
     while (off < len) {
-      if (this.#end === this.#buf.length) this.#roll()
+      if (this.#end === this.#buf.length) this.#roll(len - off)
       const room = this.#buf.length - this.#end
       const n = len - off < room ? len - off : room
       // Copying is what lets callers keep chunks while the source reuses its read buffer; it is one
@@ -306,14 +314,18 @@ export class Chunker {
 
   /**
    * Moves the pending bytes (< max after every drain) to a fresh buffer. The old one is abandoned,
-   * never overwritten, because chunks already returned are views into it. Capacity max + avg/4 (at
-   * least 64 KiB of slack) bounds memory at about max while copying each pending tail rarely.
+   * never overwritten, because chunks already returned are views into it.
+   * Capacity: at most max + avg/4 (at least 64 KiB of slack), which bounds memory at about max
+   * while leaving enough room that pending tails are copied rarely. Below that it grows from what
+   * is needed now, doubling, so that a small file does not allocate (and its one chunk pin) a
+   * max-sized buffer.
    */
-  #roll (): void {
+  #roll (incoming: number): void {
     const p = this.#p
     const pending = this.#end - this.#start
-    const cap = p.max + Math.max(p.avg >>> 2, 65536)
-    const next = new Uint8Array(cap)
+    const full = p.max + Math.max(p.avg >>> 2, 65536)
+    const want = Math.max(pending + incoming, 2 * this.#buf.length, 4096)
+    const next = new Uint8Array(want < full ? want : full)
     if (pending > 0) next.set(this.#buf.subarray(this.#start, this.#end))
     this.#pos -= this.#start
     this.#buf = next
