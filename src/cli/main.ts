@@ -3,29 +3,58 @@
  * documented exit code (docs/cli.md) in one place. Returns the exit code; bin/mvc.js sets it.
  */
 import yargs from 'yargs'
-import { ExitCode, UsageError, exitCodeFor, isMvcError } from '../errors.js'
+import { ExitCode, InputNotFoundError, UsageError, exitCodeFor, isMvcError } from '../errors.js'
 import { processIo, type GlobalArgs, type Io } from './output.js'
 import { initCommand } from './commands/init.js'
 import { commitCommand } from './commands/commit.js'
 import { checkoutCommand } from './commands/checkout.js'
 import { logCommand } from './commands/log.js'
+import { tagCommand } from './commands/tag.js'
+import { aliasCommand } from './commands/alias.js'
+import { branchCommand } from './commands/branch.js'
+import { switchCommand } from './commands/switch.js'
 import { showCommand } from './commands/show.js'
 import { statusCommand } from './commands/status.js'
 import { verifyCommand } from './commands/verify.js'
+import { remoteCommand } from './commands/remote.js'
+import { pushCommand } from './commands/push.js'
+import { fetchCommand } from './commands/fetch.js'
+import { pullCommand } from './commands/pull.js'
+import { cloneCommand } from './commands/clone.js'
+import { serveCommand } from './commands/serve.js'
 
 export async function main (argv: string[], io: Io = processIo): Promise<number> {
   const parser = yargs(argv)
     .scriptName('mvc')
     .usage('mvc — version control for TensorFlow.js models\n\nUsage: mvc <command> [options]')
     .option('C', { type: 'string', describe: 'run as if started in this folder', global: true })
+    .middleware(argv => {
+      // Like git -C: every relative path on the command line is then relative to that folder.
+      if (typeof argv.C !== 'string') return
+      try { process.chdir(argv.C) } catch (e) {
+        throw new InputNotFoundError(`-C ${argv.C}: ${(e as Error).message}`, { path: argv.C })
+      }
+      argv.C = undefined
+    }, true)
     .option('json', { type: 'boolean', describe: 'print machine-readable JSON', global: true })
     .command(initCommand(io))
     .command(commitCommand(io))
     .command(checkoutCommand(io))
     .command(logCommand(io))
+    .command(tagCommand(io))
+    .command(aliasCommand(io))
+    .command(branchCommand(io))
+    .command(switchCommand(io))
     .command(showCommand(io))
     .command(statusCommand(io))
     .command(verifyCommand(io))
+    .command(remoteCommand(io))
+    .command(pushCommand(io))
+    .command(fetchCommand(io))
+    .command(pullCommand(io))
+    .command(cloneCommand(io))
+    .command(serveCommand(io))
+    .command((await import('./commands/diff.js')).diffCommand(io))
     .demandCommand(1, 'name a command; see `mvc --help`')
     .strict()
     .recommendCommands()

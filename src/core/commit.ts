@@ -3,10 +3,10 @@
  * transaction so the repository moves from one valid state to the next in a single synced batch.
  */
 import type { CID } from 'multiformats/cid'
-import { isAbsolute, relative, resolve, sep } from 'node:path'
+import { relative, resolve, sep } from 'node:path'
 import { InvalidArgumentError, UsageError } from '../errors.js'
 import type { Author, CommitObject, Manifest } from '../model/objects.js'
-import { MVC_DIR } from '../model/paths.js'
+import { MVC_DIR, isWithin } from '../model/paths.js'
 import type { Repo } from './repo.js'
 import { headBranch, headCommit, nextVersion, setNextVersion, VERSIONS } from './refs.js'
 import { readCommit, writeObject } from './objects.js'
@@ -39,6 +39,11 @@ export interface CommitOptions {
   readonly onFile?: (rel: string, size: number) => void
   /** Computes the verification record once the snapshot is staged (objects go to the same transaction). */
   readonly verify?: (ctx: { tx: Transaction, manifest: Manifest, abs: string, modelFormats: ReadonlyMap<string, string> }) => Promise<unknown>
+  /**
+   * Computes lineage once the snapshot and verification are staged and a commit will be made (objects it
+   * keeps, like a data manifest, go to the same transaction). Its defined fields override `lineage`'s.
+   */
+  readonly recordLineage?: (ctx: { tx: Transaction, manifest: Manifest, abs: string, verification: unknown }) => Promise<Lineage>
 }
 
 export interface CommitResult {
@@ -61,7 +66,7 @@ export interface CommitResult {
 export function repoRelative (root: string, abs: string): string {
   const rel = relative(root, abs)
   if (rel === '') return '.'
-  if (rel.startsWith('..') || isAbsolute(rel)) {
+  if (!isWithin(root, abs)) {
     throw new InvalidArgumentError(`${abs} is outside the repository at ${root}; mvc commits paths inside the folder that holds .mvc`, { path: abs, root })
   }
   const posix = rel.split(sep).join('/')
@@ -120,10 +125,12 @@ export async function commitPath (options: CommitOptions): Promise<CommitResult>
       }
     }
     const version = await nextVersion(store)
-    const l = options.lineage ?? {}
+    const given = options.lineage ?? {}
     const verification = options.verify !== undefined
       ? await options.verify({ tx, manifest: snap.manifest.value, abs, modelFormats: snap.modelFormats })
-      : l.verification ?? null
+      : given.verification ?? null
+    const recorded = options.recordLineage !== undefined ? await options.recordLineage({ tx, manifest: snap.manifest.value, abs, verification }) : {}
+    const l: Lineage = { ...given, ...Object.fromEntries(Object.entries(recorded).filter(([, v]) => v !== undefined)) }
     const commit = await writeObject<CommitObject>(tx, {
       type: 'mvc/commit',
       version,

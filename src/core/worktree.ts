@@ -2,7 +2,8 @@
  * The working copy: status against the commit a path was last committed or checked out from, the
  * "uncommitted changes" guard of checkout, and checkout itself.
  */
-import { resolve, join } from 'node:path'
+import { resolve, join, relative, sep } from 'node:path'
+import { MVC_DIR, assertSafePath, isWithin } from '../model/paths.js'
 import { lstat } from 'node:fs/promises'
 import { CID } from 'multiformats/cid'
 import { InvalidArgumentError, UncommittedChangesError } from '../errors.js'
@@ -128,12 +129,16 @@ export async function checkout (options: CheckoutOptions): Promise<CheckoutResul
   const cid = await resolveRev(repo.store, options.rev)
   const commit = await readCommit(repo.store, cid)
   const manifest = await readManifest(repo.store, commit.model)
+  // The commit's own path comes from an object that may have been crafted: check it like a manifest path.
+  if (options.to === undefined) assertSafePath(commit.path, `commit v${commit.version}`)
   const target = options.to !== undefined ? resolve(options.to) : join(repo.root, commit.path)
-  let rel: string | undefined
-  try { rel = repoRelative(repo.root, target) } catch { rel = undefined }
-  if (rel === '.' || target === repo.root) {
-    throw new InvalidArgumentError('cannot check out over the repository root (it holds .mvc); use --to <dir>', { path: target })
+  if (isWithin(target, repo.root)) {
+    throw new InvalidArgumentError(`cannot check out to ${target}: it holds the repository (.mvc), which checkout would replace; use --to <another dir>`, { path: target })
   }
+  if (isWithin(join(repo.root, MVC_DIR), target) || relative(repo.root, target).split(sep)[0]?.toLowerCase() === MVC_DIR) {
+    throw new InvalidArgumentError(`cannot check out into ${target}: it is inside the repository's .mvc folder`, { path: target })
+  }
+  const rel = isWithin(repo.root, target) ? repoRelative(repo.root, target) : undefined
   if (options.force !== true) await assertClean(repo, target, rel)
   const { files, bytes } = await materialize({ store: repo.store, manifest, target, onFile: options.onFile })
   if (rel !== undefined) {

@@ -3,6 +3,7 @@
  * someone else (a remote, a crafted object), so every path is checked before anything is written:
  * relative, '/'-separated, no '.', '..' or empty segments, no NUL or backslash, and never inside `.mvc`.
  */
+import { isAbsolute, relative, sep } from 'node:path'
 import { UnsafePathError } from '../errors.js'
 
 export const MVC_DIR = '.mvc'
@@ -19,6 +20,12 @@ export function unsafePathReason (p: string): string | undefined {
     if (seg.toLowerCase() === MVC_DIR) return 'it points into .mvc'
   }
   return undefined
+}
+
+/** True when `child` is `parent` or lies inside it (both absolute, normalised). */
+export function isWithin (parent: string, child: string): boolean {
+  const rel = relative(parent, child)
+  return rel === '' || (!isAbsolute(rel) && rel !== '..' && !rel.startsWith('..' + sep))
 }
 
 /** Throws UnsafePathError when a path from a manifest could escape the target folder. */
