@@ -1,18 +1,41 @@
 /**
- * Reading history: log (walk parents from a start commit, newest version first) and the names that
- * point at each commit.
+ * Reading history: log (walk parents from a start commit, newest version first; filters on lineage
+ * and metrics), the names that point at each commit, and the lane layout of `log --graph`.
  */
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
+import { InvalidArgumentError } from '../errors.js'
 import type { CommitObject } from '../model/objects.js'
+import { parseCodeLineage, parseDataLineage } from '../model/lineage.js'
 import type { ObjectStore } from '../store/interface.js'
 import { readCommit } from './objects.js'
-import { ALIASES, HEADS, TAGS, headBranch, headCommit, resolveRev } from './refs.js'
+import { ALIASES, HEADS, TAGS, VERSIONS, headBranch, headCommit, resolveRev } from './refs.js'
 
 export interface LogEntry {
   readonly cid: CID
   readonly commit: CommitObject
   /** Names pointing at this commit: `main`, `tag: 1.0.0`, `alias: production`. */
   readonly names: string[]
+  /**
+   * Parents as the graph should draw them: with filters, the nearest ancestors that are shown
+   * (git's parent rewriting); a parent beyond the walk (`limit`) is kept as is. Without filters,
+   * the commit's parents.
+   */
+  readonly graphParents: CID[]
+}
+
+export interface LogOptions {
+  /** Start here instead of HEAD. */
+  readonly rev?: string
+  /** Start from every ref instead (branches, tags, aliases and versions: every commit). */
+  readonly all?: boolean
+  /** At most this many entries (after filtering). */
+  readonly limit?: number
+  /** Only commits whose data lineage is a snapshot whose manifest CID starts with this, or an external ref starting with it. */
+  readonly data?: string
+  /** Only commits whose code lineage is a git commit whose oid starts with this (hex, ≥ 4). */
+  readonly code?: string
+  /** Only commits meeting every condition (`acc>0.9`, `params.lr<=0.01`; see parseCondition). */
+  readonly where?: readonly string[]
 }
 
 /** Map from commit CID string to the names pointing at it. */
@@ -26,11 +49,106 @@ export async function namesByCommit (store: ObjectStore): Promise<Map<string, st
   return out
 }
 
-export async function log (store: ObjectStore, options: { rev?: string, limit?: number } = {}): Promise<LogEntry[]> {
+// ---------------------------------------------------------------- filters
+
+export type CompareOp = '>' | '>=' | '<' | '<=' | '==' | '!='
+
+/** One `--where` condition: a metric (bare name or `metrics.<name>`) or a param (`params.<name>`) compared with a number. */
+export interface Condition {
+  readonly field: 'metrics' | 'params'
+  readonly name: string
+  readonly op: CompareOp
+  readonly value: number
+  /** The expression as given. */
+  readonly text: string
+}
+
+export const WHERE_SYNTAX = "<metric><op><number> or params.<name><op><number>, op one of > >= < <= == != (e.g. 'acc>0.9', 'params.lr<=0.01')"
+const CONDITION = /^\s*([A-Za-z_][\w.\-/]*?)\s*(>=|<=|==|!=|>|<)\s*(\S+)\s*$/
+const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/
+
+export function parseCondition (text: string): Condition {
+  const bad = (why: string): never => {
+    throw new InvalidArgumentError(`invalid condition ${JSON.stringify(text)}: ${why}; expected ${WHERE_SYNTAX}`, { where: text, syntax: WHERE_SYNTAX })
+  }
+  const m = CONDITION.exec(text)
+  if (m === null) return bad('not of the form name, operator, number')
+  const [, rawName, op, rawValue] = m as unknown as [string, string, CompareOp, string]
+  if (!NUMBER.test(rawValue)) return bad(`${JSON.stringify(rawValue)} is not a number`)
+  let field: Condition['field'] = 'metrics'
+  let name = rawName
+  for (const f of ['params', 'metrics'] as const) {
+    if (rawName.startsWith(f + '.')) { field = f; name = rawName.slice(f.length + 1) }
+  }
+  if (name === '') return bad('the name is empty')
+  return { field, name, op, value: Number(rawValue), text }
+}
+
+function compare (a: number, op: CompareOp, b: number): boolean {
+  switch (op) {
+    case '>': return a > b
+    case '>=': return a >= b
+    case '<': return a < b
+    case '<=': return a <= b
+    case '==': return a === b
+    case '!=': return a !== b
+  }
+}
+
+/** A commit meets a condition only when it records that metric or param as a number. */
+export function meets (commit: CommitObject, c: Condition): boolean {
+  const v = (commit[c.field] as Readonly<Record<string, unknown>>)[c.name]
+  return typeof v === 'number' && compare(v, c.op, c.value)
+}
+
+type Filter = (commit: CommitObject) => boolean
+
+function buildFilter (options: LogOptions): Filter | undefined {
+  const tests: Filter[] = []
+  if (options.data !== undefined) {
+    const want = options.data
+    if (want === '') throw new InvalidArgumentError('--data needs a data manifest CID (or prefix) or a data ref', { data: want })
+    tests.push(c => {
+      const d = parseDataLineage(c.data)
+      if (d === null) return false
+      return d.kind === 'snapshot' ? d.manifest.toString().startsWith(want) : d.ref.startsWith(want)
+    })
+  }
+  if (options.code !== undefined) {
+    const want = options.code.toLowerCase()
+    if (!/^[0-9a-f]{4,64}$/.test(want)) {
+      throw new InvalidArgumentError(`--code ${JSON.stringify(options.code)}: expected a git commit id or a prefix of at least 4 hex digits`, { code: options.code })
+    }
+    tests.push(c => {
+      const k = parseCodeLineage(c.code)
+      return k !== null && k.kind === 'git' && k.oid.toLowerCase().startsWith(want)
+    })
+  }
+  for (const w of options.where ?? []) {
+    const cond = parseCondition(w)
+    tests.push(c => meets(c, cond))
+  }
+  return tests.length === 0 ? undefined : c => tests.every(t => t(c))
+}
+
+// ---------------------------------------------------------------- log
+
+async function startPoints (store: ObjectStore, options: LogOptions): Promise<CID[]> {
+  if (options.all === true) {
+    const out: CID[] = []
+    for (const prefix of [HEADS, TAGS, ALIASES, VERSIONS]) for (const [, v] of await store.listRefs(prefix)) out.push(CID.parse(v))
+    return out
+  }
   const start = options.rev !== undefined ? await resolveRev(store, options.rev) : await headCommit(store)
-  if (start === undefined) return []
-  const names = await namesByCommit(store)
+  return start === undefined ? [] : [start]
+}
+
+export async function log (store: ObjectStore, options: LogOptions = {}): Promise<LogEntry[]> {
   const limit = options.limit ?? Infinity
+  if (limit !== Infinity && (!Number.isInteger(limit) || limit < 0)) throw new InvalidArgumentError(`-n must be a whole number ≥ 0, got ${String(limit)}`, { limit })
+  const filter = buildFilter(options)
+  const starts = await startPoints(store, options)
+  const names = await namesByCommit(store)
   const seen = new Set<string>()
   const frontier: Array<{ cid: CID, commit: CommitObject }> = []
   const push = async (cid: CID): Promise<void> => {
@@ -38,14 +156,92 @@ export async function log (store: ObjectStore, options: { rev?: string, limit?: 
     seen.add(cid.toString())
     frontier.push({ cid, commit: await readCommit(store, cid) })
   }
-  await push(start)
-  const out: LogEntry[] = []
-  while (frontier.length > 0 && out.length < limit) {
-    // Newest version first across all branches of the walk.
+  for (const s of starts) await push(s)
+  const shown: Array<{ cid: CID, commit: CommitObject }> = []
+  /** Walked but filtered out: CID → parents. */
+  const hidden = new Map<string, readonly CID[]>()
+  while (frontier.length > 0 && shown.length < limit) {
+    // Newest version first across all branches of the walk (a parent is always older than its child).
     frontier.sort((a, b) => b.commit.version - a.commit.version)
     const next = frontier.shift()!
-    out.push({ ...next, names: names.get(next.cid.toString()) ?? [] })
+    if (filter === undefined || filter(next.commit)) shown.push(next)
+    else hidden.set(next.cid.toString(), next.commit.parents)
     for (const p of next.commit.parents) await push(p)
   }
-  return out
+  const rewrite = (parents: readonly CID[]): CID[] => {
+    const out = new Map<string, CID>()
+    const stack = [...parents].reverse()
+    const visited = new Set<string>()
+    while (stack.length > 0) {
+      const p = stack.pop()!
+      const k = p.toString()
+      if (visited.has(k)) continue
+      visited.add(k)
+      const h = hidden.get(k)
+      if (h === undefined) out.set(k, p)
+      else stack.push(...[...h].reverse())
+    }
+    return [...out.values()]
+  }
+  return shown.map(e => ({ ...e, names: names.get(e.cid.toString()) ?? [], graphParents: filter === undefined ? [...e.commit.parents] : rewrite(e.commit.parents) }))
+}
+
+// ---------------------------------------------------------------- graph
+
+export interface GraphNode {
+  readonly id: string
+  readonly parents: readonly string[]
+}
+
+/** One line of the graph: a commit's line (`node` is its index) or a connecting line (`node` null). */
+export interface GraphRow {
+  readonly node: number | null
+  /** Lane characters (`*`, `|`, `/`, `\`), two columns per lane, trailing spaces removed. */
+  readonly text: string
+}
+
+/**
+ * Lays out a DAG as text lanes, like `git log --graph`. `nodes` must list every child before its
+ * parents (log order does: versions only grow). Each commit takes the lane that was waiting for it (or a
+ * new lane at the right); its first parent continues that lane, further parents of a merge open lanes
+ * beside it, and a parent some other lane already waits for is joined with `/` or `\`. Lanes that
+ * shift by more than one column do so over several connecting lines.
+ */
+export function graphRows (nodes: readonly GraphNode[]): GraphRow[] {
+  const rows: GraphRow[] = []
+  let lanes: string[] = []
+  const line = (cells: Map<number, string>): string => {
+    const width = Math.max(-1, ...cells.keys()) + 1
+    let s = ''
+    for (let i = 0; i < width; i++) s += cells.get(i) ?? ' '
+    return s.trimEnd()
+  }
+  nodes.forEach((node, index) => {
+    let col = lanes.indexOf(node.id)
+    if (col === -1) { lanes.push(node.id); col = lanes.length - 1 }
+    const cells = new Map<number, string>()
+    lanes.forEach((_, i) => cells.set(2 * i, i === col ? '*' : '|'))
+    rows.push({ node: index, text: line(cells) })
+
+    // Next lanes: the left part stays; this commit's lane becomes a block of its parents that no lane
+    // to the left already waits for (taking them out of lanes further right); the right part follows.
+    const parents = [...new Set(node.parents)]
+    const left = lanes.slice(0, col)
+    const block = parents.filter(p => !left.includes(p))
+    const right = lanes.slice(col + 1).filter(id => !block.includes(id))
+    const next = [...left, ...block, ...right]
+    // Wires: every old lane but this commit's goes to where its id went; this commit's to each parent.
+    const wires: Array<{ pos: number, to: number }> = []
+    lanes.forEach((id, i) => { if (i !== col) wires.push({ pos: i, to: next.indexOf(id) }) })
+    for (const p of parents) wires.push({ pos: col, to: next.indexOf(p) })
+    lanes = next
+    while (wires.some(w => w.pos !== w.to)) {
+      const c = new Map<number, string>()
+      for (const w of wires) {
+        if (w.pos === w.to) { if (!c.has(2 * w.pos)) c.set(2 * w.pos, '|') } else if (w.pos > w.to) { c.set(2 * w.pos - 1, '/'); w.pos-- } else { c.set(2 * w.pos + 1, '\\'); w.pos++ }
+      }
+      rows.push({ node: null, text: line(c) })
+    }
+  })
+  return rows
 }

@@ -9,6 +9,11 @@
  *
  * and revision syntax: `vN`, a tag, an alias, a branch, `HEAD`, a full or unambiguous CID prefix,
  * each optionally followed by `~n` / `^` (first parent, n times).
+ *
+ * Precedence, first match wins: HEAD, version (`vN`), tag, alias, branch, CID prefix (≥ 6 characters;
+ * AMBIGUOUS_REVISION listing the candidates when several commits match). Tag, alias and branch names
+ * can't be `vN` and a name lives in one namespace only (src/core/names.ts), so in practice only a
+ * name that looks like a CID prefix depends on the order.
  */
 import { CID } from 'multiformats/cid'
 import { AmbiguousRevisionError, NoCommitsError, UnknownRevisionError } from '../errors.js'
@@ -38,8 +43,9 @@ export async function headBranch (store: ObjectStore): Promise<string> {
   return HEADS + DEFAULT_BRANCH
 }
 
-export function setHeadBranch (tx: Transaction, branchRef: string): void {
-  tx.setRef({ name: HEAD, value: SYMBOLIC + branchRef })
+/** Points HEAD at a branch; with `expect` (HEAD's current value, null = absent) as a compare-and-swap. */
+export function setHeadBranch (tx: Transaction, branchRef: string, expect?: string | null): void {
+  tx.setRef({ name: HEAD, value: SYMBOLIC + branchRef, ...(expect !== undefined ? { expect } : {}) })
 }
 
 /** The commit at HEAD, or undefined on an unborn branch. */
@@ -107,7 +113,8 @@ async function resolveBase (store: ObjectStore, base: string, rev: string): Prom
     const unique = [...new Map(matches.map(x => [x.cid.toString(), x])).values()]
     if (unique.length === 1) return unique[0]!.cid
     if (unique.length > 1) {
-      throw new AmbiguousRevisionError(`${base} matches ${unique.length} commits (${unique.map(x => `v${x.version}`).join(', ')}); give more characters`, { rev, candidates: unique.map(x => x.cid.toString()) })
+      const list = unique.map(x => `v${x.version} ${x.cid.toString()}`).join(', ')
+      throw new AmbiguousRevisionError(`${base} matches ${unique.length} commits (${list}); give more characters, or use the version number`, { rev, candidates: unique.map(x => x.cid.toString()), versions: unique.map(x => x.version) })
     }
   }
   throw new UnknownRevisionError(`unknown revision ${JSON.stringify(rev)}: not a version (v1, v2, …), tag, alias, branch or commit CID. See \`mvc log\`.`, { rev })

@@ -113,6 +113,8 @@ export interface SnapshotOptions {
   readonly requireStored: boolean
   readonly chunking?: ChunkingParams
   readonly onFile?: (rel: string, size: number) => void
+  /** Recognise TF.js models in a folder (default true); false hashes every file as a plain file (training data). */
+  readonly detectModels?: boolean
 }
 
 /** Builds the manifest of a folder or file, storing new objects through the sink. */
@@ -121,7 +123,7 @@ export async function snapshot (options: SnapshotOptions, w?: Walk): Promise<{ m
   const stats: SnapshotStats = { files: 0, bytes: 0, hashedFiles: 0, hashedBytes: 0 }
   const entries: ManifestEntry[] = []
   // TF.js models are stored tensor by tensor; their shard files come back as file objects.
-  const planned = tree.kind === 'dir'
+  const planned = tree.kind === 'dir' && options.detectModels !== false
     ? await planModels({ store: options.store, sink: options.sink, files: tree.files, cache: options.cache, requireStored: options.requireStored })
     : undefined
   stats.hashedBytes += planned?.hashedBytes ?? 0

@@ -28,5 +28,12 @@ export interface Remote {
   listRefs (prefix: string): Promise<RemoteRef[]>
   /** Sets `name` to `value` (null deletes) iff it currently equals `expect` (null = absent). RefConflictError otherwise. */
   casRef (name: string, expect: string | null, value: string | null): Promise<void>
+  /**
+   * Optional: makes every `put` that resolved so far durable. Implementations that batch puts (the
+   * folder remote stages them in one store transaction and commits every few MiB) need a point where
+   * the batch is committed; transfers call it before moving refs and when a transfer fails, so a re-run
+   * sends only what is still missing. Write-through implementations (HTTP, S3) may omit it.
+   */
+  flush? (): Promise<void>
   close (): Promise<void>
 }

@@ -1,9 +1,27 @@
 import type { CommandModule } from 'yargs'
 import { parseVerification } from '../../core/verify.js'
+import { parseAssignments } from '../../core/params.js'
+import { parseCodeLineage } from '../../model/lineage.js'
+import { UsageError } from '../../errors.js'
 import { verifyArgs, verifyOptions, type VerifyFlags } from '../verification.js'
 import { formatBytes, progress, toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
 
-interface Args extends GlobalArgs, VerifyFlags { path?: string, message: string, 'allow-empty'?: boolean, inputs?: string, 'require-verify'?: boolean }
+interface LineageFlags { data?: string, 'data-ref'?: string, code?: string | boolean, param?: string[], metric?: string[], params?: string[], metrics?: string[] }
+interface Args extends GlobalArgs, VerifyFlags, LineageFlags { path?: string, message: string, 'allow-empty'?: boolean, inputs?: string, 'require-verify'?: boolean }
+
+/** The lineage arguments of `repo.commit` from the flags. */
+function lineageArgs (a: LineageFlags): { data?: { path: string } | { ref: string }, code?: { dir?: string } | false, params: Record<string, unknown>, metrics: Record<string, unknown>, paramFiles: string[], metricFiles: string[] } {
+  if (a.data !== undefined && a['data-ref'] !== undefined) throw new UsageError('--data and --data-ref cannot be used together', {})
+  if (a.code === true || a.code === '') throw new UsageError('--code needs a folder (or use --no-code)', {})
+  return {
+    data: a.data !== undefined ? { path: a.data } : a['data-ref'] !== undefined ? { ref: a['data-ref'] } : undefined,
+    code: a.code === false ? false : typeof a.code === 'string' ? { dir: a.code } : undefined,
+    params: parseAssignments(a.param ?? [], '--param'),
+    metrics: parseAssignments(a.metric ?? [], '--metric'),
+    paramFiles: a.params ?? [],
+    metricFiles: a.metrics ?? []
+  }
+}
 
 export function commitCommand (io: Io): CommandModule<GlobalArgs, Args> {
   return {
@@ -14,13 +32,20 @@ export function commitCommand (io: Io): CommandModule<GlobalArgs, Args> {
       .option('inputs', { type: 'string', describe: 'JSON file of reference inputs ({ "inputs": [{ name?, shape, dtype, values }] }) when they cannot be generated' })
       .option('require-verify', { type: 'boolean', default: false, describe: 'fail instead of committing when a model cannot be loaded and run' })
       .option('message', { alias: 'm', type: 'string', demandOption: true, describe: 'what this version is' })
-      .option('allow-empty', { type: 'boolean', default: false, describe: 'create a version even if nothing changed' }),
+      .option('allow-empty', { type: 'boolean', default: false, describe: 'create a version even if nothing changed' })
+      .option('data', { type: 'string', describe: 'training data folder or file: hashed like a model (only its manifest is stored)' })
+      .option('data-ref', { type: 'string', describe: 'external identifier of the training data (s3://…?versionId=…, a DVC hash), recorded as given' })
+      .option('code', { type: 'string', describe: 'folder in the git repository of the training code (default: the committed path; --no-code records none)' })
+      .option('param', { type: 'string', array: true, nargs: 1, describe: 'a param key=value (repeatable; numbers stay numbers)' })
+      .option('metric', { type: 'string', array: true, nargs: 1, describe: 'a metric key=value (repeatable; finite numbers or strings)' })
+      .option('params', { type: 'string', array: true, nargs: 1, describe: 'JSON (or flat YAML) file of params; nested keys are joined with dots' })
+      .option('metrics', { type: 'string', array: true, nargs: 1, describe: 'JSON (or flat YAML) file of metrics' }),
     handler: async args => {
       await withRepo(args, async repo => {
         const p = progress(io, 'committing')
         let r
         try {
-          r = await repo.commit({ path: args.path, message: args.message, allowEmpty: args['allow-empty'], verify: (await verifyArgs(args)) ?? false, onFile: (_f, size) => p.tick(size) })
+          r = await repo.commit({ path: args.path, message: args.message, allowEmpty: args['allow-empty'], verify: (await verifyArgs(args)) ?? false, onFile: (_f, size) => p.tick(size), ...lineageArgs(args) })
         } finally { p.done() }
         if (args.json === true) {
           io.out(toJson(r))
@@ -34,6 +59,11 @@ export function commitCommand (io: Io): CommandModule<GlobalArgs, Args> {
             else io.err(`verification recorded: ${m.path} (${m.inputs.length} inputs, ${m.outputs.length} outputs, ${v!.backend})`)
           }
           io.err(`${r.path}: ${r.stats.files} files, ${formatBytes(r.stats.bytes)}; ${r.newObjects} new objects, ${formatBytes(r.newBytes)} added`)
+          const code = parseCodeLineage((await repo.show({ rev: r.cid!.toString() })).commit.code)
+          if (code?.kind === 'git' && code.dirty) {
+            const shown = code.dirtyPaths.slice(0, 5).join(', ') + (code.dirtyPaths.length > 5 ? ', …' : '')
+            io.err(`warning: the code at ${code.oid.slice(0, 10)} has uncommitted changes (${shown}); recorded as dirty`)
+          }
         }
       })
     }

@@ -1,7 +1,31 @@
 import type { CommandModule } from 'yargs'
+import { graphRows, type LogEntry } from '../../core/history.js'
 import { formatDate, shortCid, toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
 
-interface Args extends GlobalArgs { rev?: string, n?: number }
+interface Args extends GlobalArgs {
+  rev?: string
+  n?: number
+  graph?: boolean
+  all?: boolean
+  data?: string
+  code?: string
+  where?: string | string[]
+}
+
+/** `acc=0.91 loss=0.25`: numbers to 6 significant digits, other scalars as they are. */
+export function formatMetrics (metrics: Readonly<Record<string, unknown>>): string {
+  return Object.entries(metrics).map(([k, v]) => {
+    const s = typeof v === 'number' ? String(Number(v.toPrecision(6))) : typeof v === 'string' ? v : JSON.stringify(v)
+    return `${k}=${s}`
+  }).join(' ')
+}
+
+function line (e: LogEntry): string {
+  const c = e.commit
+  const metrics = formatMetrics(c.metrics)
+  const names = e.names.length > 0 ? `  (${e.names.join(', ')})` : ''
+  return `v${c.version}  ${shortCid(e.cid)}  ${formatDate(c.timestamp)}  ${c.author.name}  ${c.path}  ${c.message}${metrics !== '' ? `  [${metrics}]` : ''}${names}`
+}
 
 export function logCommand (io: Io): CommandModule<GlobalArgs, Args> {
   return {
@@ -9,20 +33,32 @@ export function logCommand (io: Io): CommandModule<GlobalArgs, Args> {
     describe: 'Show the history, newest version first',
     builder: y => y
       .positional('rev', { type: 'string', describe: 'start here instead of HEAD' })
-      .option('n', { alias: 'max-count', type: 'number', describe: 'show at most n versions' }),
+      .option('n', { alias: 'max-count', type: 'number', describe: 'show at most n versions (after filtering)' })
+      .option('graph', { type: 'boolean', default: false, describe: 'draw branches and merges as lanes (* commit, | / \\ lines)' })
+      .option('all', { type: 'boolean', describe: 'every version, on every branch (instead of the history of HEAD or rev)' })
+      .option('data', { type: 'string', describe: 'only versions trained on this data: manifest CID (or prefix) of a data snapshot, or an external data ref (or prefix)' })
+      .option('code', { type: 'string', describe: 'only versions whose training code was at this git commit (id or prefix, ≥ 4 hex digits)' })
+      .option('where', { type: 'string', describe: "only versions meeting a condition: 'acc>0.9', 'loss<=0.2', 'params.lr<0.01' (ops > >= < <= == !=; repeatable, all must hold)" })
+      .conflicts('all', 'rev'),
     handler: async args => {
       await withRepo(args, async repo => {
-        const entries = await repo.log({ rev: args.rev, limit: args.n })
+        const where = args.where === undefined ? undefined : [args.where].flat().map(String)
+        const entries = await repo.log({ rev: args.rev, all: args.all, limit: args.n, data: args.data, code: args.code, where })
         if (args.json === true) {
           io.out(toJson(entries.map(e => ({ cid: e.cid, names: e.names, ...e.commit }))))
           return
         }
-        if (entries.length === 0) { io.out('no versions yet'); return }
-        for (const e of entries) {
-          const c = e.commit
-          const names = e.names.length > 0 ? `  (${e.names.join(', ')})` : ''
-          io.out(`v${c.version}  ${shortCid(e.cid)}  ${formatDate(c.timestamp)}  ${c.author.name}  ${c.path}  ${c.message}${names}`)
+        if (entries.length === 0) {
+          const filtered = args.data !== undefined || args.code !== undefined || where !== undefined
+          io.out(filtered ? 'no versions match' : 'no versions yet')
+          return
         }
+        if (args.graph !== true) {
+          io.out(entries.map(line).join('\n'))
+          return
+        }
+        const rows = graphRows(entries.map(e => ({ id: e.cid.toString(), parents: e.graphParents.map(p => p.toString()) })))
+        io.out(rows.map(r => r.node === null ? r.text : `${r.text} ${line(entries[r.node]!)}`).join('\n'))
       })
     }
   }

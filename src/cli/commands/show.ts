@@ -1,5 +1,50 @@
 import type { CommandModule } from 'yargs'
 import { formatBytes, formatDate, toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
+import { parseCodeLineage, parseDataLineage } from '../../model/lineage.js'
+import type { CommitObject } from '../../model/objects.js'
+import { parseVerification } from '../../core/verify.js'
+
+function formatValues (v: Readonly<Record<string, unknown>>): string {
+  const keys = Object.keys(v).sort()
+  if (keys.length === 0) return '(none)'
+  return keys.map(k => {
+    const x = v[k]
+    return `${k}=${typeof x === 'string' && (x === '' || /[\s="]/.test(x)) ? JSON.stringify(x) : String(x)}`
+  }).join('  ')
+}
+
+/** The lineage of a commit, one labelled line per field (docs/design.md, "Lineage"). */
+export function lineageLines (c: CommitObject): string[] {
+  const d = parseDataLineage(c.data)
+  const data = d === null ? '(not recorded)' : d.kind === 'ref' ? `ref ${d.ref}` : `${d.manifest.toString()}  ${d.path} (${d.files} files, ${formatBytes(d.bytes)})`
+  const g = parseCodeLineage(c.code)
+  let code = '(not recorded)'
+  if (g?.kind === 'none') code = `none: ${g.reason}`
+  else if (g?.kind === 'git') {
+    const where = `${g.branch !== null ? ` on ${g.branch}` : ' (detached HEAD)'}${g.remote !== null ? ` from ${g.remote}` : ''}`
+    const shown = g.dirtyPaths.slice(0, 10).join(', ') + (g.dirtyPaths.length > 10 ? `, … (${g.dirtyPaths.length - 10} more)` : '')
+    code = `git ${g.oid}${where}, ${g.dirty ? `dirty: ${shown}` : 'clean'}`
+  }
+  const e = c.environment as Record<string, unknown> | null
+  const env = e === null || typeof e !== 'object'
+    ? '(not recorded)'
+    : `mvc ${String(e.mvc)}, node ${String(e.node)}, ${String(e.platform)} ${String(e.arch)}${typeof e.tfjs === 'string' ? `, tfjs ${e.tfjs} on ${String(e.backend)}` : ''}`
+  const lines = [
+    `data      ${data}`,
+    `code      ${code}`,
+    `params    ${formatValues(c.params)}`,
+    `metrics   ${formatValues(c.metrics)}`,
+    `env       ${env}`
+  ]
+  const v = parseVerification(c.verification)
+  if (v === undefined) lines.push('verify    (not recorded)')
+  else if (v.models.length === 0) lines.push('verify    no TF.js model')
+  for (const [i, m] of (v?.models ?? []).entries()) {
+    const what = m.status === 'recorded' ? `recorded (${m.inputs.length} inputs, ${m.outputs.length} outputs, ${v!.backend})` : `skipped: ${m.reason}`
+    lines.push(`${i === 0 ? 'verify    ' : '          '}${m.path}: ${what}`)
+  }
+  return lines
+}
 
 interface Args extends GlobalArgs { rev: string }
 
@@ -22,6 +67,7 @@ export function showCommand (io: Io): CommandModule<GlobalArgs, Args> {
           `date      ${formatDate(c.timestamp)}`,
           `path      ${c.path} (${s.manifest.kind === 'file' ? 'file' : 'folder'})`,
           `manifest  ${c.model.toString()}: ${s.manifest.entries.length} files, ${formatBytes(total)}`,
+          ...lineageLines(c),
           '',
           `    ${c.message}`,
           ''

@@ -1,0 +1,76 @@
+import type { CommandModule } from 'yargs'
+import { UsageError } from '../../errors.js'
+import { loadTokens, openServedStore, startServer } from '../../remote/server.js'
+import type { GlobalArgs, Io } from '../output.js'
+
+interface Args extends GlobalArgs { host: string, port: number, tokens?: string, auth: boolean, store?: string, init: boolean }
+
+/** Where the command learns it should stop; `process` by default, replaceable in tests. */
+export interface Signals {
+  once (signal: 'SIGINT' | 'SIGTERM', fn: () => void): void
+  off (signal: 'SIGINT' | 'SIGTERM', fn: () => void): void
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
+
+export function serveCommand (io: Io, signals: Signals = process): CommandModule<GlobalArgs, Args> {
+  return {
+    command: 'serve',
+    describe: 'Serve the repository (or a bare store) to mvc clients over HTTP (docs/protocol.md)',
+    builder: y => y
+      .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to listen on' })
+      .option('port', { type: 'number', default: 8080, describe: 'port to listen on; 0 picks a free one' })
+      .option('tokens', { type: 'string', describe: 'file of "<token> read|write" lines; clients send one in MVC_TOKEN' })
+      .option('auth', { type: 'boolean', default: true, describe: 'require tokens; --no-auth lets anyone who can connect read and write' })
+      .option('store', { type: 'string', describe: 'serve this bare store folder (<dir>/db, <dir>/packs) instead of the current repository' })
+      .option('init', { type: 'boolean', default: false, describe: 'with --store: create the store if it is missing' })
+      .epilogue('While it runs, the server holds the store: local mvc commands in a served repository wait and then fail with REPOSITORY_LOCKED. Prefer serving a dedicated bare store (--store <dir> --init).'),
+    handler: async args => {
+      if (!Number.isInteger(args.port) || args.port < 0 || args.port > 65535) throw new UsageError(`--port must be an integer from 0 to 65535, not ${String(args.port)}`, { port: args.port })
+      if (args.tokens !== undefined && !args.auth) throw new UsageError('give either --tokens <file> or --no-auth, not both', {})
+      if (args.tokens === undefined && args.auth) {
+        throw new UsageError('refusing to serve without authentication: give --tokens <file> (lines of "<token> read|write"), or --no-auth to let anyone who can connect read and write', {})
+      }
+      if (args.init && args.store === undefined) throw new UsageError('--init needs --store <dir>', {})
+      const tokens = args.tokens === undefined ? null : await loadTokens(args.tokens, io.err)
+      const target = args.store === undefined
+        ? await openServedStore({ dir: args.C ?? '.' })
+        : await openServedStore({ storeDir: args.store, init: args.init })
+      try {
+        const server = await startServer({ store: target.store, tokens, host: args.host, port: args.port, log: io.err })
+        if (args.json === true) io.out(JSON.stringify({ url: server.url, repository: server.repositoryId, store: target.location }))
+        else io.out(`listening on ${server.url}`)
+        if (target.created) io.err(`created an empty store in ${target.location}`)
+        io.err(`serving ${target.location} (repository ${server.repositoryId}; pin it with ${server.url}?repository=${server.repositoryId})`)
+        if (tokens === null) {
+          io.err(LOOPBACK.has(args.host)
+            ? 'warning: no authentication (--no-auth): every local user can read and write'
+            : `warning: no authentication (--no-auth) on ${args.host}: anyone who can reach it can read and write`)
+        }
+        io.err('stop with Ctrl-C (SIGINT) or SIGTERM')
+        await new Promise<void>(resolve => {
+          const stop = (): void => {
+            signals.off('SIGINT', stop)
+            signals.off('SIGTERM', stop)
+            // A second signal cuts in-flight requests short.
+            signals.once('SIGINT', server.terminate)
+            signals.once('SIGTERM', server.terminate)
+            resolve()
+          }
+          signals.once('SIGINT', stop)
+          signals.once('SIGTERM', stop)
+        })
+        io.err('shutting down: finishing requests in flight')
+        try {
+          await server.close()
+        } finally {
+          signals.off('SIGINT', server.terminate)
+          signals.off('SIGTERM', server.terminate)
+        }
+      } finally {
+        await target.store.close()
+      }
+      io.err('stopped')
+    }
+  }
+}

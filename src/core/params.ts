@@ -1,0 +1,233 @@
+/**
+ * Params and metrics of a commit: `--param k=v` / `--metric k=v` flags, `--params` / `--metrics`
+ * files (JSON, or a small YAML subset), and a `metadata.json` next to the model. Values are scalars
+ * (numbers stay numbers); nested objects are flattened with dots; keys are kept as flat strings.
+ * Precedence: flags > files (later files win) > metadata.json.
+ */
+import { readFile } from 'node:fs/promises'
+import { extname, join } from 'node:path'
+import { InvalidArgumentError } from '../errors.js'
+import type { ParamValue } from '../model/lineage.js'
+
+export type Values = Record<string, ParamValue>
+
+/** Decimal numbers as written by people and by JSON: `10`, `-3`, `0.9`, `.5`, `1e-3`, `2.5E+4`. */
+const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/
+
+/**
+ * A flag value as a scalar: decimal numbers become numbers, `true`/`false`/`null` those values, and
+ * anything else stays the string it was. Integers with leading zeros (`007`) and integers beyond
+ * 2^53 stay strings, because a number would not give back what was written.
+ */
+export function parseScalar (text: string): ParamValue {
+  if (text === 'true') return true
+  if (text === 'false') return false
+  if (text === 'null') return null
+  if (NUMBER.test(text)) {
+    const digits = text.replace(/^[+-]/, '')
+    if (/^0\d/.test(digits)) return text
+    const n = Number(text)
+    if (!Number.isFinite(n)) return text
+    if (/^\d+$/.test(digits) && !Number.isSafeInteger(n)) return text
+    return Object.is(n, -0) ? 0 : n
+  }
+  return text
+}
+
+/** `k=v` strings of a repeatable flag → values (later ones win). */
+export function parseAssignments (pairs: readonly string[], flag: string): Values {
+  const out: Values = {}
+  for (const p of pairs) {
+    const at = typeof p === 'string' ? p.indexOf('=') : -1
+    if (at <= 0) throw new InvalidArgumentError(`${flag} ${String(p)}: expected key=value`, { flag, value: p })
+    const key = p.slice(0, at).trim()
+    if (key === '') throw new InvalidArgumentError(`${flag} ${p}: the key is empty`, { flag, value: p })
+    out[key] = parseScalar(p.slice(at + 1))
+  }
+  return out
+}
+
+function isPlainObject (v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype
+}
+
+/**
+ * Flattens nested objects (`{ optimizer: { lr: 0.1 } }` → `optimizer.lr`) and arrays (`layers.0`) into
+ * scalar values. `what` names the source in errors.
+ */
+export function flattenValues (v: Record<string, unknown>, what: string): Values {
+  const out: Values = {}
+  const visit = (x: unknown, key: string): void => {
+    if (x === null || typeof x === 'string' || typeof x === 'boolean') { out[key] = x; return }
+    if (typeof x === 'number') {
+      if (!Number.isFinite(x)) throw new InvalidArgumentError(`${what}: ${key} is ${String(x)}; only finite numbers can be recorded`, { source: what, key })
+      out[key] = Object.is(x, -0) ? 0 : x
+      return
+    }
+    if (Array.isArray(x)) { x.forEach((e, i) => visit(e, `${key}.${i}`)); return }
+    if (isPlainObject(x)) {
+      const keys = Object.keys(x)
+      if (keys.length === 0 && key !== '') out[key] = null
+      for (const k of keys) {
+        if (k === '') throw new InvalidArgumentError(`${what}: empty key${key === '' ? '' : ` under ${key}`}`, { source: what })
+        visit(x[k], key === '' ? k : `${key}.${k}`)
+      }
+      return
+    }
+    throw new InvalidArgumentError(`${what}: ${key} is a ${typeof x}; values must be numbers, strings, booleans or null`, { source: what, key })
+  }
+  visit(v, '')
+  return out
+}
+
+/** Checks metrics: finite numbers or strings (dag-cbor cannot encode NaN or Infinity). */
+export function checkMetrics (values: Values, what: string): Record<string, number | string> {
+  const out: Record<string, number | string> = {}
+  for (const [k, v] of Object.entries(values)) {
+    if (typeof v === 'number' && Number.isFinite(v)) out[k] = v
+    else if (typeof v === 'string') {
+      if (/^[+-]?(nan|inf|infinity)$/i.test(v.trim())) throw new InvalidArgumentError(`${what}: metric ${k} is ${v}; metrics must be finite numbers (or strings)`, { source: what, key: k })
+      out[k] = v
+    } else {
+      throw new InvalidArgumentError(`${what}: metric ${k} is ${JSON.stringify(v)}; metrics must be finite numbers (or strings)`, { source: what, key: k })
+    }
+  }
+  return out
+}
+
+/** Values given as an object through the API: flattened and checked like a file's. */
+export function valuesFrom (v: Record<string, unknown> | undefined, what: string): Values {
+  if (v === undefined) return {}
+  if (!isPlainObject(v)) throw new InvalidArgumentError(`${what} must be an object of key → value`, { source: what })
+  return flattenValues(v, what)
+}
+
+function yamlScalar (raw: string, file: string, line: number): unknown {
+  const t = raw.trim()
+  if (t === '' || t === '~') return null
+  if (t.startsWith('"')) {
+    try { return JSON.parse(t) as unknown } catch {
+      throw new InvalidArgumentError(`${file}:${line}: unterminated or invalid double-quoted string`, { path: file, line })
+    }
+  }
+  if (t.startsWith("'")) {
+    if (t.length < 2 || !t.endsWith("'")) throw new InvalidArgumentError(`${file}:${line}: unterminated single-quoted string`, { path: file, line })
+    return t.slice(1, -1).replace(/''/g, "'")
+  }
+  if (t.startsWith('[') || t.startsWith('{') || t.startsWith('&') || t.startsWith('*') || t.startsWith('|') || t.startsWith('>')) {
+    throw new InvalidArgumentError(`${file}:${line}: only plain \`key: value\` YAML is supported (no flow collections, anchors or block scalars); use JSON for this file`, { path: file, line })
+  }
+  if (/^[+-]?\.(nan|inf)$/i.test(t)) return t.toLowerCase().includes('nan') ? NaN : (t.startsWith('-') ? -Infinity : Infinity)
+  if (t === 'True' || t === 'TRUE') return true
+  if (t === 'False' || t === 'FALSE') return false
+  if (t === 'Null' || t === 'NULL') return null
+  return parseScalar(t)
+}
+
+/** Strips a ` # comment` outside quotes. */
+function stripComment (s: string): string {
+  let q: string | undefined
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]
+    if (q !== undefined) { if (c === q) q = undefined; continue }
+    if (c === '"' || c === "'") q = c
+    else if (c === '#' && (i === 0 || s[i - 1] === ' ' || s[i - 1] === '\t')) return s.slice(0, i)
+  }
+  return s
+}
+
+/**
+ * A YAML subset: `key: value` lines, nested maps by indentation (`key:` then indented lines),
+ * comments, blank lines, `---`, quoted strings. Lists, flow collections, anchors and multi-line
+ * scalars are refused with an error naming the line.
+ */
+export function parseYamlSubset (text: string, file: string): Record<string, unknown> {
+  const root: Record<string, unknown> = {}
+  const stack: Array<{ indent: number, obj: Record<string, unknown> }> = [{ indent: -1, obj: root }]
+  let pendingKey: { obj: Record<string, unknown>, key: string, indent: number } | undefined
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/)
+  for (let i = 0; i < lines.length; i++) {
+    const n = i + 1
+    const line = stripComment(lines[i]!).replace(/\s+$/, '')
+    if (line.trim() === '' || line === '---' || line === '...') continue
+    if (/^\s*\t/.test(line)) throw new InvalidArgumentError(`${file}:${n}: tabs are not allowed for indentation in YAML`, { path: file, line: n })
+    const indent = line.length - line.trimStart().length
+    const body = line.trimStart()
+    if (body.startsWith('- ') || body === '-') throw new InvalidArgumentError(`${file}:${n}: YAML lists are not supported; use a JSON file for lists`, { path: file, line: n })
+    const m = /^("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^:]+?)\s*:(?:\s+(.*))?$/.exec(body)
+    if (m === null) throw new InvalidArgumentError(`${file}:${n}: expected \`key: value\``, { path: file, line: n })
+    const rawKey = m[1]!
+    const key = rawKey.startsWith('"') ? JSON.parse(rawKey) as string : rawKey.startsWith("'") ? rawKey.slice(1, -1).replace(/''/g, "'") : rawKey
+    if (pendingKey !== undefined && indent > pendingKey.indent) {
+      const child: Record<string, unknown> = {}
+      pendingKey.obj[pendingKey.key] = child
+      stack.push({ indent, obj: child })
+    } else {
+      while (stack.length > 1 && indent < stack[stack.length - 1]!.indent) stack.pop()
+      if (stack[stack.length - 1]!.indent === -1) stack[stack.length - 1]!.indent = indent
+      if (indent !== stack[stack.length - 1]!.indent) throw new InvalidArgumentError(`${file}:${n}: indentation does not match an enclosing key`, { path: file, line: n })
+    }
+    pendingKey = undefined
+    const top = stack[stack.length - 1]!
+    if (Object.prototype.hasOwnProperty.call(top.obj, key)) throw new InvalidArgumentError(`${file}:${n}: duplicate key ${key}`, { path: file, line: n })
+    const value = m[2]
+    if (value === undefined || value.trim() === '') {
+      top.obj[key] = null
+      pendingKey = { obj: top.obj, key, indent }
+    } else {
+      top.obj[key] = yamlScalar(value, file, n)
+    }
+  }
+  return root
+}
+
+/** Reads a `--params` / `--metrics` file: `.yaml`/`.yml` as the YAML subset, anything else as JSON. */
+export async function readValuesFile (path: string, what: 'params' | 'metrics'): Promise<Values> {
+  let text: string
+  try { text = await readFile(path, 'utf8') } catch (e) {
+    throw new InvalidArgumentError(`cannot read --${what} ${path}: ${(e as Error).message}`, { path })
+  }
+  const ext = extname(path).toLowerCase()
+  let parsed: unknown
+  if (ext === '.yaml' || ext === '.yml') {
+    parsed = parseYamlSubset(text, path)
+  } else {
+    try { parsed = JSON.parse(text) as unknown } catch (e) {
+      throw new InvalidArgumentError(`--${what} ${path} is not valid JSON: ${(e as Error).message}`, { path })
+    }
+  }
+  if (!isPlainObject(parsed)) throw new InvalidArgumentError(`--${what} ${path} must hold an object of key → value`, { path })
+  const values = flattenValues(parsed, path)
+  return what === 'metrics' ? checkMetrics(values, path) : values
+}
+
+export const METADATA_FILE = 'metadata.json'
+
+/**
+ * `metadata.json` in a folder (the layout TensorFlow guides use next to a saved model): its `params`
+ * (or `hyperparameters`) and `metrics` objects. Missing file → empty; invalid JSON, or those fields
+ * not being objects → InvalidArgumentError naming the file. Other fields are ignored.
+ */
+export async function readMetadata (dir: string): Promise<{ params: Values, metrics: Record<string, number | string>, found: boolean }> {
+  const path = join(dir, METADATA_FILE)
+  let text: string
+  try { text = await readFile(path, 'utf8') } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return { params: {}, metrics: {}, found: false }
+    throw new InvalidArgumentError(`cannot read ${path}: ${(e as Error).message}`, { path })
+  }
+  let parsed: unknown
+  try { parsed = JSON.parse(text) as unknown } catch (e) {
+    throw new InvalidArgumentError(`${path} is not valid JSON (${(e as Error).message}); fix it or move it out of the folder`, { path })
+  }
+  if (!isPlainObject(parsed)) return { params: {}, metrics: {}, found: true }
+  const field = (name: string): Record<string, unknown> => {
+    const v = parsed[name]
+    if (v === undefined || v === null) return {}
+    if (!isPlainObject(v)) throw new InvalidArgumentError(`${path}: "${name}" must be an object of key → value`, { path, field: name })
+    return v
+  }
+  const params = { ...flattenValues(field('hyperparameters'), path), ...flattenValues(field('params'), path) }
+  const metrics = checkMetrics(flattenValues(field('metrics'), path), path)
+  return { params, metrics, found: true }
+}

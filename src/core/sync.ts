@@ -1,0 +1,477 @@
+/**
+ * Push, fetch and pull between a local store and a `Remote` (docs/remotes.md): which refs move and
+ * when, built on the object negotiation and streaming of src/remote/transfer.ts.
+ *
+ * Order, on both sides: objects first (bottom-up, see transfer.ts), then version refs, then tags, then
+ * branches — each ref by compare-and-swap against the value read when the operation started — so a
+ * ref never names a commit whose closure is not there, and an interrupted transfer leaves every ref
+ * where it was.
+ */
+import { CID } from 'multiformats/cid'
+import { decodeObject, DAG_CBOR } from '../content/block.js'
+import { InvalidArgumentError, NoCommitsError, RefConflictError, RefExistsError, RemoteError, UnknownRevisionError, isMvcError } from '../errors.js'
+import type { ObjectStore } from '../store/interface.js'
+import type { Remote } from '../remote/interface.js'
+import {
+  negotiate, objectLinks, sendObjects, storeSource, StoreTarget,
+  type Link, type ObjectSource, type ProgressFn, type TransferPlan
+} from '../remote/transfer.js'
+import { REMOTES } from '../remote/config.js'
+import { readCommit } from './objects.js'
+import { ALIASES, HEADS, TAGS, VERSIONS, headBranch, nextVersion, setNextVersion } from './refs.js'
+import { validateName } from './names.js'
+
+/** What happened to one ref. */
+export interface RefChange {
+  readonly ref: string
+  readonly old: string | null
+  readonly new: string | null
+  readonly status: 'created' | 'updated' | 'forced' | 'deleted' | 'up-to-date'
+}
+
+export interface TransferOptions {
+  readonly onProgress?: ProgressFn
+  /** Objects in flight at once (default 8). */
+  readonly concurrency?: number
+}
+
+function remoteSource (remote: Remote): ObjectSource {
+  return { get: async cid => await remote.get(cid), describe: `the remote ${remote.url}` }
+}
+
+function refConflict (message: string, data: Record<string, unknown>): RefConflictError {
+  return new RefConflictError(message, data)
+}
+
+/** `cid` is `ancestor` or one of its descendants' ancestors (walks local commit objects). */
+export async function isAncestor (store: ObjectStore, ancestor: string, descendant: string): Promise<boolean> {
+  if (ancestor === descendant) return true
+  let target: CID
+  try { target = CID.parse(ancestor) } catch { return false }
+  if (!(await store.has(target))) return false
+  const seen = new Set<string>([descendant])
+  const queue: CID[] = [CID.parse(descendant)]
+  while (queue.length > 0) {
+    const c = await readCommit(store, queue.shift()!)
+    for (const p of c.parents) {
+      const k = p.toString()
+      if (k === ancestor) return true
+      if (!seen.has(k)) { seen.add(k); queue.push(p) }
+    }
+  }
+  return false
+}
+
+/** Every commit reachable from `tips` (themselves included), with its version. */
+export async function reachableCommits (store: ObjectStore, tips: readonly string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>()
+  const queue = [...new Set(tips)]
+  while (queue.length > 0) {
+    const k = queue.pop()!
+    if (out.has(k)) continue
+    const c = await readCommit(store, CID.parse(k))
+    out.set(k, c.version)
+    for (const p of c.parents) if (!out.has(p.toString())) queue.push(p.toString())
+  }
+  return out
+}
+
+async function flushQuietly (target: { flush?: () => Promise<void> }, failed: boolean): Promise<void> {
+  if (target.flush === undefined) return
+  try {
+    await target.flush()
+  } catch (err) {
+    if (!failed) throw err // on the error path the first error is the one to report
+  }
+}
+
+/** Sends a plan and flushes the target whether or not every object arrived (so a re-run skips them). */
+async function transfer (source: ObjectSource, target: { hasMany: Remote['hasMany'], put: Remote['put'], flush?: () => Promise<void> }, plan: TransferPlan, phase: 'send' | 'receive', options: TransferOptions): Promise<{ objects: number, bytes: number }> {
+  let failed = false
+  try {
+    return await sendObjects(source, target, plan, { phase, onProgress: options.onProgress, concurrency: options.concurrency })
+  } catch (err) {
+    failed = true
+    throw err
+  } finally {
+    await flushQuietly(target, failed)
+  }
+}
+
+// ------------------------------------------------------------------------------------------ push
+
+export interface PushOptions extends TransferOptions {
+  /** Name of the remote, for remote-tracking refs (`refs/remotes/<name>/<branch>`); none when pushing to a bare URL. */
+  readonly remoteName?: string
+  /** Branches or tags to push (names, or full `refs/heads/…`, `refs/tags/…`); default the current branch. */
+  readonly refs?: readonly string[]
+  /** Overwrite remote branches that are not ancestors, tags and version refs that differ. */
+  readonly force?: boolean
+  /** Push every local tag (tags on pushed commits are pushed anyway). */
+  readonly tags?: boolean
+}
+
+export interface PushResult {
+  readonly url: string
+  readonly refs: RefChange[]
+  /** Version refs (`refs/versions/<n>`) set on the remote. */
+  readonly versions: number[]
+  readonly objectsSent: number
+  readonly bytesSent: number
+  readonly objectsSkipped: number
+}
+
+/** Full local ref name for a push argument: a branch, else a tag. */
+async function pushSpec (store: ObjectStore, arg: string): Promise<{ name: string, value: string }> {
+  const candidates = arg.startsWith(HEADS) || arg.startsWith(TAGS) ? [arg] : [HEADS + arg, TAGS + arg]
+  for (const name of candidates) {
+    const value = await store.readRef(name)
+    if (value !== undefined) return { name, value }
+  }
+  if (/^v\d+$/.test(arg)) throw new InvalidArgumentError(`${arg} is a version, not a branch or tag: push the branch that holds it (versions are pushed with their commits)`, { ref: arg })
+  throw new UnknownRevisionError(`nothing to push called ${JSON.stringify(arg)}: not a local branch or tag (\`mvc branch\`, \`mvc tag\` list them)`, { ref: arg })
+}
+
+export async function push (store: ObjectStore, remote: Remote, options: PushOptions = {}): Promise<PushResult> {
+  const force = options.force === true
+  // 1. What to push.
+  const specs = new Map<string, string>()
+  if (options.refs === undefined || options.refs.length === 0) {
+    const branch = await headBranch(store)
+    const value = await store.readRef(branch)
+    if (value === undefined) throw new NoCommitsError(`branch ${branch.slice(HEADS.length)} has no commits yet; nothing to push`, { ref: branch })
+    specs.set(branch, value)
+  } else {
+    for (const a of options.refs) { const s = await pushSpec(store, a); specs.set(s.name, s.value) }
+  }
+  const pushedCommits = await reachableCommits(store, [...specs.values()])
+  for (const [name, value] of await store.listRefs(TAGS)) {
+    if (options.tags === true || pushedCommits.has(value)) specs.set(name, value)
+  }
+  const allCommits = options.tags === true ? await reachableCommits(store, [...specs.values()]) : pushedCommits
+
+  // 2. The remote's refs, read once: every ref update below expects these values.
+  const remoteRefs = new Map((await remote.listRefs('refs/')).map(r => [r.name, r.value]))
+  const changes: RefChange[] = []
+  for (const [name, value] of specs) {
+    const old = remoteRefs.get(name) ?? null
+    if (old === value) { changes.push({ ref: name, old, new: value, status: 'up-to-date' }); continue }
+    if (old === null) { changes.push({ ref: name, old, new: value, status: 'created' }); continue }
+    if (name.startsWith(HEADS)) {
+      const ff = await isAncestor(store, old, value)
+      if (!ff && !force) {
+        const b = name.slice(HEADS.length)
+        throw refConflict(`the remote branch ${b} on ${remote.url} has commits that are not in your ${b} (${old}); run \`mvc pull\` first, or \`mvc push --force\` to overwrite it`, { ref: name, remote: old, local: value })
+      }
+      changes.push({ ref: name, old, new: value, status: ff ? 'updated' : 'forced' })
+    } else {
+      if (!force) {
+        throw refConflict(`tag ${name.slice(TAGS.length)} names ${old} on ${remote.url} but ${value} here; tags don't move — rename yours, or push --force to move the remote's`, { ref: name, remote: old, local: value })
+      }
+      changes.push({ ref: name, old, new: value, status: 'forced' })
+    }
+  }
+
+  // 3. Version numbers: each pushed commit's `refs/versions/<n>` must be absent on the remote or name it.
+  const versionUpdates: Array<{ version: number, cid: string, expect: string | null }> = []
+  const diverged: string[] = []
+  for (const [cid, version] of allCommits) {
+    const rv = remoteRefs.get(VERSIONS + String(version))
+    if (rv === cid) continue
+    if (rv !== undefined && !force) { diverged.push(`v${version} is ${rv} there and ${cid} here`); continue }
+    versionUpdates.push({ version, cid, expect: rv ?? null })
+  }
+  if (diverged.length > 0) {
+    throw refConflict(`the repositories have diverged: ${remote.url} already has different commits under the same version numbers (${diverged.slice(0, 3).join('; ')}${diverged.length > 3 ? `; and ${diverged.length - 3} more` : ''}). ` +
+      'Run `mvc pull` to get the remote\'s versions (`mvc pull --force` resets your branch to the remote\'s; your commits stay reachable by CID), then commit again on top.', { conflicts: diverged })
+  }
+  versionUpdates.sort((a, b) => a.version - b.version)
+
+  // 4. Objects.
+  const roots: Link[] = [...new Set([...changes.filter(c => c.status !== 'up-to-date').map(c => c.new!), ...versionUpdates.map(v => v.cid)])]
+    .map(c => ({ cid: CID.parse(c), kind: 'parent' as const }))
+  let sent = { objects: 0, bytes: 0 }
+  let skipped = 0
+  if (roots.length > 0) {
+    const plan = await negotiate(storeSource(store, 'the local repository'), remote, roots, { onProgress: options.onProgress, concurrency: options.concurrency })
+    skipped = plan.skipped
+    sent = await transfer(storeSource(store, 'the local repository'), remote, plan, 'send', options)
+  }
+
+  // 5. Refs, last: versions, tags, then branches.
+  options.onProgress?.({ phase: 'refs', objects: sent.objects, totalObjects: sent.objects, bytes: sent.bytes, totalBytes: sent.bytes })
+  for (const v of versionUpdates) {
+    const name = VERSIONS + String(v.version)
+    try {
+      await remote.casRef(name, v.expect, v.cid)
+    } catch (err) {
+      if (!(isMvcError(err) && err.code === 'REF_CONFLICT')) throw err
+      const now = (await remote.listRefs(name)).find(r => r.name === name)?.value
+      if (now === v.cid) continue
+      throw refConflict(`the repositories have diverged: while pushing, v${v.version} on ${remote.url} became ${now ?? 'absent'} (this repository has ${v.cid}). Run \`mvc pull\`, then commit again on top.`, { ref: name, remote: now ?? null, local: v.cid })
+    }
+  }
+  for (const c of changes) {
+    if (c.status === 'up-to-date' || !c.ref.startsWith(TAGS)) continue
+    try { await remote.casRef(c.ref, c.old, c.new) } catch (err) {
+      if (isMvcError(err) && err.code === 'REF_CONFLICT') throw refConflict(`tag ${c.ref.slice(TAGS.length)} was changed on ${remote.url} while pushing; run \`mvc fetch\` and check it`, { ref: c.ref })
+      throw err
+    }
+  }
+  for (const c of changes) {
+    if (c.status === 'up-to-date' || !c.ref.startsWith(HEADS)) continue
+    try { await remote.casRef(c.ref, c.old, c.new) } catch (err) {
+      if (isMvcError(err) && err.code === 'REF_CONFLICT') {
+        throw refConflict(`the remote branch ${c.ref.slice(HEADS.length)} moved on ${remote.url} while pushing (someone else pushed); run \`mvc pull\` first, then push again`, { ref: c.ref, expected: c.old })
+      }
+      throw err
+    }
+  }
+
+  // 6. Remote-tracking refs.
+  if (options.remoteName !== undefined) {
+    const tx = await store.transaction()
+    try {
+      for (const c of changes) {
+        if (c.ref.startsWith(HEADS)) tx.setRef({ name: `${REMOTES}${options.remoteName}/${c.ref.slice(HEADS.length)}`, value: c.new })
+      }
+      await tx.commit()
+    } catch (err) { await tx.abort(); throw err }
+  }
+  options.onProgress?.({ phase: 'done', objects: sent.objects, totalObjects: sent.objects, bytes: sent.bytes, totalBytes: sent.bytes })
+  return { url: remote.url, refs: changes, versions: versionUpdates.map(v => v.version), objectsSent: sent.objects, bytesSent: sent.bytes, objectsSkipped: skipped }
+}
+
+// ----------------------------------------------------------------------------------------- fetch
+
+export interface FetchOptions extends TransferOptions {
+  /** Remote-tracking refs go to `refs/remotes/<remoteName>/<branch>`. */
+  readonly remoteName: string
+  /** Overwrite local tags and version refs that differ from the remote's. */
+  readonly force?: boolean
+  /** Fetch commit objects only (partial clones); content comes on demand. */
+  readonly commitsOnly?: boolean
+}
+
+export interface FetchResult {
+  readonly url: string
+  /** Remote-tracking refs, tags and (summarised) version refs that changed or were checked. */
+  readonly refs: RefChange[]
+  /** Version numbers imported (`refs/versions/<n>`). */
+  readonly versions: number[]
+  readonly objectsReceived: number
+  readonly bytesReceived: number
+  readonly objectsSkipped: number
+  /** The remote's branches: name → commit. */
+  readonly heads: ReadonlyMap<string, string>
+}
+
+function parseCommitCid (remote: Remote, name: string, value: string): CID {
+  let cid: CID
+  try { cid = CID.parse(value) } catch {
+    throw new RemoteError(`the remote ${remote.url} has ref ${name} = ${JSON.stringify(value)}, which is not a CID`, { url: remote.url, ref: name })
+  }
+  if (cid.version !== 1 || cid.code !== DAG_CBOR) throw new RemoteError(`the remote ${remote.url} has ref ${name} naming ${value}, which is not a commit`, { url: remote.url, ref: name })
+  return cid
+}
+
+/** The remote's branches, tags and versions, with names and values checked. */
+async function readRemoteRefs (remote: Remote): Promise<{ heads: Map<string, string>, tags: Map<string, string>, versions: Map<number, string> }> {
+  const heads = new Map<string, string>()
+  const tags = new Map<string, string>()
+  const versions = new Map<number, string>()
+  for (const { name, value } of await remote.listRefs('refs/')) {
+    const bad = (why: string): never => { throw new RemoteError(`the remote ${remote.url} has a ref with an invalid name ${JSON.stringify(name)}: ${why}`, { url: remote.url, ref: name }) }
+    if (name.startsWith(HEADS)) {
+      try { validateName('branch', name.slice(HEADS.length)) } catch (e) { bad((e as Error).message) }
+      parseCommitCid(remote, name, value)
+      heads.set(name.slice(HEADS.length), value)
+    } else if (name.startsWith(TAGS)) {
+      try { validateName('tag', name.slice(TAGS.length)) } catch (e) { bad((e as Error).message) }
+      parseCommitCid(remote, name, value)
+      tags.set(name.slice(TAGS.length), value)
+    } else if (name.startsWith(VERSIONS)) {
+      const n = name.slice(VERSIONS.length)
+      if (!/^[1-9]\d{0,14}$/.test(n)) bad('versions are positive integers')
+      parseCommitCid(remote, name, value)
+      versions.set(Number(n), value)
+    }
+    // Other namespaces (aliases, the remote's own remote-tracking refs) are not fetched.
+  }
+  return { heads, tags, versions }
+}
+
+export async function fetch (store: ObjectStore, remote: Remote, options: FetchOptions): Promise<FetchResult> {
+  const force = options.force === true
+  const remoteName = options.remoteName
+  const { heads, tags, versions } = await readRemoteRefs(remote)
+
+  // 1. Conflicts, before any object moves: tags and version numbers must agree (unless forced).
+  const localTags = new Map((await store.listRefs(TAGS)).map(([n, v]) => [n.slice(TAGS.length), v]))
+  const localVersions = new Map((await store.listRefs(VERSIONS)).map(([n, v]) => [Number(n.slice(VERSIONS.length)), v]))
+  const tracking = new Map((await store.listRefs(`${REMOTES}${remoteName}/`)).map(([n, v]) => [n, v]))
+  const tagConflicts: string[] = []
+  for (const [t, v] of tags) {
+    const l = localTags.get(t)
+    if (l !== undefined && l !== v && !force) tagConflicts.push(`${t} (${v} there, ${l} here)`)
+    if (l === undefined) {
+      for (const ns of [HEADS, ALIASES]) {
+        if (await store.readRef(ns + t) !== undefined) {
+          throw new RefExistsError(`the remote ${remote.url} has a tag ${t}, but ${t} is a ${ns === HEADS ? 'branch' : 'alias'} here; a name can only be one of them. Rename yours, then fetch again`, { name: t })
+        }
+      }
+    }
+  }
+  if (tagConflicts.length > 0) {
+    throw refConflict(`tags differ between ${remote.url} and this repository: ${tagConflicts.join(', ')}; tags don't move — delete or rename yours, or fetch --force to take the remote's`, { tags: tagConflicts })
+  }
+  const diverged: string[] = []
+  for (const [n, v] of versions) {
+    const l = localVersions.get(n)
+    if (l !== undefined && l !== v && !force) diverged.push(`v${n} is ${v} there and ${l} here`)
+  }
+  if (diverged.length > 0) {
+    throw refConflict(`the repositories have diverged: ${remote.url} has different commits under version numbers this repository uses too (${diverged.slice(0, 3).join('; ')}${diverged.length > 3 ? `; and ${diverged.length - 3} more` : ''}). ` +
+      '`mvc pull --force` takes the remote\'s history and versions (your commits stay reachable by CID, e.g. from `mvc log --json` output before the pull).', { conflicts: diverged })
+  }
+
+  // 2. Objects: the closure of every branch, tag and version (commits only for partial clones).
+  const roots: Link[] = [...new Set([...heads.values(), ...tags.values(), ...versions.values()])].map(c => ({ cid: CID.parse(c), kind: 'parent' as const }))
+  let received = { objects: 0, bytes: 0 }
+  let skipped = 0
+  if (roots.length > 0) {
+    const target = new StoreTarget(store, `the remote ${remote.url}`)
+    const plan = await negotiate(remoteSource(remote), target, roots, { content: options.commitsOnly !== true, onProgress: options.onProgress, concurrency: options.concurrency })
+    skipped = plan.skipped
+    received = await transfer(remoteSource(remote), target, plan, 'receive', options)
+  }
+
+  // 3. Check what the refs name, now that it is here.
+  for (const [n, v] of versions) {
+    const c = await readCommit(store, CID.parse(v))
+    if (c.version !== n) throw new RemoteError(`the remote ${remote.url} is inconsistent: refs/versions/${n} names ${v}, which is v${c.version}`, { url: remote.url, version: n, cid: v })
+  }
+  for (const v of [...heads.values(), ...tags.values()]) await readCommit(store, CID.parse(v))
+
+  // 4. Refs, in one local transaction, each against the value read above.
+  options.onProgress?.({ phase: 'refs', objects: received.objects, totalObjects: received.objects, bytes: received.bytes, totalBytes: received.bytes })
+  const changes: RefChange[] = []
+  const imported: number[] = []
+  const tx = await store.transaction()
+  try {
+    for (const [b, v] of heads) {
+      const name = `${REMOTES}${remoteName}/${b}`
+      const old = tracking.get(name) ?? null
+      if (old === v) { changes.push({ ref: name, old, new: v, status: 'up-to-date' }); continue }
+      tx.setRef({ name, value: v, expect: old })
+      changes.push({ ref: name, old, new: v, status: old === null ? 'created' : 'updated' })
+    }
+    for (const [name, old] of tracking) {
+      if (heads.has(name.slice(`${REMOTES}${remoteName}/`.length))) continue
+      tx.setRef({ name, value: null, expect: old })
+      changes.push({ ref: name, old, new: null, status: 'deleted' })
+    }
+    for (const [t, v] of tags) {
+      const old = localTags.get(t) ?? null
+      if (old === v) continue
+      tx.setRef({ name: TAGS + t, value: v, expect: old })
+      changes.push({ ref: TAGS + t, old, new: v, status: old === null ? 'created' : 'forced' })
+    }
+    let max = 0
+    for (const [n, v] of versions) {
+      if (n > max) max = n
+      const old = localVersions.get(n) ?? null
+      if (old === v) continue
+      tx.setRef({ name: VERSIONS + String(n), value: v, expect: old })
+      imported.push(n)
+      if (old !== null) changes.push({ ref: VERSIONS + String(n), old, new: v, status: 'forced' })
+    }
+    if (max + 1 > await nextVersion(store)) setNextVersion(tx, max + 1)
+    await tx.commit()
+  } catch (err) { await tx.abort(); throw err }
+  options.onProgress?.({ phase: 'done', objects: received.objects, totalObjects: received.objects, bytes: received.bytes, totalBytes: received.bytes })
+  return { url: remote.url, refs: changes, versions: imported.sort((a, b) => a - b), objectsReceived: received.objects, bytesReceived: received.bytes, objectsSkipped: skipped, heads }
+}
+
+/**
+ * Fetches what one commit links (manifest, files, models, tensors, chunks, verification tensors, data
+ * manifest), not its parents: how a partial clone gets a version's content on demand.
+ */
+export async function fetchCommitContent (store: ObjectStore, remote: Remote, commit: CID, options: TransferOptions = {}): Promise<{ objects: number, bytes: number, skipped: number }> {
+  const value = decodeObject(commit, await store.get(commit), `commit ${commit.toString()}`)
+  const roots = objectLinks(value).filter(l => l.kind !== 'parent')
+  if (roots.length === 0) return { objects: 0, bytes: 0, skipped: 0 }
+  const target = new StoreTarget(store, `the remote ${remote.url}`)
+  const plan = await negotiate(remoteSource(remote), target, roots, { parents: false, onProgress: options.onProgress, concurrency: options.concurrency })
+  if (plan.objects === 0) return { objects: 0, bytes: 0, skipped: plan.skipped }
+  const r = await transfer(remoteSource(remote), target, plan, 'receive', options)
+  return { ...r, skipped: plan.skipped }
+}
+
+/** True when a commit's content links are all stored (a cheap check before fetching in a partial clone). */
+export async function hasCommitContent (store: ObjectStore, commit: CID): Promise<boolean> {
+  const value = decodeObject(commit, await store.get(commit), `commit ${commit.toString()}`)
+  for (const l of objectLinks(value)) {
+    if (l.kind !== 'parent' && !(await store.has(l.cid))) return false
+  }
+  return true
+}
+
+// ------------------------------------------------------------------------------------------ pull
+
+export type PullAction = 'up-to-date' | 'fast-forward' | 'ahead' | 'reset' | 'create'
+
+export interface PullPlan {
+  /** Local branch (full ref name). */
+  readonly branch: string
+  /** Remote-tracking ref pulled from. */
+  readonly tracking: string
+  readonly from: string | null
+  readonly to: string
+  readonly action: PullAction
+}
+
+/** What a pull does to the current branch, after fetching: fast-forward, nothing, or (diverged) an error unless `force`. */
+export async function planPull (store: ObjectStore, args: { remoteName: string, url: string, branch?: string, force?: boolean }): Promise<PullPlan> {
+  const branch = await headBranch(store)
+  const remoteBranch = args.branch ?? branch.slice(HEADS.length)
+  const tracking = `${REMOTES}${args.remoteName}/${remoteBranch}`
+  const to = await store.readRef(tracking)
+  if (to === undefined) {
+    throw new UnknownRevisionError(`the remote ${args.remoteName} (${args.url}) has no branch ${remoteBranch}`, { remote: args.remoteName, branch: remoteBranch })
+  }
+  const from = (await store.readRef(branch)) ?? null
+  const plan = { branch, tracking, from, to }
+  if (from === to) return { ...plan, action: 'up-to-date' }
+  if (from === null) return { ...plan, action: 'create' }
+  if (await isAncestor(store, from, to)) return { ...plan, action: 'fast-forward' }
+  if (await isAncestor(store, to, from)) return { ...plan, action: 'ahead' }
+  if (args.force === true) return { ...plan, action: 'reset' }
+  const [l, r] = [await readCommit(store, CID.parse(from)), await readCommit(store, CID.parse(to))]
+  throw refConflict(`your branch ${branch.slice(HEADS.length)} (v${l.version}) and ${args.remoteName}/${remoteBranch} (v${r.version}) have diverged: each has commits the other doesn't. ` +
+    `Run \`mvc pull --force\` to reset ${branch.slice(HEADS.length)} to the remote's (your commits stay reachable by CID: ${from}), ` +
+    'or push yours to a new branch (`mvc switch -c <name>` then `mvc push`).', { branch, local: from, remote: to })
+}
+
+/** Moves a local branch by compare-and-swap. A repository that never committed gets the new commit's path as its default path (`m/last-path`). */
+export async function moveBranch (store: ObjectStore, branch: string, from: string | null, to: string): Promise<void> {
+  const lastPath = await store.readMeta('last-path') === undefined ? (await readCommit(store, CID.parse(to))).path : undefined
+  const tx = await store.transaction()
+  try {
+    tx.setRef({ name: branch, value: to, expect: from })
+    if (lastPath !== undefined) tx.setMeta('last-path', new TextEncoder().encode(lastPath))
+    await tx.commit()
+  } catch (err) { await tx.abort(); throw err }
+}
+
+/** The branch a clone checks out: the remote's HEAD if it names a branch it has, else `main`, else the first. */
+export async function remoteDefaultBranch (remote: Remote, heads: ReadonlyMap<string, string>): Promise<string | undefined> {
+  let head: string | undefined
+  try {
+    head = (await remote.listRefs('HEAD')).find(r => r.name === 'HEAD')?.value
+  } catch { head = undefined }
+  const m = head === undefined ? null : /^ref: refs\/heads\/(.+)$/.exec(head)
+  if (m !== null && heads.has(m[1]!)) return m[1]
+  if (heads.has('main')) return 'main'
+  return [...heads.keys()].sort()[0]
+}

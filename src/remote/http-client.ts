@@ -1,0 +1,352 @@
+/**
+ * `Remote` over the mvc HTTP protocol (docs/protocol.md), for `http://` and `https://` URLs: the client
+ * side of `mvc serve`. Every object received is re-hashed; HTTP statuses become mvc errors with stable
+ * codes (401/403 → AUTH_FAILED, 409 → REF_CONFLICT, 422 → CORRUPT_OBJECT, 404 → OBJECT_NOT_FOUND,
+ * everything else and network failures → REMOTE_ERROR naming the URL).
+ *
+ *   const remote = await openHttpRemote('http://127.0.0.1:8080/', { token: process.env.MVC_TOKEN })
+ *   const [has] = await remote.hasMany([cid])
+ */
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http'
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { CID } from 'multiformats/cid'
+import { verifyBlock } from '../content/block.js'
+import {
+  AuthError, CorruptObjectError, InvalidArgumentError, ObjectNotFoundError, RefConflictError, RemoteError,
+  UnsupportedFormatError, isMvcError
+} from '../errors.js'
+import { FORMAT_VERSION } from '../store/open.js'
+import type { Remote, RemoteRef } from './interface.js'
+import {
+  API_PREFIX, MAX_HAS_BATCH, MAX_OBJECT_BYTES, PROTOCOL_VERSION, ProtocolCode, REPOSITORY_HEADER,
+  REPOSITORY_PARAM, TOKEN_PATTERN, encodeRefPath, refNameProblem, refPrefixProblem, refValueProblem,
+  type ErrorBody, type InfoBody
+} from './http-protocol.js'
+
+export interface HttpRemoteOptions {
+  /** Bearer token; default: the MVC_TOKEN environment variable. An empty string sends none. */
+  readonly token?: string
+  /** Repository id the server must serve (docs/protocol.md, "Repository identity"); also `?repository=` in the URL. */
+  readonly repository?: string
+  /** The remote's stored configuration (`m/remote/<name>` options): `repository` pins as above. */
+  readonly config?: Readonly<Record<string, unknown>>
+}
+
+/** Opens an HTTP remote. Nothing is sent until the first operation, which checks `/v1/info` first. */
+export async function openHttpRemote (url: string, options: HttpRemoteOptions = {}): Promise<Remote> {
+  const configured = options.config?.[REPOSITORY_PARAM]
+  return new HttpRemote(url, options.token ?? process.env.MVC_TOKEN, options.repository ?? (typeof configured === 'string' ? configured : undefined))
+}
+
+const REQUEST_IDLE_TIMEOUT_MS = 120_000
+const MAX_SOCKETS = 8
+const RETRIES = 2
+const RETRY_DELAYS_MS = [100, 500]
+/** Connection failures after which a request may not have reached the server (or its answer was lost). */
+const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED'])
+const RETRY_STATUSES = new Set([502, 503, 504])
+/** Bound on JSON responses (refs listings can be long; has answers are ≤ 10,000 booleans). */
+const MAX_JSON_RESPONSE_BYTES = 64 * 1024 * 1024
+const HAS_PARALLEL = 4
+
+interface Response { readonly status: number, readonly headers: IncomingHttpHeaders, readonly body: Uint8Array, readonly attempts: number }
+
+interface RequestOptions {
+  readonly body?: Uint8Array
+  readonly contentType?: string
+  /** Safe to send twice: retried on a reset connection and on 502/503/504. */
+  readonly idempotent: boolean
+  /** Retry on a reset connection even though not idempotent (the caller checks `attempts`). */
+  readonly retryOnReset?: boolean
+  readonly maxBytes: number
+  /** What is being done, for messages: "storing object bafk…". */
+  readonly what: string
+}
+
+const utf8 = new TextEncoder()
+const fromUtf8 = new TextDecoder()
+
+class HttpRemote implements Remote {
+  readonly url: string
+  private readonly base: URL
+  private readonly pinned: string | undefined
+  private readonly token: string | undefined
+  private readonly agent: HttpAgent
+  private readonly send: typeof httpRequest
+  private handshake: Promise<InfoBody> | undefined
+
+  constructor (url: string, token: string | undefined, repository: string | undefined) {
+    let u: URL
+    try { u = new URL(url) } catch { throw new InvalidArgumentError(`${url} is not a URL`, { url }) }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InvalidArgumentError(`${url} is not an http:// or https:// URL`, { url })
+    if (u.username !== '' || u.password !== '') {
+      throw new InvalidArgumentError(`${u.host}: put the token in MVC_TOKEN, not in the URL (URLs end up in configuration files and messages)`, { host: u.host })
+    }
+    if (token !== undefined && token !== '' && !TOKEN_PATTERN.test(token)) {
+      throw new InvalidArgumentError('the token (MVC_TOKEN) has characters outside A-Z a-z 0-9 - . _ ~ + / (and trailing =)', {})
+    }
+    this.url = url
+    const inUrl = u.searchParams.get(REPOSITORY_PARAM) ?? undefined
+    if (inUrl !== undefined && repository !== undefined && inUrl !== repository) {
+      throw new InvalidArgumentError(`${url} pins repository ${inUrl}, but the remote's configuration pins ${repository}`, { url, repository })
+    }
+    this.pinned = inUrl ?? repository
+    this.base = new URL(u.origin + (u.pathname.endsWith('/') ? u.pathname : u.pathname + '/'))
+    this.token = token === '' ? undefined : token
+    const https = u.protocol === 'https:'
+    this.agent = https ? new HttpsAgent({ keepAlive: true, maxSockets: MAX_SOCKETS }) : new HttpAgent({ keepAlive: true, maxSockets: MAX_SOCKETS })
+    this.send = https ? httpsRequest : httpRequest
+  }
+
+  // --- Remote ---
+
+  async hasMany (cids: readonly CID[]): Promise<boolean[]> {
+    if (cids.length === 0) return []
+    const info = await this.info()
+    const size = Math.max(1, Math.min(MAX_HAS_BATCH, info.limits.maxHasBatch))
+    const out = new Array<boolean>(cids.length)
+    const starts: number[] = []
+    for (let i = 0; i < cids.length; i += size) starts.push(i)
+    const worker = async (): Promise<void> => {
+      for (let start = starts.shift(); start !== undefined; start = starts.shift()) {
+        const batch = cids.slice(start, start + size)
+        const what = `asking which of ${batch.length} objects it has`
+        const res = await this.request('POST', 'has', {
+          body: utf8.encode(JSON.stringify(batch.map(c => c.toString()))), contentType: 'application/json', idempotent: true, maxBytes: MAX_JSON_RESPONSE_BYTES, what
+        })
+        if (res.status !== 200) throw this.failure(res, what)
+        const answer = this.json(res, what)
+        if (!Array.isArray(answer) || answer.length !== batch.length || !answer.every(b => typeof b === 'boolean')) {
+          throw this.protocolError(what, `expected ${batch.length} booleans`)
+        }
+        answer.forEach((b: boolean, i) => { out[start + i] = b })
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(HAS_PARALLEL, starts.length) }, worker))
+    return out
+  }
+
+  async get (cid: CID): Promise<Uint8Array> {
+    const info = await this.info()
+    const what = `getting object ${cid.toString()}`
+    const res = await this.request('GET', `objects/${cid.toString()}`, { idempotent: true, maxBytes: info.limits.maxObjectBytes, what })
+    if (res.status !== 200) throw this.failure(res, what, cid)
+    try {
+      verifyBlock(cid, res.body, this.url)
+    } catch (err) {
+      if (!isMvcError(err) || err.code !== CorruptObjectError.code) throw err
+      throw new CorruptObjectError(
+        `object ${cid.toString()} received from ${this.url} is corrupt: its ${res.body.length} bytes hash to a different value. ` +
+        'The remote\'s copy is damaged or was altered on the way; nothing was stored.', { cid: cid.toString(), source: this.url, size: res.body.length }, { cause: err })
+    }
+    return res.body
+  }
+
+  async put (cid: CID, bytes: Uint8Array): Promise<void> {
+    const info = await this.info()
+    const what = `storing object ${cid.toString()}`
+    this.requireWrite(info, what)
+    if (bytes.length > info.limits.maxObjectBytes) {
+      throw new RemoteError(`${this.url} accepts objects of at most ${info.limits.maxObjectBytes} bytes; object ${cid.toString()} has ${bytes.length}`,
+        { url: this.url, cid: cid.toString(), size: bytes.length, limit: info.limits.maxObjectBytes })
+    }
+    const res = await this.request('PUT', `objects/${cid.toString()}`, { body: bytes, contentType: 'application/octet-stream', idempotent: true, maxBytes: MAX_JSON_RESPONSE_BYTES, what })
+    if (res.status !== 200 && res.status !== 201) throw this.failure(res, what, cid)
+  }
+
+  async listRefs (prefix: string): Promise<RemoteRef[]> {
+    const problem = refPrefixProblem(prefix)
+    if (problem !== undefined) throw new InvalidArgumentError(`bad ref prefix ${JSON.stringify(prefix)}: ${problem}`, { prefix })
+    await this.info()
+    const what = `listing refs under ${JSON.stringify(prefix)}`
+    const res = await this.request('GET', `refs?prefix=${encodeURIComponent(prefix)}`, { idempotent: true, maxBytes: MAX_JSON_RESPONSE_BYTES, what })
+    if (res.status !== 200) throw this.failure(res, what)
+    const refs = this.json(res, what)
+    if (!Array.isArray(refs) || !refs.every(isRemoteRef)) throw this.protocolError(what, 'expected a list of { name, value }')
+    return refs.map(r => ({ name: r.name, value: r.value }))
+  }
+
+  async casRef (name: string, expect: string | null, value: string | null): Promise<void> {
+    const problem = refNameProblem(name) ?? (value === null ? undefined : refValueProblem(name, value))
+    if (problem !== undefined) throw new InvalidArgumentError(`cannot set ref ${JSON.stringify(name)} on a remote: ${problem}`, { name, value })
+    const info = await this.info()
+    const what = `moving ref ${name}`
+    this.requireWrite(info, what)
+    const res = await this.request('POST', `refs/${encodeRefPath(name)}`, {
+      body: utf8.encode(JSON.stringify({ expect, value })), contentType: 'application/json', idempotent: false, retryOnReset: true, maxBytes: MAX_JSON_RESPONSE_BYTES, what
+    })
+    if (res.status === 200) return
+    // A retried update whose first attempt was applied finds the ref at the value it asked for.
+    if (res.status === 409 && res.attempts > 1 && this.errorBody(res)?.data?.actual === value) return
+    throw this.failure(res, what)
+  }
+
+  async close (): Promise<void> {
+    this.agent.destroy()
+  }
+
+  // --- protocol ---
+
+  /** `/v1/info`, fetched once (again after a failure): protocol, format and repository checks. */
+  private async info (): Promise<InfoBody> {
+    this.handshake ??= this.fetchInfo().catch((err: unknown) => { this.handshake = undefined; throw err })
+    return await this.handshake
+  }
+
+  private async fetchInfo (): Promise<InfoBody> {
+    const what = 'checking the protocol version'
+    const res = await this.request('GET', 'info', { idempotent: true, maxBytes: MAX_JSON_RESPONSE_BYTES, what })
+    if (res.status === 404) throw this.protocolError(what, 'it has no /v1/info: is this an mvc server (`mvc serve`)?')
+    if (res.status !== 200) throw this.failure(res, what)
+    const info = this.json(res, what) as Partial<InfoBody> | null
+    if (info === null || typeof info !== 'object' || typeof info.mvc !== 'number') throw this.protocolError(what, 'its /v1/info is not an mvc info object: is this an mvc server?')
+    if (info.mvc !== PROTOCOL_VERSION) {
+      throw new RemoteError(`${this.url} speaks mvc protocol ${info.mvc}, but this mvc speaks only protocol ${PROTOCOL_VERSION}; use a matching version of mvc`,
+        { url: this.url, protocol: info.mvc, supported: PROTOCOL_VERSION })
+    }
+    if (info.format !== FORMAT_VERSION) {
+      throw new UnsupportedFormatError(`${this.url} serves a repository of format ${String(info.format)}, but this mvc reads only format ${FORMAT_VERSION}; use a matching version of mvc`,
+        { url: this.url, found: info.format, supported: FORMAT_VERSION })
+    }
+    if (typeof info.repository !== 'string' || (info.access !== 'read' && info.access !== 'write') || typeof info.limits?.maxObjectBytes !== 'number' || typeof info.limits.maxHasBatch !== 'number') {
+      throw this.protocolError(what, 'its /v1/info lacks repository, access or limits')
+    }
+    if (this.pinned !== undefined && info.repository !== this.pinned) throw this.wrongRepository(this.pinned, info.repository)
+    return { ...info, limits: { maxObjectBytes: Math.min(info.limits.maxObjectBytes, MAX_OBJECT_BYTES), maxHasBatch: info.limits.maxHasBatch } } as InfoBody
+  }
+
+  private requireWrite (info: InfoBody, what: string): void {
+    if (info.access === 'write') return
+    throw new AuthError(`${this.url} refused ${what}: the token in MVC_TOKEN may only read. Set MVC_TOKEN to a token with write access.`, { url: this.url, status: 403 })
+  }
+
+  /** One request, retried as `options` allow; network failures become RemoteError. */
+  private async request (method: string, path: string, options: RequestOptions): Promise<Response> {
+    for (let attempt = 1; ; attempt++) {
+      const retry = attempt <= RETRIES
+      let res: Response
+      try {
+        res = await this.once(method, path, options, attempt)
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code
+        if (retry && (options.idempotent || options.retryOnReset === true) && code !== undefined && RESET_CODES.has(code)) {
+          await sleep(RETRY_DELAYS_MS[attempt - 1])
+          continue
+        }
+        throw this.networkError(err, options.what)
+      }
+      if (retry && options.idempotent && RETRY_STATUSES.has(res.status)) {
+        await sleep(RETRY_DELAYS_MS[attempt - 1])
+        continue
+      }
+      return res
+    }
+  }
+
+  private async once (method: string, path: string, options: RequestOptions, attempt: number): Promise<Response> {
+    const headers: Record<string, string> = { Accept: 'application/json, application/octet-stream' }
+    if (this.token !== undefined) headers.Authorization = `Bearer ${this.token}`
+    if (this.pinned !== undefined) headers[REPOSITORY_HEADER] = this.pinned
+    if (options.body !== undefined) {
+      headers['Content-Type'] = options.contentType ?? 'application/octet-stream'
+      headers['Content-Length'] = String(options.body.length)
+    }
+    const target = new URL(API_PREFIX.slice(1) + path, this.base)
+    return await new Promise<Response>((resolve, reject) => {
+      const req = this.send(target, { method, agent: this.agent, headers, timeout: REQUEST_IDLE_TIMEOUT_MS })
+      req.on('timeout', () => {
+        req.destroy(Object.assign(new Error(`no progress for ${REQUEST_IDLE_TIMEOUT_MS / 1000} s`), { code: 'ETIMEDOUT' }))
+      })
+      req.on('error', reject)
+      req.on('response', res => {
+        const status = res.statusCode ?? 0
+        const limit = status >= 200 && status < 300 ? options.maxBytes : MAX_JSON_RESPONSE_BYTES
+        const tooLarge = (): RemoteError => this.protocolError(options.what, `the response is larger than ${limit} bytes`)
+        if (Number(res.headers['content-length']) > limit) { res.destroy(); reject(tooLarge()); return }
+        const chunks: Buffer[] = []
+        let total = 0
+        res.on('data', (chunk: Buffer) => {
+          total += chunk.length
+          if (total > limit) { res.destroy(); reject(tooLarge()); return }
+          chunks.push(chunk)
+        })
+        res.on('error', reject)
+        res.on('close', () => {
+          if (!res.complete) reject(Object.assign(new Error('the connection closed before the response was complete'), { code: 'ECONNRESET' }))
+        })
+        res.on('end', () => {
+          const body = new Uint8Array(total)
+          let at = 0
+          for (const c of chunks) { body.set(c, at); at += c.length }
+          resolve({ status, headers: res.headers, body, attempts: attempt })
+        })
+      })
+      req.end(options.body)
+    })
+  }
+
+  private json (res: Response, what: string): unknown {
+    try {
+      return JSON.parse(fromUtf8.decode(res.body)) as unknown
+    } catch {
+      throw this.protocolError(what, 'the response is not JSON')
+    }
+  }
+
+  private errorBody (res: Response): ErrorBody['error'] | undefined {
+    try {
+      const e = (JSON.parse(fromUtf8.decode(res.body)) as Partial<ErrorBody>).error
+      return e !== undefined && typeof e.code === 'string' && typeof e.message === 'string' ? e : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  /** The mvc error for a non-2xx response. */
+  private failure (res: Response, what: string, cid?: CID): Error {
+    const e = this.errorBody(res)
+    const says = e?.message ?? `HTTP ${res.status}`
+    const data = { url: this.url, status: res.status, serverCode: e?.code }
+    switch (true) {
+      case res.status === 401:
+        return new AuthError(`${this.url} refused ${what}: ${says}. Set MVC_TOKEN to a token listed in the server's tokens file (mvc serve --tokens <file>).`, data)
+      case res.status === 403:
+        return new AuthError(`${this.url} refused ${what}: the token in MVC_TOKEN may only read. Set MVC_TOKEN to a token with write access.`, data)
+      case e?.code === RefConflictError.code:
+        return new RefConflictError(`${this.url}: ${says}; fetch and try again`, { ...data, ref: e?.data?.name, expected: e?.data?.expected, actual: e?.data?.actual })
+      case e?.code === CorruptObjectError.code:
+        return new CorruptObjectError(res.status === 422
+          ? `${this.url} rejected object ${cid?.toString() ?? ''}: the bytes sent hash to a different CID; nothing was stored`
+          : `${this.url} could not send object ${cid?.toString() ?? ''}: ${says}`, { ...data, cid: cid?.toString(), source: this.url })
+      case res.status === 404 && e?.code === ObjectNotFoundError.code:
+        return new ObjectNotFoundError(`object ${cid?.toString() ?? ''} is not on the remote ${this.url}`, { ...data, cid: cid?.toString() })
+      case e?.code === ProtocolCode.wrongRepository:
+        return this.wrongRepository(String(e?.data?.expected), String(e?.data?.actual))
+      default:
+        return new RemoteError(`${this.url}: ${what} failed (HTTP ${res.status}${e === undefined ? '' : ` ${e.code}`}): ${says}`, data)
+    }
+  }
+
+  private wrongRepository (expected: string, actual: string): RemoteError {
+    return new RemoteError(`${this.url} serves repository ${actual}, but this remote is pinned to repository ${expected}; check the URL`,
+      { url: this.url, reason: 'wrong-repository', expected, actual })
+  }
+
+  private protocolError (what: string, why: string): RemoteError {
+    return new RemoteError(`${this.url}: unexpected answer while ${what}: ${why}`, { url: this.url })
+  }
+
+  private networkError (err: unknown, what: string): Error {
+    if (isMvcError(err)) return err
+    const e = err as NodeJS.ErrnoException
+    const why = e.code === 'ECONNREFUSED'
+      ? 'connection refused (is `mvc serve` running there?)'
+      : e.code === 'ENOTFOUND' ? 'unknown host' : e.message
+    return new RemoteError(`cannot reach ${this.url} while ${what}: ${why}`, { url: this.url, cause: e.code }, { cause: err })
+  }
+}
+
+function isRemoteRef (r: unknown): r is RemoteRef {
+  return r !== null && typeof r === 'object' && typeof (r as RemoteRef).name === 'string' && typeof (r as RemoteRef).value === 'string'
+}

@@ -1,0 +1,131 @@
+/**
+ * Constants and checks shared by the HTTP server (`mvc serve`) and the HTTP client. The protocol itself
+ * is specified in docs/protocol.md; change both together.
+ */
+import { CID } from 'multiformats/cid'
+import { DAG_CBOR, RAW, SHA2_256, tryParseCid } from '../content/block.js'
+
+/** Protocol version: the `/v1/` prefix and `mvc` in `/v1/info`. */
+export const PROTOCOL_VERSION = 1
+export const API_PREFIX = `/v${PROTOCOL_VERSION}/`
+
+const MiB = 1024 * 1024
+/** Largest object body accepted or sent: chunks are ≤ 4 MiB, but a dag-cbor manifest grows with its files. */
+export const MAX_OBJECT_BYTES = 64 * MiB
+/** CIDs per `POST /v1/has`. */
+export const MAX_HAS_BATCH = 10_000
+export const MAX_HAS_BODY_BYTES = 1 * MiB
+export const MAX_REF_BODY_BYTES = 64 * 1024
+export const MAX_REF_NAME_BYTES = 1024
+
+/** Request header (and `?repository=` URL parameter) pinning the repository a client expects. */
+export const REPOSITORY_HEADER = 'mvc-repository'
+export const REPOSITORY_PARAM = 'repository'
+/** Store metadata key (`m/repo-id`) holding a served store's random id. */
+export const REPOSITORY_ID_KEY = 'repo-id'
+
+export type Access = 'read' | 'write'
+
+/** A bearer token: RFC 6750 `b64token`. */
+export const TOKEN_PATTERN = /^[A-Za-z0-9\-._~+/]+=*$/
+
+/** `GET /v1/info`. */
+export interface InfoBody {
+  readonly mvc: number
+  readonly format: number
+  readonly repository: string
+  readonly access: Access
+  readonly limits: { readonly maxObjectBytes: number, readonly maxHasBatch: number }
+}
+
+/** Every non-2xx response. */
+export interface ErrorBody { readonly error: { readonly code: string, readonly message: string, readonly data?: Record<string, unknown> } }
+
+/** Error codes of the protocol that are not mvc error codes (docs/protocol.md, "Status codes"). */
+export const ProtocolCode = {
+  notFound: 'NOT_FOUND',
+  methodNotAllowed: 'METHOD_NOT_ALLOWED',
+  lengthRequired: 'LENGTH_REQUIRED',
+  wrongRepository: 'WRONG_REPOSITORY',
+  tooLarge: 'TOO_LARGE',
+  missingObject: 'MISSING_OBJECT',
+  unavailable: 'UNAVAILABLE',
+  internal: 'INTERNAL'
+} as const
+
+/** The one ref outside `refs/` that can be read and written (mvc keeps it symbolic: `ref: refs/heads/<b>`). */
+export const HEAD = 'HEAD'
+export const SYMBOLIC_PREFIX = 'ref: '
+
+/**
+ * Why `name` may not be written as a ref over the protocol, or undefined when it may: `HEAD`, or
+ * `refs/<namespace>/<name…>` with non-empty parts that don't start with '.', no '..', no control
+ * characters, whitespace or backslash (the names core/names.ts allows fit), at most 1024 UTF-8 bytes.
+ */
+export function refNameProblem (name: string): string | undefined {
+  if (name === HEAD) return undefined
+  const parts = name.split('/')
+  if (parts[0] !== 'refs' || parts.length < 3) return 'it is neither HEAD nor refs/<namespace>/<name>'
+  if (Buffer.byteLength(name) > MAX_REF_NAME_BYTES) return `it is longer than ${MAX_REF_NAME_BYTES} bytes`
+  if (name.includes('..')) return 'it contains \'..\''
+  if (/[\x00-\x20\x7f\\]|\s/u.test(name)) return 'it contains a control character, whitespace or a backslash' // eslint-disable-line no-control-regex
+  for (const part of parts) {
+    if (part === '') return 'it has an empty part (leading, trailing or double \'/\')'
+    if (part.startsWith('.')) return 'a part starts with \'.\''
+  }
+  return undefined
+}
+
+/** Why `prefix` is not a valid listing prefix, or undefined. */
+export function refPrefixProblem (prefix: string): string | undefined {
+  if (Buffer.byteLength(prefix) > MAX_REF_NAME_BYTES) return `it is longer than ${MAX_REF_NAME_BYTES} bytes`
+  if (/[\x00-\x1f\x7f]/.test(prefix)) return 'it contains a control character' // eslint-disable-line no-control-regex
+  return undefined
+}
+
+/** A ref name as a URL path: each part percent-encoded, so any valid name travels unchanged. */
+export function encodeRefPath (name: string): string {
+  return name.split('/').map(encodeURIComponent).join('/')
+}
+
+/** The ref name in a URL path, or why it is not one. Parts are decoded one by one: `%2F` can't add a '/'. */
+export function decodeRefPath (path: string): string | { problem: string } {
+  const parts: string[] = []
+  for (const raw of path.split('/')) {
+    let part: string
+    try { part = decodeURIComponent(raw) } catch { return { problem: 'it is not valid percent-encoded UTF-8' } }
+    if (part.includes('/')) return { problem: 'a part contains an encoded \'/\'' }
+    parts.push(part)
+  }
+  const name = parts.join('/')
+  const problem = refNameProblem(name)
+  return problem === undefined ? name : { problem }
+}
+
+/** True for CIDs mvc stores: CIDv1, sha2-256, raw or dag-cbor. */
+export function isStorableCid (cid: CID): boolean {
+  return cid.version === 1 && cid.multihash.code === SHA2_256 && (cid.code === RAW || cid.code === DAG_CBOR)
+}
+
+/** Parses a CID from a path or body, or returns why it is not one mvc stores. */
+export function parseObjectCid (s: string): CID | string {
+  const cid = tryParseCid(s)
+  if (cid === undefined) return `${JSON.stringify(s)} is not a CID`
+  if (!isStorableCid(cid)) return `${s} is not a CIDv1 sha2-256 raw or dag-cbor CID`
+  return cid
+}
+
+/**
+ * Why `value` can't be written to ref `name`, or undefined: refs hold canonical (base32 CIDv1) CID
+ * strings; HEAD may also be symbolic, `ref: <ref name>`.
+ */
+export function refValueProblem (name: string, value: string): string | undefined {
+  if (name === HEAD && value.startsWith(SYMBOLIC_PREFIX)) {
+    const target = value.slice(SYMBOLIC_PREFIX.length)
+    return target !== HEAD && refNameProblem(target) === undefined ? undefined : `${JSON.stringify(value)} names no valid ref`
+  }
+  const cid = parseObjectCid(value)
+  if (typeof cid === 'string') return cid
+  if (cid.toString() !== value) return `${value} is not in canonical form (${cid.toString()})`
+  return undefined
+}

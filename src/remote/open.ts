@@ -1,0 +1,64 @@
+/**
+ * Opening a remote by URL (docs/remotes.md, "URL forms"):
+ *
+ *   /abs/path, ./rel/path, file:///abs/path   folder remote (src/remote/folder.ts)
+ *   http://host:port/…, https://…            `mvc serve` over HTTP: module ./http-client.js
+ *   s3://bucket/prefix                       S3: module ./s3.js
+ *
+ * The HTTP and S3 transports are loaded on demand by a computed specifier, so this module builds and
+ * runs without them. Each exports `open(url, options): Promise<Remote>` (also accepted under the names
+ * `openHttpRemote` / `openS3Remote`, `openRemote`, or as the default export).
+ */
+import { InvalidArgumentError, RemoteError } from '../errors.js'
+import type { Remote } from './interface.js'
+import { folderPath, remoteScheme } from './config.js'
+import { openFolderRemote } from './folder.js'
+
+export interface OpenRemoteOptions {
+  /** Bearer token for HTTP remotes (default: the MVC_TOKEN environment variable). */
+  readonly token?: string
+  /** Folder remotes: create a bare store if there is none (push). */
+  readonly create?: boolean
+  /** Folder remotes: how long to wait for another process holding the remote's store. */
+  readonly lockTimeoutMs?: number
+  /** Options stored with the remote's configuration (`m/remote/<name>`), passed to the transport. */
+  readonly config?: Readonly<Record<string, unknown>>
+}
+
+type Opener = (url: string, options: OpenRemoteOptions) => Promise<Remote>
+
+const TRANSPORTS = {
+  http: { module: './http-client.js', names: ['open', 'openHttpRemote', 'openRemote', 'default'], what: 'HTTP remotes (mvc serve)' },
+  s3: { module: './s3.js', names: ['open', 'openS3Remote', 'openRemote', 'default'], what: 'S3 remotes' }
+} as const
+
+async function loadTransport (kind: 'http' | 's3', url: string): Promise<Opener> {
+  const t = TRANSPORTS[kind]
+  const specifier = new URL(t.module, import.meta.url).href
+  let mod: Record<string, unknown>
+  try {
+    mod = await import(specifier) as Record<string, unknown>
+  } catch (err) {
+    const e = err as { code?: string, message?: string }
+    if (e?.code === 'ERR_MODULE_NOT_FOUND' && (e.message ?? '').includes(t.module.slice(2))) {
+      throw new RemoteError(`${t.what} are not available in this build of mvc (no ${t.module.slice(2)}); cannot open ${url}`, { url, transport: kind }, { cause: err })
+    }
+    throw err
+  }
+  for (const n of t.names) {
+    if (typeof mod[n] === 'function') return mod[n] as Opener
+  }
+  throw new RemoteError(`${t.module.slice(2)} does not export an opener (${t.names.join(', ')}); cannot open ${url}`, { url, transport: kind })
+}
+
+/** Opens the remote at `url`. */
+export async function openRemote (url: string, options: OpenRemoteOptions = {}): Promise<Remote> {
+  if (typeof url !== 'string' || url === '') throw new InvalidArgumentError('a remote URL cannot be empty', { url })
+  const scheme = remoteScheme(url)
+  if (scheme === 'folder') {
+    return await openFolderRemote(folderPath(url), { create: options.create, lockTimeoutMs: options.lockTimeoutMs })
+  }
+  const token = options.token ?? (process.env.MVC_TOKEN !== undefined && process.env.MVC_TOKEN !== '' ? process.env.MVC_TOKEN : undefined)
+  const opener = await loadTransport(scheme, url)
+  return await opener(url, { ...options, token })
+}

@@ -1,0 +1,566 @@
+/**
+ * The HTTP server behind `mvc serve` (protocol: docs/protocol.md). It serves one open `ObjectStore`,
+ * which the caller opens, passes in and closes: `startServer` never closes it.
+ *
+ *   const server = await startServer({ store, tokens, host: '127.0.0.1', port: 0 })
+ *   console.log(server.url)   // http://127.0.0.1:41234/
+ *   await server.close()      // stop accepting, finish in-flight requests, then close the store yourself
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { createHash, randomBytes } from 'node:crypto'
+import { readFile, stat } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import type { CID } from 'multiformats/cid'
+import { RAW, tryParseCid, verifyBlock } from '../content/block.js'
+import {
+  AuthError, CorruptObjectError, InputNotFoundError, InvalidArgumentError, NotARepositoryError, ObjectNotFoundError,
+  RefConflictError, isMvcError
+} from '../errors.js'
+import type { ObjectStore } from '../store/interface.js'
+import { DB_DIR, FORMAT_VERSION, openDiskStore } from '../store/open.js'
+import { openRepo } from '../core/repo.js'
+import { initRefs } from '../core/refs.js'
+import { MVC_DIR } from '../model/paths.js'
+import {
+  API_PREFIX, MAX_HAS_BATCH, MAX_HAS_BODY_BYTES, MAX_OBJECT_BYTES, MAX_REF_BODY_BYTES, PROTOCOL_VERSION,
+  ProtocolCode, REPOSITORY_HEADER, REPOSITORY_ID_KEY, decodeRefPath, parseObjectCid, refPrefixProblem,
+  refValueProblem, TOKEN_PATTERN, type Access, type InfoBody
+} from './http-protocol.js'
+
+const MiB = 1024 * 1024
+
+export interface ServerOptions {
+  readonly store: ObjectStore
+  /** token → access; `null` serves without authentication (`--no-auth`): every request may write. */
+  readonly tokens: ReadonlyMap<string, Access> | null
+  readonly host?: string
+  /** 0 picks a free port; `RunningServer.port` tells which. Default 8080. */
+  readonly port?: number
+  /** Where notable events go (5xx errors, forced shutdown). Default: nowhere. */
+  readonly log?: (line: string) => void
+  /** How long `close()` lets in-flight requests run before cutting connections (ms, default 10 000). */
+  readonly shutdownTimeoutMs?: number
+  /** Upload bytes held in memory across all requests (default 256 MiB); further PUTs wait. */
+  readonly uploadBudgetBytes?: number
+  /**
+   * TEST ONLY: when it returns true for a CID, `GET /v1/objects/<cid>` sends the object with one byte
+   * flipped, so client-side verification can be tested. Never set by the CLI.
+   */
+  readonly tamper?: (cid: CID) => boolean
+}
+
+export interface RunningServer {
+  /** `http://<host>:<port>/` */
+  readonly url: string
+  readonly host: string
+  readonly port: number
+  /** The store's repository id (`/v1/info`, `Mvc-Repository`). */
+  readonly repositoryId: string
+  /** Stops accepting connections and waits for in-flight requests (bounded); does not close the store. */
+  close (): Promise<void>
+  /** Cuts every connection now (a second Ctrl-C); `close()` still resolves once handlers finish. */
+  terminate (): void
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Opening what to serve, tokens, repository id
+
+/** A store opened for serving; the caller closes `store`. */
+export interface ServeTarget { readonly store: ObjectStore, readonly location: string, readonly created: boolean }
+
+/**
+ * Opens the repository around `dir`, or the bare store folder `storeDir` (`<dir>/db`, `<dir>/packs`),
+ * creating the bare store when `init` is set and it is missing.
+ */
+export async function openServedStore (options: { readonly dir: string } | { readonly storeDir: string, readonly init?: boolean }): Promise<ServeTarget> {
+  if ('dir' in options) {
+    const repo = await openRepo(options.dir)
+    return { store: repo.store, location: join(repo.root, MVC_DIR), created: false }
+  }
+  const dir = resolve(options.storeDir)
+  const exists = (await stat(join(dir, DB_DIR)).catch(() => undefined))?.isDirectory() === true
+  if (!exists && options.init === true) {
+    const store = await openDiskStore(dir, { create: true })
+    try {
+      await initRefs(store)
+    } catch (err) {
+      await store.close()
+      throw err
+    }
+    return { store, location: dir, created: true }
+  }
+  try {
+    return { store: await openDiskStore(dir), location: dir, created: false }
+  } catch (err) {
+    if (!exists && isMvcError(err) && err.code === NotARepositoryError.code) {
+      throw new NotARepositoryError(`${dir} holds no mvc store; add --init to create an empty one there`, { path: dir }, { cause: err })
+    }
+    throw err
+  }
+}
+
+/**
+ * Parses a tokens file: one `<token> read|write` per line, `#` starts a comment, blank lines are
+ * ignored. Messages name the line, never the token (it is a secret).
+ */
+export function parseTokens (text: string, source: string): Map<string, Access> {
+  const tokens = new Map<string, Access>()
+  const lineOf = new Map<string, number>()
+  const lines = text.split(/\r?\n/)
+  for (let i = 0; i < lines.length; i++) {
+    const n = i + 1
+    const fields = lines[i]!.replace(/#.*$/, '').trim().split(/\s+/).filter(f => f !== '')
+    if (fields.length === 0) continue
+    const bad = (why: string): InvalidArgumentError =>
+      new InvalidArgumentError(`line ${n} of the tokens file ${source} is malformed: ${why}. Each line is "<token> read|write".`, { file: source, line: n })
+    if (fields.length !== 2) throw bad(`expected 2 fields, found ${fields.length}`)
+    const [token, access] = fields as [string, string]
+    if (!TOKEN_PATTERN.test(token)) throw bad('the token has characters outside A-Z a-z 0-9 - . _ ~ + / (and trailing =)')
+    if (access !== 'read' && access !== 'write') throw bad(`access must be read or write, not ${JSON.stringify(access)}`)
+    const first = lineOf.get(token)
+    if (first !== undefined) throw bad(`the token is already listed on line ${first}`)
+    lineOf.set(token, n)
+    tokens.set(token, access)
+  }
+  if (tokens.size === 0) throw new InvalidArgumentError(`the tokens file ${source} lists no tokens; add lines "<token> read|write"`, { file: source })
+  return tokens
+}
+
+/** Reads and parses a tokens file; `warn` hears when other users can read it. */
+export async function loadTokens (file: string, warn: (line: string) => void = () => {}): Promise<Map<string, Access>> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    throw new InputNotFoundError(`cannot read the tokens file ${file}: ${(err as Error).message}`, { path: file }, { cause: err })
+  }
+  const tokens = parseTokens(text, file)
+  const mode = (await stat(file)).mode
+  if ((mode & 0o044) !== 0 && process.platform !== 'win32') {
+    warn(`warning: the tokens file ${file} is readable by other users (mode ${(mode & 0o777).toString(8)}); consider chmod 600`)
+  }
+  return tokens
+}
+
+/** The store's repository id, created (32 random hex digits in `m/repo-id`) when it has none. */
+export async function ensureRepositoryId (store: ObjectStore): Promise<string> {
+  const read = async (): Promise<string | undefined> => {
+    const v = await store.readMeta(REPOSITORY_ID_KEY)
+    return v === undefined ? undefined : new TextDecoder().decode(v)
+  }
+  const found = await read()
+  if (found !== undefined) return found
+  const tx = await store.transaction()
+  try {
+    // Transactions are serialised: re-reading under ours means two servers can't both create one.
+    const raced = await read()
+    if (raced !== undefined) { await tx.abort(); return raced }
+    const id = randomBytes(16).toString('hex')
+    tx.setMeta(REPOSITORY_ID_KEY, new TextEncoder().encode(id))
+    await tx.commit()
+    return id
+  } catch (err) {
+    await tx.abort()
+    throw err
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Plumbing
+
+/** An error answered with an HTTP status and a protocol error code. */
+class HttpFailure extends Error {
+  constructor (readonly status: number, readonly code: string, message: string,
+    readonly data: Record<string, unknown> = {}, readonly headers: Record<string, string> = {}) {
+    super(message)
+  }
+}
+
+const badRequest = (message: string, data: Record<string, unknown> = {}): HttpFailure => new HttpFailure(400, InvalidArgumentError.code, message, data)
+
+/** Byte semaphore bounding the upload bytes held in memory, FIFO. */
+class ByteBudget {
+  private available: number
+  private readonly waiters: Array<{ n: number, go: () => void }> = []
+  constructor (private readonly total: number) { this.available = total }
+
+  async acquire (bytes: number): Promise<() => void> {
+    const n = Math.min(bytes, this.total)
+    if (this.waiters.length === 0 && n <= this.available) this.available -= n
+    else await new Promise<void>(resolve => this.waiters.push({ n, go: resolve }))
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      this.available += n
+      while (this.waiters.length > 0 && this.waiters[0]!.n <= this.available) {
+        const w = this.waiters.shift()!
+        this.available -= w.n
+        w.go()
+      }
+    }
+  }
+}
+
+/**
+ * Group commit: objects whose PUTs arrive while a transaction commits go into the next one together.
+ * Each PUT is answered after its transaction commits, so an acknowledged object is durable and visible,
+ * and objects sent bottom-up become visible bottom-up (invariant I1).
+ */
+class ObjectWriter {
+  private pending: Array<{ cid: CID, bytes: Uint8Array, resolve: (isNew: boolean) => void, reject: (err: unknown) => void }> = []
+  private draining: Promise<void> | undefined
+
+  constructor (private readonly store: ObjectStore) {}
+
+  async put (cid: CID, bytes: Uint8Array): Promise<boolean> {
+    const p = new Promise<boolean>((resolve, reject) => { this.pending.push({ cid, bytes, resolve, reject }) })
+    this.draining ??= this.drain()
+    return await p
+  }
+
+  /** Resolves when nothing is queued or committing. */
+  async idle (): Promise<void> { await this.draining }
+
+  private async drain (): Promise<void> {
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending
+        this.pending = []
+        const tx = await this.store.transaction()
+        try {
+          const isNew: boolean[] = []
+          for (const p of batch) isNew.push(p.cid.code === RAW ? await tx.putRaw(p.cid, p.bytes) : await tx.putObject(p.cid, p.bytes))
+          await tx.commit()
+          batch.forEach((p, i) => p.resolve(isNew[i]!))
+        } catch (err) {
+          await tx.abort().catch(() => {})
+          for (const p of batch) p.reject(err)
+        }
+      }
+    } finally {
+      this.draining = undefined
+    }
+  }
+}
+
+function contentLength (req: IncomingMessage): number | undefined {
+  const h = req.headers['content-length']
+  if (h === undefined) return undefined
+  const n = Number(h)
+  if (!/^\d+$/.test(h) || !Number.isSafeInteger(n)) throw badRequest(`Content-Length ${JSON.stringify(h)} is not a number`)
+  return n
+}
+
+/** Reads a request body into memory, refusing (413) more than `limit` bytes. */
+async function readBody (req: IncomingMessage, limit: number, what: string): Promise<Uint8Array> {
+  const tooLarge = (): HttpFailure => new HttpFailure(413, ProtocolCode.tooLarge, `${what} is larger than the limit of ${limit} bytes`, { limit })
+  const declared = contentLength(req)
+  if (declared !== undefined && declared > limit) throw tooLarge()
+  const chunks: Buffer[] = []
+  let total = 0
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      total += chunk.length
+      if (total > limit) throw tooLarge()
+      chunks.push(chunk)
+    }
+  } catch (err) {
+    if (err instanceof HttpFailure) throw err
+    throw badRequest(`${what} was cut short: ${(err as Error).message}`)
+  }
+  const out = new Uint8Array(total)
+  let at = 0
+  for (const c of chunks) { out.set(c, at); at += c.length }
+  return out
+}
+
+async function readJson (req: IncomingMessage, limit: number, what: string): Promise<unknown> {
+  const body = await readBody(req, limit, what)
+  try {
+    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body)) as unknown
+  } catch {
+    throw badRequest(`${what} is not valid JSON`)
+  }
+}
+
+function sha256hex (s: string): string {
+  return createHash('sha256').update(s).digest('hex')
+}
+
+function errorCode (err: unknown): string | undefined {
+  return isMvcError(err) ? err.code : undefined
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The server
+
+/**
+ * Starts serving `store` over HTTP; resolves once it accepts connections. Listening failures (port in
+ * use, not allowed, unknown host) are INVALID_ARGUMENT naming the address.
+ */
+export async function startServer (options: ServerOptions): Promise<RunningServer> {
+  const { store, tamper } = options
+  const host = options.host ?? '127.0.0.1'
+  const log = options.log ?? (() => {})
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 10_000
+  // Tokens are looked up by their hash, so the lookup's timing says nothing about a token's prefix.
+  const tokens = options.tokens === null ? null : new Map([...options.tokens].map(([t, a]) => [sha256hex(t), a]))
+  const repositoryId = await ensureRepositoryId(store)
+  const writer = new ObjectWriter(store)
+  const budget = new ByteBudget(options.uploadBudgetBytes ?? 256 * MiB)
+  const inflight = new Set<Promise<void>>()
+  let closing = false
+
+  // --- endpoints ---
+
+  const info = (access: Access): InfoBody => ({
+    mvc: PROTOCOL_VERSION,
+    format: FORMAT_VERSION,
+    repository: repositoryId,
+    access,
+    limits: { maxObjectBytes: MAX_OBJECT_BYTES, maxHasBatch: MAX_HAS_BATCH }
+  })
+
+  async function has (req: IncomingMessage): Promise<boolean[]> {
+    const list = await readJson(req, MAX_HAS_BODY_BYTES, 'the has request')
+    if (!Array.isArray(list)) throw badRequest('the has request must be a JSON array of CID strings')
+    if (list.length > MAX_HAS_BATCH) throw new HttpFailure(413, ProtocolCode.tooLarge, `at most ${MAX_HAS_BATCH} CIDs per has request, got ${list.length}`, { limit: MAX_HAS_BATCH })
+    const cids = list.map((s: unknown, i) => {
+      const cid = typeof s === 'string' ? tryParseCid(s) : undefined
+      if (cid === undefined) throw badRequest(`entry ${i} of the has request is not a CID: ${JSON.stringify(s)}`, { index: i })
+      return cid
+    })
+    const out: boolean[] = []
+    for (let i = 0; i < cids.length; i += 256) out.push(...await Promise.all(cids.slice(i, i + 256).map(async c => await store.has(c))))
+    return out
+  }
+
+  async function getObject (res: ServerResponse, cid: CID): Promise<void> {
+    let bytes: Uint8Array
+    try {
+      bytes = await store.get(cid)
+    } catch (err) {
+      if (errorCode(err) === ObjectNotFoundError.code) throw new HttpFailure(404, ObjectNotFoundError.code, `object ${cid.toString()} is not stored here`, { cid: cid.toString() })
+      if (errorCode(err) === CorruptObjectError.code) {
+        log(`mvc serve: the stored copy of ${cid.toString()} is corrupt: ${(err as Error).message}`)
+        throw new HttpFailure(500, CorruptObjectError.code, `the server's copy of object ${cid.toString()} is corrupt`, { cid: cid.toString() })
+      }
+      throw err
+    }
+    if (tamper?.(cid) === true) {
+      bytes = bytes.slice()
+      if (bytes.length === 0) bytes = new Uint8Array([0])
+      else bytes[bytes.length >> 1]! ^= 0x01
+    }
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(bytes.length), ...closeHeader() })
+    res.end(bytes)
+  }
+
+  async function putObject (req: IncomingMessage, res: ServerResponse, cid: CID): Promise<void> {
+    const declared = contentLength(req)
+    if (declared === undefined) throw new HttpFailure(411, ProtocolCode.lengthRequired, 'PUT needs a Content-Length header')
+    if (declared > MAX_OBJECT_BYTES) throw new HttpFailure(413, ProtocolCode.tooLarge, `object ${cid.toString()} (${declared} bytes) is larger than the limit of ${MAX_OBJECT_BYTES} bytes`, { cid: cid.toString(), limit: MAX_OBJECT_BYTES })
+    const release = await budget.acquire(declared)
+    try {
+      const bytes = await readBody(req, MAX_OBJECT_BYTES, `object ${cid.toString()}`)
+      try {
+        verifyBlock(cid, bytes, 'the request body')
+      } catch {
+        throw new HttpFailure(422, CorruptObjectError.code, `the ${bytes.length} bytes sent for object ${cid.toString()} hash to a different CID; nothing was stored`, { cid: cid.toString(), size: bytes.length })
+      }
+      const isNew = (await store.has(cid)) ? false : await writer.put(cid, bytes)
+      sendJson(res, isNew ? 201 : 200, { cid: cid.toString(), stored: isNew })
+    } finally {
+      release()
+    }
+  }
+
+  async function listRefs (query: URLSearchParams): Promise<Array<{ name: string, value: string }>> {
+    const prefix = query.get('prefix') ?? ''
+    const problem = refPrefixProblem(prefix)
+    if (problem !== undefined) throw badRequest(`bad ref prefix ${JSON.stringify(prefix)}: ${problem}`, { prefix })
+    return (await store.listRefs(prefix)).map(([name, value]) => ({ name, value }))
+  }
+
+  async function casRef (req: IncomingMessage, name: string): Promise<{ name: string, value: string | null }> {
+    const body = await readJson(req, MAX_REF_BODY_BYTES, 'the ref update')
+    if (body === null || typeof body !== 'object' || Array.isArray(body) || !('expect' in body) || !('value' in body)) {
+      throw badRequest('the ref update must be a JSON object { "expect": string | null, "value": string | null }')
+    }
+    const { expect, value } = body as { expect: unknown, value: unknown }
+    if (expect !== null && typeof expect !== 'string') throw badRequest('"expect" must be a string or null')
+    if (value !== null && typeof value !== 'string') throw badRequest('"value" must be a string or null')
+    if (value !== null) {
+      const problem = refValueProblem(name, value)
+      if (problem !== undefined) throw badRequest(`bad value for ref ${name}: ${problem}`, { name })
+    }
+    const tx = await store.transaction()
+    try {
+      // Invariant I2: a ref names an object whose closure is here; objects arrive first, bottom-up.
+      const target = value === null ? undefined : tryParseCid(value)
+      if (target !== undefined && !(await tx.has(target))) {
+        throw new HttpFailure(422, ProtocolCode.missingObject, `refusing to set ${name} to ${value ?? ''}: this server does not have that object; push the objects first`, { name, value })
+      }
+      tx.setRef({ name, value, expect })
+      await tx.commit()
+    } catch (err) {
+      await tx.abort()
+      if (errorCode(err) !== RefConflictError.code) throw err
+      const data = (err as RefConflictError).data
+      throw new HttpFailure(409, RefConflictError.code, `ref ${name} is ${String(data.actual ?? 'absent')}, not ${expect ?? 'absent'} as expected`, { name, expected: expect, actual: data.actual ?? null })
+    }
+    return { name, value }
+  }
+
+  // --- dispatch ---
+
+  interface Route { readonly methods: readonly string[], readonly write: boolean, readonly run: () => Promise<void> }
+
+  function route (req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams, access: Access): Route | undefined {
+    const rest = path.slice(API_PREFIX.length)
+    if (rest === 'info') return { methods: ['GET'], write: false, run: async () => { sendJson(res, 200, info(access)) } }
+    if (rest === 'has') return { methods: ['POST'], write: false, run: async () => { sendJson(res, 200, await has(req)) } }
+    if (rest === 'refs') return { methods: ['GET'], write: false, run: async () => { sendJson(res, 200, await listRefs(query)) } }
+    if (rest.startsWith('objects/')) {
+      const param = rest.slice('objects/'.length)
+      const cid = (): CID => {
+        const c = parseObjectCid(param)
+        if (typeof c === 'string') throw badRequest(`bad object id: ${c}`, { cid: param })
+        return c
+      }
+      const write = req.method === 'PUT'
+      return { methods: ['GET', 'PUT'], write, run: async () => { await (write ? putObject(req, res, cid()) : getObject(res, cid())) } }
+    }
+    if (rest.startsWith('refs/')) {
+      const name = decodeRefPath(rest.slice('refs/'.length))
+      return {
+        methods: ['POST'],
+        write: true,
+        run: async () => {
+          if (typeof name !== 'string') throw badRequest(`bad ref name ${JSON.stringify(rest.slice('refs/'.length))}: ${name.problem}`, { name: rest.slice('refs/'.length) })
+          sendJson(res, 200, await casRef(req, name))
+        }
+      }
+    }
+    return undefined
+  }
+
+  function authenticate (req: IncomingMessage): Access {
+    if (tokens === null) return 'write'
+    const m = /^Bearer +([^\s]+) *$/i.exec(req.headers.authorization ?? '')
+    const unauthorized = (why: string): HttpFailure =>
+      new HttpFailure(401, AuthError.code, why, {}, { 'WWW-Authenticate': 'Bearer realm="mvc"' })
+    if (m === null) throw unauthorized('this server needs a token: send "Authorization: Bearer <token>" (mvc reads it from MVC_TOKEN)')
+    const access = tokens.get(sha256hex(m[1]!))
+    if (access === undefined) throw unauthorized('the token is not accepted by this server')
+    return access
+  }
+
+  async function handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      if (closing) throw new HttpFailure(503, ProtocolCode.unavailable, 'the server is shutting down')
+      const url = req.url ?? '/'
+      const q = url.indexOf('?')
+      // Taken as sent: no percent-decoding or dot-segment normalisation (docs/protocol.md).
+      const path = q < 0 ? url : url.slice(0, q)
+      const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1))
+      const access = authenticate(req)
+      const r = path.startsWith(API_PREFIX) ? route(req, res, path, query, access) : undefined
+      if (r === undefined) throw new HttpFailure(404, ProtocolCode.notFound, `no such endpoint: ${path}`)
+      if (!r.methods.includes(req.method ?? '')) {
+        throw new HttpFailure(405, ProtocolCode.methodNotAllowed, `${req.method ?? ''} is not allowed on ${path}`, {}, { Allow: r.methods.join(', ') })
+      }
+      if (r.write && access !== 'write') throw new HttpFailure(403, AuthError.code, 'this token may only read; writing needs a token with write access')
+      const pinned = req.headers[REPOSITORY_HEADER]
+      if (typeof pinned === 'string' && pinned !== repositoryId) {
+        throw new HttpFailure(412, ProtocolCode.wrongRepository, `this server serves repository ${repositoryId}, not ${pinned}`, { expected: pinned, actual: repositoryId })
+      }
+      await r.run()
+    } catch (err) {
+      fail(req, res, err)
+    }
+  }
+
+  function closeHeader (): Record<string, string> {
+    return closing ? { Connection: 'close' } : {}
+  }
+
+  function sendJson (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    const text = JSON.stringify(body)
+    res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)), ...headers, ...closeHeader() })
+    res.end(text)
+  }
+
+  function fail (req: IncomingMessage, res: ServerResponse, err: unknown): void {
+    let f: HttpFailure
+    if (err instanceof HttpFailure) f = err
+    else {
+      f = new HttpFailure(500, ProtocolCode.internal, 'internal server error')
+      log(`mvc serve: ${req.method ?? ''} ${req.url ?? ''} failed: ${(err as Error)?.stack ?? String(err)}`)
+    }
+    if (res.headersSent || res.destroyed) { res.destroy(); return }
+    const headers = { ...f.headers }
+    // An unread body is drained by Node to keep the connection; a large or unknown one is not worth it.
+    if (!req.complete && (req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > MiB)) headers.Connection = 'close'
+    sendJson(res, f.status, { error: { code: f.code, message: f.message, data: f.data } }, headers)
+  }
+
+  // --- listening ---
+
+  const server = createServer({ headersTimeout: 30_000, requestTimeout: 600_000 }, (req, res) => {
+    const p = handle(req, res).finally(() => { inflight.delete(p) })
+    inflight.add(p)
+  })
+  server.keepAliveTimeout = 5_000
+  server.timeout = 120_000
+  server.maxConnections = 512
+
+  await new Promise<void>((resolvePromise, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      const where = `${host}:${options.port ?? 8080}`
+      const why = err.code === 'EADDRINUSE'
+        ? 'the address is in use (choose another --port, or --port 0 for any free one)'
+        : err.code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)' : err.message
+      reject(new InvalidArgumentError(`cannot listen on ${where}: ${why}`, { host, port: options.port ?? 8080, cause: err.code }, { cause: err }))
+    }
+    server.once('error', onError)
+    server.listen(options.port ?? 8080, host, () => {
+      server.off('error', onError)
+      resolvePromise()
+    })
+  })
+  server.on('error', err => { log(`mvc serve: server error: ${err.message}`) })
+
+  const port = (server.address() as AddressInfo).port
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/`
+
+  let closed: Promise<void> | undefined
+  return {
+    url,
+    host,
+    port,
+    repositoryId,
+    terminate: () => { server.closeAllConnections() },
+    close: async () => {
+      closed ??= (async () => {
+        closing = true
+        // server.close() stops listening and closes idle keep-alive connections; busy ones close after
+        // their response (they get `Connection: close`).
+        const stopped = new Promise<void>(resolvePromise => server.close(() => { resolvePromise() }))
+        let timer: NodeJS.Timeout | undefined
+        const timedOut = new Promise<boolean>(resolvePromise => { timer = setTimeout(() => { resolvePromise(true) }, shutdownTimeoutMs) })
+        if (await Promise.race([stopped.then(() => false), timedOut])) {
+          log(`mvc serve: requests still running after ${shutdownTimeoutMs} ms; closing their connections`)
+          server.closeAllConnections()
+        }
+        clearTimeout(timer)
+        await stopped
+        await Promise.allSettled([...inflight])
+        await writer.idle()
+      })()
+      await closed
+    }
+  }
+}

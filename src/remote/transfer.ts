@@ -1,0 +1,393 @@
+/**
+ * Moving objects between a local store and a remote (docs/remotes.md, "Negotiation").
+ *
+ * Negotiation walks the DAG top-down from the roots (commits, then what they link: manifests, models,
+ * topologies, tensors, files, data manifests, verification tensors, then chunks), asking the
+ * receiving side `hasMany` for each layer in batches. An object the receiver has is not descended
+ * into: by the closure invariant (I1, docs/design.md) everything below it is there too. The missing
+ * objects are then sent bottom-up — every object after all of its missing children — with bounded
+ * parallelism and bounded memory, so that every state the receiver can be left in (a transfer that
+ * stops half-way, a crash) is closed under links again, and a re-run sends only what is still missing.
+ *
+ * Link kinds (`objectLinks`):
+ * - `parent`: a commit's parents (followed unless `parents: false`);
+ * - `model`: a commit's model manifest — followed, and when the receiver already has it, its own links
+ *   are still checked one level (a manifest first stored as a data manifest has no files below it);
+ * - `data`: a commit's data snapshot manifest (`data.kind === 'snapshot'`): the manifest object is
+ *   transferred but never descended into — its file objects are not stored anywhere (src/model/lineage.ts);
+ * - `content`: every other link (verification tensors, files, models, tensors, chunks, topologies).
+ *
+ * Links are found generically (every CID in the decoded dag-cbor value), so new object types transfer
+ * without changes here; only the commit's fields are classified.
+ */
+import * as dagCbor from '@ipld/dag-cbor'
+import { CID } from 'multiformats/cid'
+import { DAG_CBOR, RAW, verifyBlock } from '../content/block.js'
+import { InvalidObjectError } from '../errors.js'
+import type { ObjectStore, Transaction } from '../store/interface.js'
+
+export type TransferPhase = 'negotiate' | 'send' | 'receive' | 'refs' | 'done'
+
+/** Progress of a transfer: objects and bytes done so far and (once negotiation is over) in total. */
+export interface TransferProgress {
+  readonly phase: TransferPhase
+  readonly objects: number
+  readonly totalObjects: number
+  readonly bytes: number
+  readonly totalBytes: number
+}
+export type ProgressFn = (p: TransferProgress) => void
+
+/** Where objects are read from. `get` returns verified bytes. */
+export interface ObjectSource {
+  get (cid: CID): Promise<Uint8Array>
+  /** For messages: the store or remote the bytes come from. */
+  readonly describe: string
+}
+
+/** Where objects go. `put` verifies (or the far side does) and stores; `flush` makes puts durable. */
+export interface ObjectTarget {
+  hasMany (cids: readonly CID[]): Promise<boolean[]>
+  put (cid: CID, bytes: Uint8Array): Promise<void>
+  flush? (): Promise<void>
+}
+
+export type LinkKind = 'parent' | 'model' | 'data' | 'content'
+export interface Link {
+  readonly cid: CID
+  readonly kind: LinkKind
+  /** Size of the linked chunk when the link says it ([cid, length] or [cid, length, offset]). */
+  readonly size?: number
+}
+
+/** Every link of a decoded object, classified (see the module comment). */
+export function objectLinks (value: unknown): Link[] {
+  const out: Link[] = []
+  const scan = (v: unknown, kind: LinkKind): void => {
+    const c = CID.asCID(v)
+    if (c !== null) { out.push({ cid: c, kind }); return }
+    if (v instanceof Uint8Array || v === null || typeof v !== 'object') return
+    if (Array.isArray(v)) {
+      // [cid, length] and [cid, length, offset] (file extents, tensor chunks) say how big the chunk is at least.
+      const head = CID.asCID(v[0])
+      if (head !== null && (v.length === 2 || v.length === 3) && v.slice(1).every(n => typeof n === 'number')) {
+        out.push({ cid: head, kind, size: (v[1] as number) + ((v[2] as number | undefined) ?? 0) })
+        return
+      }
+      for (const x of v) scan(x, kind)
+      return
+    }
+    for (const x of Object.values(v)) scan(x, kind)
+  }
+  const r = value as Record<string, unknown> | null
+  if (r !== null && typeof r === 'object' && r.type === 'mvc/commit') {
+    for (const [k, v] of Object.entries(r)) {
+      if (k === 'parents') scan(v, 'parent')
+      else if (k === 'model') scan(v, 'model')
+      else if (k === 'data' && v !== null && typeof v === 'object' && (v as Record<string, unknown>).kind === 'snapshot') {
+        for (const [dk, dv] of Object.entries(v as Record<string, unknown>)) scan(dv, dk === 'manifest' ? 'data' : 'content')
+      } else scan(v, 'content')
+    }
+    return out
+  }
+  scan(value, 'content')
+  return out
+}
+
+export interface WalkOptions {
+  /** Follow commit parents (default true). */
+  readonly parents?: boolean
+  /** Follow what commits link besides parents: manifests, data manifests, verification (default true). False = commits only (partial clones). */
+  readonly content?: boolean
+  /** CIDs per `hasMany` call (default 512). */
+  readonly batchSize?: number
+  /** Objects read or sent at once (default 8). */
+  readonly concurrency?: number
+  readonly onProgress?: ProgressFn
+}
+
+/** An object the receiver is missing. */
+export interface PlannedObject {
+  readonly cid: CID
+  /** Exact for structured objects; for chunks, what the links say (0 when unknown). */
+  readonly size: number
+  /** Structured objects read during negotiation are kept (they are small); chunks are read when sent. */
+  readonly bytes?: Uint8Array
+}
+
+export interface TransferPlan {
+  /** Missing objects by height: every object's missing children are in earlier groups. Send in order. */
+  readonly groups: readonly PlannedObject[][]
+  readonly objects: number
+  readonly bytes: number
+  /** Objects the receiver was asked about and already had (each stands for its whole closure). */
+  readonly skipped: number
+  /** Missing commits with their version numbers. */
+  readonly commits: ReadonlyArray<{ readonly cid: CID, readonly version: number }>
+}
+
+interface Node {
+  readonly cid: CID
+  readonly key: string
+  /** undefined until the receiver was asked. */
+  missing?: boolean
+  /** Descend into its links (false for data manifests). */
+  deep: boolean
+  /** Check its links even when the receiver has it (model manifests). */
+  check: boolean
+  read: boolean
+  size: number
+  bytes?: Uint8Array
+  children: string[]
+  version?: number
+}
+
+const DEFAULT_BATCH = 512
+const DEFAULT_CONCURRENCY = 8
+
+/** Runs `fn` over items, at most `limit` at a time; stops starting new ones after the first error, which it rethrows once running ones settle. */
+export async function pool<T> (items: readonly T[], limit: number, fn: (item: T) => Promise<void>, weigh?: (item: T) => number, budget = Infinity): Promise<void> {
+  if (items.length === 0) return
+  await new Promise<void>((resolve, reject) => {
+    let next = 0
+    let active = 0
+    let used = 0
+    let failed = false
+    let error: unknown
+    const launch = (): void => {
+      if (failed) { if (active === 0) reject(error); return }
+      if (next >= items.length) { if (active === 0) resolve(); return }
+      while (next < items.length && active < limit && !failed) {
+        const item = items[next]!
+        const w = Math.min(weigh?.(item) ?? 0, budget)
+        if (active > 0 && used + w > budget) break
+        next++
+        active++
+        used += w
+        fn(item).then(() => {}, (e: unknown) => { if (!failed) { failed = true; error = e } }).finally(() => {
+          active--
+          used -= w
+          launch()
+        })
+      }
+    }
+    launch()
+  })
+}
+
+async function hasBatched (target: ObjectTarget, cids: readonly CID[], batch: number): Promise<boolean[]> {
+  const batches: CID[][] = []
+  for (let i = 0; i < cids.length; i += batch) batches.push(cids.slice(i, i + batch))
+  const answers: boolean[][] = new Array(batches.length)
+  await pool(batches.map((b, i) => ({ b, i })), 4, async ({ b, i }) => {
+    const a = await target.hasMany(b)
+    if (a.length !== b.length) throw new InvalidObjectError(`hasMany answered ${a.length} values for ${b.length} objects`, {})
+    answers[i] = a
+  })
+  return answers.flat()
+}
+
+/**
+ * Finds what `target` is missing of the closure of `roots`, reading structured objects from `source`.
+ * Roots are commits (kind `parent`) or, for fetching one commit's content, its content links.
+ */
+export async function negotiate (source: ObjectSource, target: ObjectTarget, roots: readonly Link[], options: WalkOptions = {}): Promise<TransferPlan> {
+  const followParents = options.parents !== false
+  const followContent = options.content !== false
+  const batch = options.batchSize ?? DEFAULT_BATCH
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY
+  const nodes = new Map<string, Node>()
+  let unknown: Node[] = []
+  let skipped = 0
+  let examined = 0
+  const report = (): void => options.onProgress?.({ phase: 'negotiate', objects: examined, totalObjects: 0, bytes: 0, totalBytes: 0 })
+
+  const add = (link: Link): Node => {
+    const key = link.cid.toString()
+    let n = nodes.get(key)
+    if (n === undefined) {
+      n = { cid: link.cid, key, deep: link.kind !== 'data', check: link.kind === 'model', read: false, size: link.size ?? 0, children: [] }
+      nodes.set(key, n)
+      unknown.push(n)
+    } else {
+      if (link.kind !== 'data') n.deep = true
+      if (link.kind === 'model') n.check = true
+      if (link.size !== undefined && link.size > n.size) n.size = link.size
+    }
+    return n
+  }
+  for (const r of roots) add(r)
+
+  const needsRead = (n: Node): boolean => !n.read && n.cid.code === DAG_CBOR && n.missing !== undefined &&
+    (n.missing ? true : n.check && n.deep)
+
+  for (;;) {
+    // 1. Ask the receiver about every object not asked about yet.
+    if (unknown.length > 0) {
+      const asking = unknown
+      unknown = []
+      const answers = await hasBatched(target, asking.map(n => n.cid), batch)
+      asking.forEach((n, i) => {
+        n.missing = answers[i] !== true
+        if (!n.missing) skipped++
+      })
+      examined += asking.length
+      report()
+    }
+    // 2. Read the structured objects whose links matter: missing ones, and present model manifests.
+    const reading = [...nodes.values()].filter(needsRead)
+    if (reading.length === 0 && unknown.length === 0) break
+    await pool(reading, concurrency, async n => {
+      n.read = true
+      const bytes = await source.get(n.cid)
+      verifyBlock(n.cid, bytes, source.describe)
+      if (n.missing === true) { n.bytes = bytes; n.size = bytes.length }
+      if (!n.deep) return // a data manifest: stored, never descended into
+      const value = dagCbor.decode<unknown>(bytes)
+      const v = value as { type?: unknown, version?: unknown }
+      if (v !== null && typeof v === 'object' && v.type === 'mvc/commit' && typeof v.version === 'number') n.version = v.version
+      for (const l of objectLinks(value)) {
+        if (l.kind === 'parent' ? !followParents : (n.version !== undefined && !followContent)) continue
+        if (l.cid.code !== RAW && l.cid.code !== DAG_CBOR) {
+          throw new InvalidObjectError(`object ${n.key} links ${l.cid.toString()}, which is not a raw or dag-cbor object`, { cid: n.key, link: l.cid.toString() })
+        }
+        n.children.push(add(l).key)
+      }
+    })
+  }
+
+  // 3. Heights over the missing objects (and present model manifests that were looked into, which
+  //    pass the order through): a leaf is 0, anything else 1 + its highest relevant child.
+  const relevant = (n: Node | undefined): n is Node => n !== undefined && (n.missing === true || n.read)
+  const height = new Map<string, number>()
+  const visiting = new Set<string>()
+  for (const start of nodes.values()) {
+    if (!relevant(start) || height.has(start.key)) continue
+    const stack: Node[] = [start]
+    while (stack.length > 0) {
+      const n = stack[stack.length - 1]!
+      visiting.add(n.key)
+      let pending = false
+      for (const k of n.children) {
+        const c = nodes.get(k)
+        if (!relevant(c) || height.has(k)) continue
+        if (visiting.has(k)) throw new InvalidObjectError(`object ${k} links to itself through its children`, { cid: k })
+        stack.push(c)
+        pending = true
+      }
+      if (pending) continue
+      stack.pop()
+      visiting.delete(n.key)
+      let h = 0
+      for (const k of n.children) {
+        const ch = height.get(k)
+        if (ch !== undefined && ch + 1 > h) h = ch + 1
+      }
+      height.set(n.key, h)
+    }
+  }
+  const groups: PlannedObject[][] = []
+  let objects = 0
+  let bytes = 0
+  const commits: Array<{ cid: CID, version: number }> = []
+  for (const n of nodes.values()) {
+    if (n.missing !== true) continue
+    const h = height.get(n.key) ?? 0
+    while (groups.length <= h) groups.push([])
+    groups[h]!.push(n.bytes !== undefined ? { cid: n.cid, size: n.size, bytes: n.bytes } : { cid: n.cid, size: n.size })
+    objects++
+    bytes += n.size
+    if (n.version !== undefined) commits.push({ cid: n.cid, version: n.version })
+  }
+  return { groups: groups.filter(g => g.length > 0), objects, bytes, skipped, commits: commits.sort((a, b) => a.version - b.version) }
+}
+
+export interface SendOptions {
+  readonly concurrency?: number
+  /** Upper bound on bytes of objects being read or sent at once (default 16 MiB; one object always fits). */
+  readonly maxBytesInFlight?: number
+  readonly phase?: 'send' | 'receive'
+  readonly onProgress?: ProgressFn
+}
+
+export interface SendResult { readonly objects: number, readonly bytes: number }
+
+/** Largest chunk the chunker makes: the weight of a chunk whose size the links don't say. */
+const MAX_CHUNK = 4 << 20
+
+/**
+ * Sends the planned objects group by group (each group after the previous one has been put), up to
+ * `concurrency` at a time. Does not flush the target: callers flush on success and failure alike.
+ */
+export async function sendObjects (source: ObjectSource, target: ObjectTarget, plan: TransferPlan, options: SendOptions = {}): Promise<SendResult> {
+  let objects = 0
+  let bytes = 0
+  const phase = options.phase ?? 'send'
+  const report = (): void => options.onProgress?.({ phase, objects, totalObjects: plan.objects, bytes, totalBytes: Math.max(plan.bytes, bytes) })
+  report()
+  for (const group of plan.groups) {
+    await pool(group, options.concurrency ?? DEFAULT_CONCURRENCY, async o => {
+      const b = o.bytes ?? await source.get(o.cid)
+      await target.put(o.cid, b)
+      objects++
+      bytes += b.length
+      report()
+    }, o => o.bytes?.length ?? (o.size > 0 ? o.size : MAX_CHUNK), options.maxBytesInFlight ?? 16 << 20)
+  }
+  return { objects, bytes }
+}
+
+/** A local store as the receiving side of a fetch: every object is re-hashed before it is staged, and staged objects are committed every `flushBytes`. */
+export class StoreTarget implements ObjectTarget {
+  private tx: Transaction | undefined
+  private tail: Promise<void> = Promise.resolve()
+
+  /** @param source where the bytes come from, named in CORRUPT_OBJECT errors */
+  constructor (private readonly store: ObjectStore, private readonly source: string, private readonly flushBytes = 256 << 20) {}
+
+  async hasMany (cids: readonly CID[]): Promise<boolean[]> {
+    return await Promise.all(cids.map(async c => await this.store.has(c)))
+  }
+
+  private async locked<T> (fn: () => Promise<T>): Promise<T> {
+    const prev = this.tail
+    let release!: () => void
+    this.tail = new Promise<void>(resolve => { release = resolve })
+    await prev
+    try { return await fn() } finally { release() }
+  }
+
+  async put (cid: CID, bytes: Uint8Array): Promise<void> {
+    // Bytes that don't match their CID are rejected here, named, and never stored.
+    verifyBlock(cid, bytes, this.source)
+    await this.locked(async () => {
+      if (this.tx === undefined) this.tx = await this.store.transaction()
+      try {
+        if (cid.code === RAW) await this.tx.putRaw(cid, bytes)
+        else await this.tx.putObject(cid, bytes)
+      } catch (err) {
+        const tx = this.tx
+        this.tx = undefined
+        await tx.abort()
+        throw err
+      }
+      if (this.tx.stagedBytes >= this.flushBytes) await this.commit()
+    })
+  }
+
+  private async commit (): Promise<void> {
+    const tx = this.tx
+    this.tx = undefined
+    await tx?.commit()
+  }
+
+  /** Commits what was received: every object staged so far has its children stored or staged (they were put first). */
+  async flush (): Promise<void> {
+    await this.locked(async () => { await this.commit() })
+  }
+}
+
+/** A local store as the sending side. */
+export function storeSource (store: ObjectStore, describe: string): ObjectSource {
+  return { get: async cid => await store.get(cid), describe }
+}
