@@ -165,8 +165,10 @@ interface OpResult {
   readonly storeBytes: number | null
   /** Largest over all runs and steps. */
   readonly peakRss: number
+  /** User + system CPU seconds, median over the runs. */
+  readonly cpuSeconds: number
   /** Steps of the last run. */
-  readonly steps: Array<{ cmd: string, seconds: number, peakRss: number }>
+  readonly steps: Array<{ cmd: string, seconds: number, cpuSeconds: number, peakRss: number }>
   readonly note: string
 }
 
@@ -207,6 +209,7 @@ interface MeasureOptions {
 async function measure (ctx: Ctx, id: string, label: string, steps: readonly Step[], opts: MeasureOptions): Promise<OpResult & { results: RunResult[] }> {
   const runs = Math.max(1, opts.runs ?? 1)
   const samples: number[] = []
+  const cpuSamples: number[] = []
   let peakRss = 0
   let parts: OpResult['steps'] = []
   let results: RunResult[] = []
@@ -216,6 +219,7 @@ async function measure (ctx: Ctx, id: string, label: string, steps: readonly Ste
     await syncNow()
     const before = opts.store === undefined ? 0 : await sumBytes(opts.store)
     let seconds = 0
+    let cpu = 0
     parts = []
     results = []
     const all = opts.durable ? [...steps, { cmd: 'sync', args: [] }] : steps
@@ -223,10 +227,12 @@ async function measure (ctx: Ctx, id: string, label: string, steps: readonly Ste
       const r = await run(ctx.method, s.cmd, s.args, s.options)
       results.push(r)
       seconds += r.seconds
+      cpu += r.cpuSeconds
       peakRss = Math.max(peakRss, r.peakRss)
-      parts.push({ cmd: [s.cmd === process.execPath ? 'node' : s.cmd, ...s.args.slice(0, 3)].join(' '), seconds: r.seconds, peakRss: r.peakRss })
+      parts.push({ cmd: [s.cmd === process.execPath ? 'node' : s.cmd, ...s.args.slice(0, 3)].join(' '), seconds: r.seconds, cpuSeconds: r.cpuSeconds, peakRss: r.peakRss })
     }
     samples.push(seconds)
+    cpuSamples.push(cpu)
     if (opts.store !== undefined) storeBytes = await sumBytes(opts.store) - before
   }
   const seconds = median(samples)
@@ -239,11 +245,12 @@ async function measure (ctx: Ctx, id: string, label: string, steps: readonly Ste
     vsCp: ctx.cpSeconds === null ? null : seconds / ctx.cpSeconds,
     storeBytes,
     peakRss,
+    cpuSeconds: median(cpuSamples),
     steps: parts,
     note: opts.note ?? '',
     results
   }
-  log(`  ${label}: ${samples.map(x => x.toFixed(2)).join(', ')} s${runs > 1 ? ` (median ${seconds.toFixed(2)})` : ''}, peak RSS ${mib(peakRss)} MiB${storeBytes !== null ? `, store +${mib(storeBytes)} MiB` : ''}`)
+  log(`  ${label}: ${samples.map(x => x.toFixed(2)).join(', ')} s${runs > 1 ? ` (median ${seconds.toFixed(2)})` : ''}, CPU ${res.cpuSeconds.toFixed(2)} s, peak RSS ${mib(peakRss)} MiB${storeBytes !== null ? `, store +${mib(storeBytes)} MiB` : ''}`)
   return res
 }
 
@@ -325,7 +332,7 @@ async function bench (base: string, total: number, profileEnv: string | undefine
 
   log(`mvc bench: ${mib(total)} MiB in ${base}`)
   log(`machine: ${String(mach.cpu)}, ${String(mach.cores)} cores, ${String(mach.memGiB)} GiB RAM, ${String(mach.os)}, node ${String(mach.node)}, ${String(mach.git)}, /tmp on ${String(mach.tmpFs)}`)
-  log(`peak RSS method: ${method === 'gnu-time' ? 'GNU time (/usr/bin/time -f %M: wait4 ru_maxrss of the command tree)' : 'polling /proc/<pid>/status VmHWM of the command and its descendants every 20 ms'}`)
+  log(`peak RSS / CPU method: ${method === 'gnu-time' ? 'GNU time (/usr/bin/time -f "%M %U %S": wait4 rusage of the command tree)' : 'polling /proc/<pid>/status VmHWM and /proc/<pid>/stat of the command and its descendants every 20 ms'}`)
 
   let t = performance.now()
   const plain = process.env.MVC_BENCH_PLAIN === '1'
@@ -482,6 +489,7 @@ async function bench (base: string, total: number, profileEnv: string | undefine
     o.label,
     o.seconds.toFixed(2),
     o.samples.length > 1 ? `${Math.min(...o.samples).toFixed(2)}–${Math.max(...o.samples).toFixed(2)}` : '',
+    o.cpuSeconds.toFixed(2),
     o.mbps === null ? '—' : o.mbps.toFixed(0),
     o.vsCp === null ? '—' : o.vsCp.toFixed(2),
     o.storeBytes === null ? '—' : mib(o.storeBytes),
@@ -489,9 +497,10 @@ async function bench (base: string, total: number, profileEnv: string | undefine
   ])
   log()
   log(`dataset: ${ds.files.length} files, ${mib(ds.bytes)} MiB; changed for the "10 %" rows: ${mib(ch.bytes)} MiB in ${ch.files} files`)
-  log(formatTable(['operation', 'seconds', 'range (runs)', 'MB/s', 'x cp+sync', 'store MiB added', 'peak RSS MiB'], rows))
+  log(formatTable(['operation', 'seconds', 'range (runs)', 'CPU s', 'MB/s', 'x cp+sync', 'store MiB added', 'peak RSS MiB'], rows))
   for (const o of ops) if (o.note !== '') log(`  ${o.label}: ${o.note}`)
   log(`  git lfs: ${lfsStatus}`)
+  log('  CPU s = user + system time of the command tree (median); sync\'s write-back runs in kernel threads and is not in it')
   log('  seconds = median of the runs; MB/s = whole dataset / seconds (MB = 10^6 B), also for the incremental rows; write operations include a trailing sync')
   log(`  load average (1 min) at start ${load0.toFixed(2)}, at end ${loadavg()[0]!.toFixed(2)} on ${cpus().length} cores: other processes on the machine add noise`)
 

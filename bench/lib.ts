@@ -5,11 +5,13 @@
  * Method:
  *   - Wall time is measured in this process with `performance.now()` from just before `spawn` to the
  *     child's `close` event, so it includes process start-up (for mvc: Node's own start-up).
- *   - Peak RSS: when GNU time is usable (`/usr/bin/time -f %M` exits 0) each command runs under it
- *     and the figure is the kernel's `ru_maxrss` from wait4(), i.e. the largest resident set of the
- *     command or any descendant it waited for. Otherwise (or with MVC_BENCH_RSS=proc) this process
- *     polls `/proc/<pid>/status` VmHWM of the child and its descendants every 20 ms; that needs no
- *     install but can miss a peak reached by a descendant living less than one polling interval.
+ *   - Peak RSS and CPU time: when GNU time is usable (`/usr/bin/time -f '%M %U %S'` works) each
+ *     command runs under it and the figures are the kernel's `ru_maxrss` and user + system time from
+ *     wait4(), i.e. the largest resident set of the command or any descendant it waited for, and the
+ *     CPU time of all of them. Otherwise (or with MVC_BENCH_RSS=proc) this process polls
+ *     `/proc/<pid>/status` VmHWM and `/proc/<pid>/stat` CPU ticks of the child and its descendants
+ *     every 20 ms; that needs no install but can miss what a descendant does in its last interval.
+ *     CPU time matters on a shared machine: wall time grows with other load, CPU time much less.
  *   - Data: AES-256-CTR keystream (node:crypto) under a fixed key, with a per-file IV derived from a
  *     label. It is incompressible (so zlib and dedup get no free wins) and byte-for-byte reproducible,
  *     and runs at memory speed, so generation is quick even for several GiB.
@@ -32,6 +34,8 @@ export interface RunResult {
   readonly seconds: number
   /** Peak resident set size in bytes (0 when it could not be measured). */
   readonly peakRss: number
+  /** User + system CPU seconds of the command and its waited-for descendants (see the file comment). */
+  readonly cpuSeconds: number
   readonly code: number | null
   readonly signal: NodeJS.Signals | null
   readonly stdout: string
@@ -54,9 +58,9 @@ export async function pickRssMethod (): Promise<RssMethod> {
   const dir = await mkdtemp(join(tmpdir(), 'mvc-bench-probe-'))
   try {
     const out = join(dir, 'rss')
-    const r = await rawRun(GNU_TIME, ['-f', '%M', '-o', out, 'true'], {})
+    const r = await rawRun(GNU_TIME, ['-f', '%M %U %S', '-o', out, 'true'], {})
     if (r.code !== 0) return 'proc-poll'
-    return /^\d+\s*$/m.test(await readFile(out, 'utf8')) ? 'gnu-time' : 'proc-poll'
+    return /^\d+ [\d.]+ [\d.]+\s*$/m.test(await readFile(out, 'utf8')) ? 'gnu-time' : 'proc-poll'
   } catch {
     return 'proc-poll'
   } finally {
@@ -110,6 +114,21 @@ function vmHwm (pid: number): number {
   }
 }
 
+/** Linux USER_HZ; 100 on every mainstream architecture. */
+const CLK_TCK = 100
+
+/** utime + stime + cutime + cstime of a process, in clock ticks (0 when it is gone). */
+function cpuTicks (pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // Fields after the parenthesised command name; utime is field 14 overall.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])
+  } catch {
+    return 0
+  }
+}
+
 /** Direct children of a process (via /proc/<pid>/task/<tid>/children, all threads). */
 function childrenOf (pid: number): number[] {
   const out: number[] = []
@@ -139,19 +158,23 @@ function readdirSyncSafe (p: string): string[] {
 export async function run (method: RssMethod, cmd: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   let r: Raw
   let peak = 0
+  let cpu = 0
   if (method === 'gnu-time') {
     const dir = await mkdtemp(join(tmpdir(), 'mvc-bench-rss-'))
     try {
       const rssFile = join(dir, 'rss')
-      r = await rawRun(GNU_TIME, ['-f', '%M', '-o', rssFile, cmd, ...args], options)
+      r = await rawRun(GNU_TIME, ['-f', '%M %U %S', '-o', rssFile, cmd, ...args], options)
       const lines = (await readFile(rssFile, 'utf8').catch(() => '')).trim().split('\n')
-      const kb = Number(lines[lines.length - 1])
-      peak = Number.isFinite(kb) ? kb * 1024 : 0
+      const [kb, user, sys] = (lines[lines.length - 1] ?? '').split(' ').map(Number)
+      peak = kb !== undefined && Number.isFinite(kb) ? kb * 1024 : 0
+      cpu = (user ?? 0) + (sys ?? 0)
+      if (!Number.isFinite(cpu)) cpu = 0
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
   } else {
     let timer: NodeJS.Timeout | undefined
+    const ticks = new Map<number, number>()
     const sample = (root: number): void => {
       const stack = [root]
       const seen = new Set<number>()
@@ -161,6 +184,8 @@ export async function run (method: RssMethod, cmd: string, args: readonly string
         seen.add(pid)
         const h = vmHwm(pid)
         if (h > peak) peak = h
+        const t = cpuTicks(pid)
+        if (t > (ticks.get(pid) ?? 0)) ticks.set(pid, t)
         stack.push(...childrenOf(pid))
       }
     }
@@ -169,11 +194,12 @@ export async function run (method: RssMethod, cmd: string, args: readonly string
       timer = setInterval(() => sample(pid), 20)
     })
     if (timer !== undefined) clearInterval(timer)
+    for (const t of ticks.values()) cpu += t / CLK_TCK
   }
   if (options.check !== false && r.code !== 0) {
     throw new Error(`${cmd} ${args.join(' ')} failed (exit ${String(r.code)}${r.signal !== null ? `, signal ${r.signal}` : ''}):\n${r.stderr.slice(-4000)}`)
   }
-  return { seconds: r.seconds, peakRss: peak, code: r.code, signal: r.signal, stdout: r.stdout, stderr: r.stderr }
+  return { seconds: r.seconds, peakRss: peak, cpuSeconds: cpu, code: r.code, signal: r.signal, stdout: r.stdout, stderr: r.stderr }
 }
 
 /** Runs without measurement; returns stdout, throws on failure. */

@@ -29,11 +29,15 @@ async function serve (args: readonly string[], cwd: string, env: Record<string, 
   const { child, done } = spawnMvc(['serve', '--port', '0', ...args], { cwd, env })
   const url = await new Promise<string>((resolve, reject) => {
     let out = ''
-    const timer = setTimeout(() => { reject(new Error(`mvc serve printed no URL in 30 s: ${out}`)) }, 30_000)
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`mvc serve printed no URL in 30 s: ${out}`))
+    }, 30_000)
     child.stdout!.on('data', (b: Buffer) => {
       out += b.toString('utf8')
-      const m = /listening on (http:\/\/\S+)/.exec(out)
-      if (m !== null) { clearTimeout(timer); resolve(m[1]!) }
+      // `listening on <url>`, or with --json `{"url":"<url>",…}`
+      const m = /listening on (http:\/\/\S+)|"url":"(http:[^"]+)"/.exec(out)
+      if (m !== null) { clearTimeout(timer); resolve(m[1] ?? m[2]!) }
     })
     void done.then(r => { clearTimeout(timer); reject(new Error(`mvc serve exited ${String(r.code)} before listening:\n${r.stdout}\n${r.stderr}`)) })
   })
@@ -67,7 +71,7 @@ async function http (base: string, method: string, path: string, options: { toke
   const headers: Record<string, string> = { ...options.headers }
   if (options.token !== undefined) headers.Authorization = `Bearer ${options.token}`
   const body = typeof options.body === 'string' ? Buffer.from(options.body) : options.body
-  if (body !== undefined && headers['Content-Length'] === undefined) headers['Content-Length'] = String(body.length)
+  if (body !== undefined && headers['Content-Length'] === undefined && headers['Transfer-Encoding'] === undefined) headers['Content-Length'] = String(body.length)
   return await new Promise<Reply>((resolve, reject) => {
     const req = request({ host: u.hostname, port: u.port, method, path, headers, agent: false }, res => {
       const chunks: Buffer[] = []
@@ -177,6 +181,9 @@ describe('mvc serve: protocol', () => {
     const many = Array.from({ length: 10_001 }, (_, i) => rawCid(Buffer.from(String(i))).toString())
     assertError(await http(url, 'POST', '/v1/has', { token: WRITE, body: JSON.stringify(many) }), 413, 'TOO_LARGE')
     assertError(await http(url, 'POST', '/v1/has', { token: WRITE, body: JSON.stringify(many.slice(0, 10_000)).padEnd(1024 * 1024 + 1) }), 413, 'TOO_LARGE')
+    const chunked = await http(url, 'POST', '/v1/has', { token: WRITE, headers: { 'Transfer-Encoding': 'chunked' }, body: '[' + ' '.repeat(1024 * 1024 + 100) + ']' })
+    assertError(chunked, 413, 'TOO_LARGE')
+    assert.equal(chunked.headers.connection, 'close', 'an unread body of unknown length is not drained')
     assert.equal((await http(url, 'POST', '/v1/has', { token: WRITE, body: JSON.stringify(many.slice(0, 10_000)) })).json().length, 10_000)
     assertError(await http(url, 'PUT', `/v1/objects/${cid}`, { token: WRITE, headers: { 'Transfer-Encoding': 'chunked' }, body: 'big' }), 411, 'LENGTH_REQUIRED')
   })
@@ -364,6 +371,7 @@ describe('mvc serve: starting and stopping', () => {
     const r = await stop(again)
     assert.equal(r.code, 0)
     const printed = JSON.parse(r.stdout.trim()) as { url: string, repository: string, store: string }
+    assert.equal(printed.url, again.url)
     assert.equal(printed.store, bare)
     assert.match(printed.repository, /^[0-9a-f]{32}$/)
   })

@@ -33,6 +33,8 @@ export function statKey (stats: FileStat): Omit<StatEntry, 'file' | 'at'> {
 
 export class StatCache {
   private readonly updates = new Map<string, StatEntry>()
+  /** Paths whose stored entry was trusted by lookup, with its file CID: re-recording them changes nothing. */
+  private readonly trusted = new Map<string, string>()
   private readonly models = new Map<string, string>()
   private constructor (private readonly store: ObjectStore, private readonly scope: string) {}
 
@@ -52,10 +54,12 @@ export class StatCache {
     const k = statKey(stats)
     if (e.size !== k.size || e.mtimeNs !== k.mtimeNs || e.ctimeNs !== k.ctimeNs || e.ino !== k.ino || e.mode !== k.mode) return undefined
     if (Number(stats.mtimeMs) >= e.at - RACY_MS) return undefined
+    this.trusted.set(rel, e.file)
     return e.file
   }
 
   record (rel: string, stats: FileStat | Stats, file: string, at = Date.now()): void {
+    if (this.trusted.get(rel) === file) return // the stored entry is current: no write
     const s = stats as FileStat
     this.updates.set(rel, { ...statKey(s), file, at })
   }

@@ -103,6 +103,17 @@ export interface CheckoutResult {
   readonly bytes: number
 }
 
+/**
+ * True when the repository could rebuild this exact content: the manifest and every file object it
+ * lists are stored (file objects imply their chunks, invariant I1). A stored manifest alone is not
+ * enough: data snapshots store their manifest without the files.
+ */
+async function isRecoverable (repo: Repo, cid: CID, manifest: Manifest): Promise<boolean> {
+  if (!(await repo.store.has(cid))) return false
+  for (const e of manifest.entries) if (!(await repo.store.has(e.file))) return false
+  return true
+}
+
 /** Refuses when the target holds content that no commit has (so overwriting it would lose work). */
 async function assertClean (repo: Repo, abs: string, rel: string | undefined): Promise<void> {
   const exists = await lstat(abs).catch(() => undefined)
@@ -112,7 +123,7 @@ async function assertClean (repo: Repo, abs: string, rel: string | undefined): P
     if (tree.files.length === 0 && tree.dirs.length === 0) return
   }
   const current = await currentManifest(repo, abs, rel ?? `@${abs}`)
-  if (current === undefined || await repo.store.has(current.cid)) return
+  if (current === undefined || await isRecoverable(repo, current.cid, current.manifest)) return
   const base = rel === undefined ? undefined : await baseFor(repo, rel)
   const baseManifest = base === undefined ? undefined : await readManifest(repo.store, base.commit.model)
   const d = compareManifests(baseManifest, current.manifest)

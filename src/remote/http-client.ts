@@ -19,7 +19,7 @@ import {
 import { FORMAT_VERSION } from '../store/open.js'
 import type { Remote, RemoteRef } from './interface.js'
 import {
-  API_PREFIX, MAX_HAS_BATCH, MAX_OBJECT_BYTES, PROTOCOL_VERSION, ProtocolCode, REPOSITORY_HEADER,
+  API_PREFIX, joinChunks, MAX_HAS_BATCH, MAX_OBJECT_BYTES, PROTOCOL_VERSION, ProtocolCode, REPOSITORY_HEADER,
   REPOSITORY_PARAM, TOKEN_PATTERN, encodeRefPath, refNameProblem, refPrefixProblem, refValueProblem,
   type ErrorBody, type InfoBody
 } from './http-protocol.js'
@@ -275,12 +275,7 @@ class HttpRemote implements Remote {
         res.on('close', () => {
           if (!res.complete) reject(Object.assign(new Error('the connection closed before the response was complete'), { code: 'ECONNRESET' }))
         })
-        res.on('end', () => {
-          const body = new Uint8Array(total)
-          let at = 0
-          for (const c of chunks) { body.set(c, at); at += c.length }
-          resolve({ status, headers: res.headers, body, attempts: attempt })
-        })
+        res.on('end', () => { resolve({ status, headers: res.headers, body: joinChunks(chunks, total), attempts: attempt }) })
       })
       req.end(options.body)
     })

@@ -53,6 +53,14 @@ export const ProtocolCode = {
   internal: 'INTERNAL'
 } as const
 
+/** Joins received chunks into one exact-size Uint8Array (not a pooled Buffer: callers keep it). */
+export function joinChunks (chunks: readonly Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total)
+  let at = 0
+  for (const c of chunks) { out.set(c, at); at += c.length }
+  return out
+}
+
 /** The one ref outside `refs/` that can be read and written (mvc keeps it symbolic: `ref: refs/heads/<b>`). */
 export const HEAD = 'HEAD'
 export const SYMBOLIC_PREFIX = 'ref: '

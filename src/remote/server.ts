@@ -17,13 +17,13 @@ import {
   AuthError, CorruptObjectError, InputNotFoundError, InvalidArgumentError, NotARepositoryError, ObjectNotFoundError,
   RefConflictError, isMvcError
 } from '../errors.js'
-import type { ObjectStore } from '../store/interface.js'
+import type { ObjectStore, Transaction } from '../store/interface.js'
 import { DB_DIR, FORMAT_VERSION, openDiskStore } from '../store/open.js'
 import { openRepo } from '../core/repo.js'
 import { initRefs } from '../core/refs.js'
 import { MVC_DIR } from '../model/paths.js'
 import {
-  API_PREFIX, MAX_HAS_BATCH, MAX_HAS_BODY_BYTES, MAX_OBJECT_BYTES, MAX_REF_BODY_BYTES, PROTOCOL_VERSION,
+  API_PREFIX, joinChunks, MAX_HAS_BATCH, MAX_HAS_BODY_BYTES, MAX_OBJECT_BYTES, MAX_REF_BODY_BYTES, PROTOCOL_VERSION,
   ProtocolCode, REPOSITORY_HEADER, REPOSITORY_ID_KEY, decodeRefPath, parseObjectCid, refPrefixProblem,
   refValueProblem, TOKEN_PATTERN, type Access, type InfoBody
 } from './http-protocol.js'
@@ -228,14 +228,15 @@ class ObjectWriter {
       while (this.pending.length > 0) {
         const batch = this.pending
         this.pending = []
-        const tx = await this.store.transaction()
+        let tx: Transaction | undefined
         try {
+          tx = await this.store.transaction()
           const isNew: boolean[] = []
           for (const p of batch) isNew.push(p.cid.code === RAW ? await tx.putRaw(p.cid, p.bytes) : await tx.putObject(p.cid, p.bytes))
           await tx.commit()
           batch.forEach((p, i) => p.resolve(isNew[i]!))
         } catch (err) {
-          await tx.abort().catch(() => {})
+          await tx?.abort().catch(() => {})
           for (const p of batch) p.reject(err)
         }
       }
@@ -253,27 +254,43 @@ function contentLength (req: IncomingMessage): number | undefined {
   return n
 }
 
-/** Reads a request body into memory, refusing (413) more than `limit` bytes. */
+/**
+ * Reads a request body into memory, refusing (413) more than `limit` bytes. On overflow it stops reading
+ * without destroying the socket, so the 413 can still be sent (with `Connection: close`).
+ */
 async function readBody (req: IncomingMessage, limit: number, what: string): Promise<Uint8Array> {
-  const tooLarge = (): HttpFailure => new HttpFailure(413, ProtocolCode.tooLarge, `${what} is larger than the limit of ${limit} bytes`, { limit })
   const declared = contentLength(req)
+  const tooLarge = (): HttpFailure => new HttpFailure(413, ProtocolCode.tooLarge, `${what} is larger than the limit of ${limit} bytes`, { limit })
   if (declared !== undefined && declared > limit) throw tooLarge()
-  const chunks: Buffer[] = []
-  let total = 0
-  try {
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      total += chunk.length
-      if (total > limit) throw tooLarge()
-      chunks.push(chunk)
+  return await new Promise<Uint8Array>((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let total = 0
+    const done = (): void => {
+      req.off('data', onData)
+      req.off('end', onEnd)
+      req.off('error', onCut)
+      req.off('close', onCut)
     }
-  } catch (err) {
-    if (err instanceof HttpFailure) throw err
-    throw badRequest(`${what} was cut short: ${(err as Error).message}`)
-  }
-  const out = new Uint8Array(total)
-  let at = 0
-  for (const c of chunks) { out.set(c, at); at += c.length }
-  return out
+    const onData = (chunk: Buffer): void => {
+      total += chunk.length
+      if (total <= limit) { chunks.push(chunk); return }
+      done()
+      req.pause()
+      reject(tooLarge())
+    }
+    const onEnd = (): void => {
+      done()
+      resolve(joinChunks(chunks, total))
+    }
+    const onCut = (): void => {
+      done()
+      reject(badRequest(`${what} was cut short`))
+    }
+    req.on('data', onData)
+    req.on('end', onEnd)
+    req.on('error', onCut)
+    req.on('close', onCut)
+  })
 }
 
 async function readJson (req: IncomingMessage, limit: number, what: string): Promise<unknown> {

@@ -135,7 +135,10 @@ interface Node {
   deep: boolean
   /** Check its links even when the receiver has it (model manifests). */
   check: boolean
+  /** Bytes read (missing objects keep them). */
   read: boolean
+  /** Links processed. */
+  expanded: boolean
   size: number
   bytes?: Uint8Array
   children: string[]
@@ -202,24 +205,29 @@ export async function negotiate (source: ObjectSource, target: ObjectTarget, roo
   let examined = 0
   const report = (): void => options.onProgress?.({ phase: 'negotiate', objects: examined, totalObjects: 0, bytes: 0, totalBytes: 0 })
 
+  const needsRead = (n: Node): boolean => n.cid.code === DAG_CBOR && n.missing !== undefined &&
+    ((n.missing && !n.read) || (n.deep && (n.missing || n.check) && !n.expanded))
+  /** Answered nodes that may need reading (checked with needsRead when the round reads). */
+  let toRead: Node[] = []
+
   const add = (link: Link): Node => {
     const key = link.cid.toString()
     let n = nodes.get(key)
     if (n === undefined) {
-      n = { cid: link.cid, key, deep: link.kind !== 'data', check: link.kind === 'model', read: false, size: link.size ?? 0, children: [] }
+      n = { cid: link.cid, key, deep: link.kind !== 'data', check: link.kind === 'model', read: false, expanded: false, size: link.size ?? 0, children: [] }
       nodes.set(key, n)
       unknown.push(n)
     } else {
+      // Reached again through a stronger link: a data manifest that is also a model manifest is descended into.
+      const before = needsRead(n)
       if (link.kind !== 'data') n.deep = true
       if (link.kind === 'model') n.check = true
       if (link.size !== undefined && link.size > n.size) n.size = link.size
+      if (!before && needsRead(n)) toRead.push(n)
     }
     return n
   }
   for (const r of roots) add(r)
-
-  const needsRead = (n: Node): boolean => !n.read && n.cid.code === DAG_CBOR && n.missing !== undefined &&
-    (n.missing ? true : n.check && n.deep)
 
   for (;;) {
     // 1. Ask the receiver about every object not asked about yet.
@@ -230,19 +238,22 @@ export async function negotiate (source: ObjectSource, target: ObjectTarget, roo
       asking.forEach((n, i) => {
         n.missing = answers[i] !== true
         if (!n.missing) skipped++
+        toRead.push(n)
       })
       examined += asking.length
       report()
     }
     // 2. Read the structured objects whose links matter: missing ones, and present model manifests.
-    const reading = [...nodes.values()].filter(needsRead)
+    const reading = [...new Set(toRead)].filter(needsRead)
+    toRead = []
     if (reading.length === 0 && unknown.length === 0) break
     await pool(reading, concurrency, async n => {
+      const bytes = n.bytes ?? await source.get(n.cid)
+      if (n.bytes === undefined) verifyBlock(n.cid, bytes, source.describe)
       n.read = true
-      const bytes = await source.get(n.cid)
-      verifyBlock(n.cid, bytes, source.describe)
       if (n.missing === true) { n.bytes = bytes; n.size = bytes.length }
-      if (!n.deep) return // a data manifest: stored, never descended into
+      if (!n.deep || !(n.missing === true || n.check)) return // a data manifest: stored, never descended into
+      n.expanded = true
       const value = dagCbor.decode<unknown>(bytes)
       const v = value as { type?: unknown, version?: unknown }
       if (v !== null && typeof v === 'object' && v.type === 'mvc/commit' && typeof v.version === 'number') n.version = v.version
@@ -258,7 +269,7 @@ export async function negotiate (source: ObjectSource, target: ObjectTarget, roo
 
   // 3. Heights over the missing objects (and present model manifests that were looked into, which
   //    pass the order through): a leaf is 0, anything else 1 + its highest relevant child.
-  const relevant = (n: Node | undefined): n is Node => n !== undefined && (n.missing === true || n.read)
+  const relevant = (n: Node | undefined): n is Node => n !== undefined && (n.missing === true || n.expanded)
   const height = new Map<string, number>()
   const visiting = new Set<string>()
   for (const start of nodes.values()) {

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path'
 import type { CommandModule } from 'yargs'
 import { UsageError } from '../../errors.js'
 import { loadTokens, openServedStore, startServer } from '../../remote/server.js'
@@ -32,10 +33,12 @@ export function serveCommand (io: Io, signals: Signals = process): CommandModule
         throw new UsageError('refusing to serve without authentication: give --tokens <file> (lines of "<token> read|write"), or --no-auth to let anyone who can connect read and write', {})
       }
       if (args.init && args.store === undefined) throw new UsageError('--init needs --store <dir>', {})
-      const tokens = args.tokens === undefined ? null : await loadTokens(args.tokens, io.err)
+      // Relative paths are relative to -C, as for every command.
+      const cwd = args.C ?? '.'
+      const tokens = args.tokens === undefined ? null : await loadTokens(resolve(cwd, args.tokens), io.err)
       const target = args.store === undefined
-        ? await openServedStore({ dir: args.C ?? '.' })
-        : await openServedStore({ storeDir: args.store, init: args.init })
+        ? await openServedStore({ dir: cwd })
+        : await openServedStore({ storeDir: resolve(cwd, args.store), init: args.init })
       try {
         const server = await startServer({ store: target.store, tokens, host: args.host, port: args.port, log: io.err })
         if (args.json === true) io.out(JSON.stringify({ url: server.url, repository: server.repositoryId, store: target.location }))
@@ -48,14 +51,14 @@ export function serveCommand (io: Io, signals: Signals = process): CommandModule
             : `warning: no authentication (--no-auth) on ${args.host}: anyone who can reach it can read and write`)
         }
         io.err('stop with Ctrl-C (SIGINT) or SIGTERM')
-        await new Promise<void>(resolve => {
+        await new Promise<void>(stopped => {
           const stop = (): void => {
             signals.off('SIGINT', stop)
             signals.off('SIGTERM', stop)
             // A second signal cuts in-flight requests short.
             signals.once('SIGINT', server.terminate)
             signals.once('SIGTERM', server.terminate)
-            resolve()
+            stopped()
           }
           signals.once('SIGINT', stop)
           signals.once('SIGTERM', stop)
