@@ -356,6 +356,18 @@ describe('mvc checkout never replaces the repository', () => {
     assertFails(r2, 8)
     assert.equal((await mvcJson(['log'], { cwd: root })).length, 1)
   })
+
+  test('a training-data folder is not "committed content": checkout --to it is refused (exit 7)', TIMEOUT, async () => {
+    const { root } = await newRepo()
+    await writeModel(root)
+    await put(join(root, 'data', 'train.csv'), 'x,y\n1,2\n')
+    // The data snapshot stores the data folder's manifest but not its files.
+    await mvcOk(['commit', 'model', '-m', 'one', '--data', 'data', '--no-verify'], { cwd: root })
+    const before = await treeSnapshot(join(root, 'data'))
+    const r = await runMvc(['checkout', 'v1', '--to', 'data', '--json'], { cwd: root })
+    assertFails(r, 7, 'UNCOMMITTED_CHANGES')
+    assert.deepEqual(await treeSnapshot(join(root, 'data')), before, 'the training data was replaced')
+  })
 })
 
 describe('mvc status', () => {
