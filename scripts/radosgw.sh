@@ -14,7 +14,7 @@
 #
 # Environment: MVC_RGW_DIR, MVC_RGW_PORT (S3, default 7480), MVC_RGW_MON_PORT (default 3300),
 # MVC_RGW_MEMSTORE_BYTES (default 2 GiB), MVC_RGW_START_TIMEOUT (seconds, default 120).
-set -euo pipefail
+set -eEuo pipefail
 
 DIR="${MVC_RGW_DIR:-/tmp/mvc-radosgw}"
 PORT="${MVC_RGW_PORT:-7480}"
@@ -52,7 +52,9 @@ running () {
 
 need_tools () {
   local missing=()
-  for p in "${PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  for p in "${PACKAGES[@]}"; do
+    [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" == "install ok installed" ]] || missing+=("$p")
+  done
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   command -v uuidgen >/dev/null 2>&1 || missing+=(uuid-runtime)
   if ((${#missing[@]} > 0)); then
@@ -115,14 +117,14 @@ do_start () {
   if running; then log "already running at $ENDPOINT ($DIR)"; return 0; fi
   [[ -e "$DIR" ]] && { log "removing a stale or half-started instance in $DIR"; do_stop; }
   local t0; t0=$(now)
+  port_free "$PORT" || die "port $PORT on $HOST is in use (set MVC_RGW_PORT)"
+  port_free "$MON_PORT" || die "port $MON_PORT on $HOST is in use (set MVC_RGW_MON_PORT)"
   mkdir -p "$DIR"
   touch "$DIR/.mvc-radosgw"
   # A start that fails part-way stops what it started and keeps the logs for a look.
   trap 'log "start failed; logs are in $DIR/log"; kill_daemons' ERR
   need_tools
   local t_ready; t_ready=$(now)
-  port_free "$PORT" || die "port $PORT on $HOST is in use (set MVC_RGW_PORT)"
-  port_free "$MON_PORT" || die "port $MON_PORT on $HOST is in use (set MVC_RGW_MON_PORT)"
   mkdir -p "$DIR"/{run,log,mon/ceph-a,osd/ceph-0,rgw}
   local fsid; fsid=$(uuidgen)
 

@@ -195,7 +195,7 @@ class HttpRemote implements Remote {
   }
 
   private async fetchInfo (): Promise<InfoBody> {
-    const what = 'checking the protocol version'
+    const what = 'connecting'
     const res = await this.request('GET', 'info', { idempotent: true, maxBytes: MAX_JSON_RESPONSE_BYTES, what })
     if (res.status === 404) throw this.protocolError(what, 'it has no /v1/info: is this an mvc server (`mvc serve`)?')
     if (res.status !== 200) throw this.failure(res, what)
@@ -217,8 +217,11 @@ class HttpRemote implements Remote {
   }
 
   private requireWrite (info: InfoBody, what: string): void {
-    if (info.access === 'write') return
-    throw new AuthError(`${this.url} refused ${what}: the token in MVC_TOKEN may only read. Set MVC_TOKEN to a token with write access.`, { url: this.url, status: 403 })
+    if (info.access !== 'write') throw this.readOnly(what, { url: this.url, status: 403 })
+  }
+
+  private readOnly (what: string, data: Record<string, unknown>): AuthError {
+    return new AuthError(`the token in MVC_TOKEN may only read from ${this.url}, and ${what} needs write access: set MVC_TOKEN to a token with write access`, data)
   }
 
   /** One request, retried as `options` allow; network failures become RemoteError. */
@@ -305,9 +308,9 @@ class HttpRemote implements Remote {
     const data = { url: this.url, status: res.status, serverCode: e?.code }
     switch (true) {
       case res.status === 401:
-        return new AuthError(`${this.url} refused ${what}: ${says}. Set MVC_TOKEN to a token listed in the server's tokens file (mvc serve --tokens <file>).`, data)
+        return new AuthError(`${this.url} ${this.token === undefined ? 'needs a token' : 'did not accept the token'}: set MVC_TOKEN to a token listed in the server's tokens file (mvc serve --tokens <file>)`, data)
       case res.status === 403:
-        return new AuthError(`${this.url} refused ${what}: the token in MVC_TOKEN may only read. Set MVC_TOKEN to a token with write access.`, data)
+        return this.readOnly(what, data)
       case e?.code === RefConflictError.code:
         return new RefConflictError(`${this.url}: ${says}; fetch and try again`, { ...data, ref: e?.data?.name, expected: e?.data?.expected, actual: e?.data?.actual })
       case e?.code === CorruptObjectError.code:
