@@ -202,6 +202,21 @@ export function storeSuite (name: string, factory: () => Promise<StoreFixture>):
       for (const [c, b] of cids) sameBytes(await store.get(c), b)
     }))
 
+    test('objects spread over more packs than stay open are all readable, also concurrently', async () => use(async ({ store }) => {
+      const written: Array<[CID, Uint8Array]> = []
+      for (let i = 0; i < 100; i++) {
+        const tx = await store.transaction()
+        const b = bytes(512 + i, 5000 + i)
+        const c = rawCid(b)
+        await tx.putRaw(c, b)
+        await tx.commit()
+        written.push([c, b])
+      }
+      const got = await Promise.all(written.map(async ([c]) => await store.get(c)))
+      got.forEach((g, i) => sameBytes(g, written[i]![1]))
+      for (const [c, b] of written.slice(0, 10)) sameBytes(await store.get(c), b)
+    }))
+
     test('committed data survives close and reopen', async (t) => {
       const f = await factory()
       if (f.reopen === undefined) {

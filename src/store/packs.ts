@@ -55,9 +55,15 @@ class PackAccounting {
   id (): string { return this.idHash.digest('hex') }
 }
 
+/** How many pack files stay open for reading; a long-running server may see thousands of packs. */
+export const OPEN_PACKS = 64
+
+interface OpenPack { readonly handle: Promise<FileHandle>, users: number }
+
 /** Packs in a folder on disk (`.mvc/packs`). */
 export class DiskPacks implements PackFiles {
-  private readonly handles = new Map<string, Promise<FileHandle>>()
+  /** Open read handles, least recently used first; only idle ones are closed when over OPEN_PACKS. */
+  private readonly handles = new Map<string, OpenPack>()
   constructor (readonly dir: string) {}
 
   async create (): Promise<PackWriter> {
@@ -70,20 +76,38 @@ export class DiskPacks implements PackFiles {
 
   describe (pack: string): string { return join(this.dir, `${pack}.pack`) }
 
-  private handle (pack: string): Promise<FileHandle> {
+  private acquire (pack: string): OpenPack {
     let h = this.handles.get(pack)
     if (h === undefined) {
-      h = open(this.describe(pack), 'r')
-      this.handles.set(pack, h)
-      h.catch(() => this.handles.delete(pack))
+      h = { handle: open(this.describe(pack), 'r'), users: 0 }
+      h.handle.catch(() => this.handles.delete(pack))
+    } else {
+      this.handles.delete(pack) // re-inserted below as most recently used
+    }
+    this.handles.set(pack, h)
+    h.users++
+    for (const [name, old] of this.handles) {
+      if (this.handles.size <= OPEN_PACKS) break
+      if (old.users > 0) continue
+      this.handles.delete(name)
+      old.handle.then(async fh => await fh.close(), () => {})
     }
     return h
   }
 
   async read (loc: PackLocation): Promise<Uint8Array> {
+    const h = this.acquire(loc.pack)
+    try {
+      return await this.readFrom(h, loc)
+    } finally {
+      h.users--
+    }
+  }
+
+  private async readFrom (h: OpenPack, loc: PackLocation): Promise<Uint8Array> {
     let fh: FileHandle
     try {
-      fh = await this.handle(loc.pack)
+      fh = await h.handle
     } catch (err) {
       throw new ObjectNotFoundError(`pack ${this.describe(loc.pack)} is missing`, { pack: loc.pack }, { cause: err })
     }
@@ -108,7 +132,7 @@ export class DiskPacks implements PackFiles {
   async close (): Promise<void> {
     const hs = [...this.handles.values()]
     this.handles.clear()
-    await Promise.all(hs.map(async h => { try { await (await h).close() } catch { /* already failed to open */ } }))
+    await Promise.all(hs.map(async h => { try { await (await h.handle).close() } catch { /* already failed to open */ } }))
   }
 }
 
