@@ -62,7 +62,7 @@ export async function main (argv: string[], io: Io = processIo): Promise<number>
     .alias('h', 'help')
     .version()
     .wrap(Math.min(100, process.stdout.columns ?? 100))
-    .epilogue('Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 not a repository or unsupported format, 4 unknown revision, 5 corrupt or missing object, 6 repository locked, 7 conflict, 8 bad input, 9 verification failed. See docs/cli.md.')
+    .epilogue('Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 not a repository or unsupported format, 4 unknown revision, 5 corrupt or missing object, 6 repository locked, 7 conflict, 8 bad input, 9 verification failed, 10 remote error, 11 authentication refused. See docs/cli.md.')
     .exitProcess(false)
     .fail((msg: string | null, err: Error | undefined) => {
       if (err !== undefined && err !== null) throw err
