@@ -30,6 +30,8 @@
  *      dir. MVC_BENCH_PROFILE=1 (or =<dir> to keep the .cpuprofile) adds a separate mvc first commit
  *      under `node --cpu-prof` into a fresh repository and summarises where its main thread spent time.
  *
+ * MVC_BENCH_GENERATE_ONLY=1 writes the model, keeps it and stops (for profiling by hand).
+ *
  * Usage: npm run bench            (or: MVC_BENCH_BYTES=256MiB node dist/bench/bench.js --json)
  */
 import { mkdtemp, mkdir, rm, rename, writeFile, readdir } from 'node:fs/promises'
@@ -303,7 +305,7 @@ async function machine (base: string): Promise<Record<string, string | number>> 
 async function main (): Promise<number> {
   const total = parseBytes(process.env.MVC_BENCH_BYTES ?? '1GiB')
   if (total < 8 * MiB) throw new TypeError('MVC_BENCH_BYTES must be at least 8 MiB')
-  const keep = process.env.MVC_BENCH_KEEP === '1'
+  const keep = process.env.MVC_BENCH_KEEP === '1' || process.env.MVC_BENCH_GENERATE_ONLY === '1'
   const profileEnv = process.env.MVC_BENCH_PROFILE
   const jsonPath = process.env.MVC_BENCH_JSON
   const base = await mkdtemp(join(tmpdir(), 'mvc-bench-'))
@@ -341,6 +343,10 @@ async function bench (base: string, total: number, profileEnv: string | undefine
   log(`generated ${ds.files.length} files, ${ds.bytes} bytes (${mib(ds.bytes)} MiB) in ${((performance.now() - t) / 1000).toFixed(1)} s (untimed); ${plain ? 'no model.json (MVC_BENCH_PLAIN=1): mvc chunks the shards as opaque files' : 'with a TF.js model.json: mvc stores the weights tensor by tensor'}`)
   log('page cache: warm for every tool alike (nothing is dropped; the source was just written)')
   log()
+  if (process.env.MVC_BENCH_GENERATE_ONLY === '1') {
+    log(`MVC_BENCH_GENERATE_ONLY=1: the model is in ${model}; nothing measured`)
+    return 0
+  }
 
   const runs = Math.max(1, Math.floor(Number(process.env.MVC_BENCH_RUNS ?? '3')) || 1)
   log(`runs: ${runs} per cheap operation (cp, sha256sum, mvc first commit, re-commit, checkout; median reported), 1 for git and the 10 % commits`)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A throw-away Ceph RADOS Gateway (S3) on 127.0.0.1 for mvc's S3 tests (docs/s3.md, "Test server").
+# A throw-away Ceph RADOS Gateway (S3) on 127.0.0.1 for mvc's S3 tests (docs/s3.md, "Tests and the test server").
 #
 #   bash scripts/radosgw.sh start    # install Debian's ceph packages if missing, start mon + osd + rgw, create the test user
 #   eval "$(bash scripts/radosgw.sh env)"   # AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, … and MVC_S3_TEST=1

@@ -205,6 +205,33 @@ if (!ENABLED && !SKIP) {
     } finally { await fx.destroy() }
   })
 
+  s3test('hasMany by listing: dense batches page through the listing, sparse ones fall back to HEAD', async () => {
+    const fx = await fixture()
+    const small = await openS3Remote(fx.url, { listPageSize: 20 })
+    try {
+      const objects = Array.from({ length: 200 }, (_, i) => chunk(`page-${i}`, 64 + i))
+      const stored = new Set(objects.filter((_, i) => i % 2 === 0).map(o => o.cid.toString()))
+      await Promise.all(objects.filter(o => stored.has(o.cid.toString())).map(async o => { await fx.remote.put(o.cid, o.bytes) }))
+      const counts = (): { list: number, head: number } => ({ list: 0, head: 0 })
+      let seen = counts()
+      intercept(small, async cmd => {
+        if (cmd.constructor.name === 'ListObjectsV2Command') seen.list++
+        if (cmd.constructor.name === 'HeadObjectCommand') seen.head++
+      })
+      // Dense: every stored object is asked about, so each 20-key page answers ~40 requested keys.
+      assert.deepEqual(await small.hasMany(objects.map(o => o.cid)), objects.map(o => stored.has(o.cid.toString())))
+      assert.ok(seen.list >= 5 && seen.head === 0, `paged listing only: ${JSON.stringify(seen)}`)
+      // Sparse: 70 unstored CIDs; the first page answers too few of them, the rest go by HEAD.
+      seen = counts()
+      const sparse = [...objects.filter(o => !stored.has(o.cid.toString())).slice(0, 69), objects[0]!]
+      assert.deepEqual(await small.hasMany(sparse.map(o => o.cid)), sparse.map(o => stored.has(o.cid.toString())))
+      assert.ok(seen.list === 1 && seen.head > 0, `one page, then HEAD: ${JSON.stringify(seen)}`)
+    } finally {
+      await small.close()
+      await fx.destroy()
+    }
+  })
+
   s3test('put of an object that exists is a no-op: conditional create, nothing rewritten', async () => {
     const fx = await fixture()
     try {

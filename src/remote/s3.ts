@@ -53,6 +53,8 @@ export interface S3RemoteOptions {
   readonly forcePathStyle?: boolean
   /** HEAD requests in flight for `hasMany` (default 16). */
   readonly concurrency?: number
+  /** @internal Keys per ListObjectsV2 page in `hasMany` (default: the server's, 1,000 on S3); tests make it small. */
+  readonly listPageSize?: number
   /**
    * The remote's stored options (`m/remote/<name>`, see src/remote/config.ts): `endpoint`, `region` and
    * `forcePathStyle` are read from it. Credentials never are: they don't belong in a repository's config.
@@ -168,7 +170,7 @@ export async function openS3Remote (url: string, options: S3RemoteOptions = {}):
     try { await client.config.region() } catch { client.destroy(); client = make('us-east-1') }
   }
   const where = endpoint ?? envEndpoint ?? `AWS S3 (${await client.config.region().catch(() => 'us-east-1')})`
-  return new S3Remote(url, loc, client, where, concurrency)
+  return new S3Remote(url, loc, client, where, concurrency, options.listPageSize)
 }
 
 interface RefState {
@@ -216,7 +218,8 @@ class S3Remote implements Remote {
     private readonly client: S3Client,
     /** The endpoint, for messages. */
     readonly endpoint: string,
-    private readonly concurrency: number
+    private readonly concurrency: number,
+    private readonly listPageSize?: number
   ) {
     this.unquotedEtags = UNQUOTED_ETAG_ENDPOINTS.has(endpoint)
   }
@@ -436,7 +439,7 @@ class S3Remote implements Remote {
       const first = order[at]!.key
       let res
       try {
-        res = await this.client.send(new ListObjectsV2Command({ Bucket: this.loc.bucket, Prefix: prefix, StartAfter: first.slice(0, -1) }))
+        res = await this.client.send(new ListObjectsV2Command({ Bucket: this.loc.bucket, Prefix: prefix, StartAfter: first.slice(0, -1), MaxKeys: this.listPageSize }))
       } catch (err) {
         throw this.failure(err, `listing objects to check ${cids.length} objects`)
       }
