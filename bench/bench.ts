@@ -5,11 +5,14 @@
  * Method (details of the measurement helpers in bench/lib.ts):
  *   1. A synthetic TF.js-style model folder is written under a fresh temp dir (/tmp/mvc-bench-*):
  *      4 MiB shards `group1-shard{i}of{n}.bin` holding 11/16 of the bytes, two larger files
- *      `group2-shard1of2.bin` (1/4) and `group2-shard2of2.bin` (1/16), and a small model.json.
- *      Content is an AES-256-CTR keystream under a fixed key: incompressible and reproducible.
- *      Size: MVC_BENCH_BYTES (default 1GiB; accepts 256MiB, 1GiB, byte counts).
- *   2. Every operation runs as a child process: wall time from spawn to exit, peak RSS via GNU time
- *      (`/usr/bin/time -f %M`, wait4 ru_maxrss) when usable, else by polling /proc VmHWM.
+ *      `group2-shard1of2.bin` (1/4) and `group2-shard2of2.bin` (1/16), and a model.json whose
+ *      weightsManifest lays float32 tensors over the shards the way the TF.js converter does (tensors
+ *      straddle shard boundaries). Content is an AES-256-CTR keystream under a fixed key:
+ *      incompressible and reproducible. Size: MVC_BENCH_BYTES (default 1GiB; accepts 256MiB, 1GiB,
+ *      byte counts). MVC_BENCH_PLAIN=1 leaves model.json out, so mvc stores the shards as opaque files
+ *      (FastCDC chunking) instead of tensor by tensor.
+ *   2. Every operation runs as a child process: wall time from spawn to exit; peak RSS and CPU time
+ *      (user + system) via GNU time when usable, else by polling /proc (see bench/lib.ts).
  *      Before each operation `sync` runs (untimed) so no earlier write-back lands in its timing.
  *      Every operation that writes (cp, git, git lfs, mvc commit, mvc checkout) is timed INCLUDING a
  *      trailing `sync`, so all are compared at equal durability (mvc fsyncs by itself; git does not
@@ -22,15 +25,18 @@
  *      overwritten in place (every 10th shard rewritten, and the middle 10 % of each group2 file);
  *      mvc commit; git add + commit of the same change; mvc checkout v1 --to a fresh folder, then
  *      (untimed) `diff -r` against the cp copy and checkout v2 against the changed source — any
- *      difference exits 1.
+ *      difference exits 1. When the CLI verifies TF.js models by default (`--verify`), the rows above
+ *      use `--no-verify` (they measure storage) and two more rows measure the default flags: a first
+ *      commit into a fresh repository and a checkout of it.
+ *      The cheap operations (cp, sha256sum, start-up, first commit, re-commit, checkout) run
+ *      MVC_BENCH_RUNS times (default 3) and report the median; git and the 10 % commits run once.
  *   4. A table and the targets (first commit and checkout <= 1.25 x cp+sync, re-commit unchanged
  *      <= 0.1 x first commit with 0 bytes added, peak RSS <= 300 MiB) are printed. A MISS does not
  *      change the exit code: this is a measurement. `--json` prints raw numbers on stdout (the table
  *      goes to stderr); MVC_BENCH_JSON=path writes them to a file. MVC_BENCH_KEEP=1 keeps the temp
  *      dir. MVC_BENCH_PROFILE=1 (or =<dir> to keep the .cpuprofile) adds a separate mvc first commit
  *      under `node --cpu-prof` into a fresh repository and summarises where its main thread spent time.
- *
- * MVC_BENCH_GENERATE_ONLY=1 writes the model, keeps it and stops (for profiling by hand).
+ *      MVC_BENCH_GENERATE_ONLY=1 writes the model, keeps it and stops (for profiling by hand).
  *
  * Usage: npm run bench            (or: MVC_BENCH_BYTES=256MiB node dist/bench/bench.js --json)
  */

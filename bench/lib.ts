@@ -10,7 +10,8 @@
  *     wait4(), i.e. the largest resident set of the command or any descendant it waited for, and the
  *     CPU time of all of them. Otherwise (or with MVC_BENCH_RSS=proc) this process polls
  *     `/proc/<pid>/status` VmHWM and `/proc/<pid>/stat` CPU ticks of the child and its descendants
- *     every 20 ms; that needs no install but can miss what a descendant does in its last interval.
+ *     every 20 ms; that needs no install but is approximate (it misses a descendant's last interval
+ *     and can count a reaped child twice, once itself and once in its parent's cutime).
  *     CPU time matters on a shared machine: wall time grows with other load, CPU time much less.
  *   - Data: AES-256-CTR keystream (node:crypto) under a fixed key, with a per-file IV derived from a
  *     label. It is incompressible (so zlib and dedup get no free wins) and byte-for-byte reproducible,
@@ -390,6 +391,8 @@ export function formatTable (header: readonly string[], rows: ReadonlyArray<read
   return [line(header), sep, ...rows.map(line)].join('\n')
 }
 
+/** MiB with one decimal; tiny negative deltas (LevelDB compacting) print as 0.0, not -0.0. */
 export function mib (bytes: number): string {
-  return (bytes / MiB).toFixed(1)
+  const v = bytes / MiB
+  return (Math.abs(v) < 0.05 ? 0 : v).toFixed(1)
 }

@@ -57,13 +57,16 @@ const TIMEOUT = { timeout: 240_000 }
 export async function reachable (store: ObjectStore, commit: CID): Promise<Map<string, number>> {
   const out = new Map<string, number>()
   const todo: Array<{ cid: CID, as: 'commit' | 'manifest' | 'data-manifest' | 'file' | 'model' | 'topology' | 'tensor' | 'chunk' }> = [{ cid: commit, as: 'commit' }]
+  const expanded = new Set<string>()
   while (todo.length > 0) {
     const { cid, as } = todo.pop()!
     const key = cid.toString()
-    if (out.has(key)) continue
+    // A manifest reached as a data manifest (not descended) may also be a model manifest (descended).
+    if (expanded.has(key) || (out.has(key) && as === 'data-manifest')) continue
     const bytes = await store.get(cid)
     out.set(key, bytes.length)
     if (as === 'chunk' || as === 'topology' || as === 'data-manifest') continue
+    expanded.add(key)
     const value = decodeObject(cid, bytes, 'test')
     switch (as) {
       case 'commit': {

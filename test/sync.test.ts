@@ -158,6 +158,25 @@ describe('negotiation', () => {
     await remote.close()
   })
 
+  test('one push where a manifest is reached first as a data manifest and then as a model manifest sends its files', TIMEOUT, async () => {
+    const a = await newRepo('data-upgrade')
+    const data = join(a.root, 'data')
+    await mkdir(data)
+    await writeFile(join(data, 'labels.txt'), 'cat\ndog\n')
+    await writeRandomFile(join(data, 'x.bin'), 100_000, 'data-upgrade')
+    const v1 = await commit(a.repo, data, 'the data folder as a version')
+    const v2 = await commit(a.repo, a.model, 'trained on it', { data: { path: data } })
+    const remote = await memoryRemote()
+    const r = await a.repo.push({ transport: remote })
+    const all = minus(await reachable(a.repo.store, v2), new Map())
+    assert.ok(all.has(v1.toString()))
+    assert.equal(r.objectsSent, all.size)
+    const b = await clone(remote, { checkout: false })
+    await b.repo.checkout({ rev: 'v1', to: join(b.dir, 'data-out'), verify: false })
+    assert.deepEqual(await treeSnapshot(join(b.dir, 'data-out')), await treeSnapshot(data))
+    await remote.close()
+  })
+
   test('a remote that returns wrong bytes: CORRUPT_OBJECT naming the CID, nothing stored, no ref moved', TIMEOUT, async () => {
     const a = await newRepo('lie')
     const v1 = await commit(a.repo, a.model, 'v1')
