@@ -22,6 +22,7 @@ import { fetchCommand } from './commands/fetch.js'
 import { pullCommand } from './commands/pull.js'
 import { cloneCommand } from './commands/clone.js'
 import { serveCommand } from './commands/serve.js'
+import { diffCommand } from './commands/diff.js'
 
 export async function main (argv: string[], io: Io = processIo): Promise<number> {
   const parser = yargs(argv)
@@ -39,22 +40,22 @@ export async function main (argv: string[], io: Io = processIo): Promise<number>
     .option('json', { type: 'boolean', describe: 'print machine-readable JSON', global: true })
     .command(initCommand(io))
     .command(commitCommand(io))
-    .command(checkoutCommand(io))
+    .command(statusCommand(io))
     .command(logCommand(io))
+    .command(showCommand(io))
+    .command(diffCommand(io))
+    .command(checkoutCommand(io))
+    .command(verifyCommand(io))
     .command(tagCommand(io))
     .command(aliasCommand(io))
     .command(branchCommand(io))
     .command(switchCommand(io))
-    .command(showCommand(io))
-    .command(statusCommand(io))
-    .command(verifyCommand(io))
     .command(remoteCommand(io))
     .command(pushCommand(io))
     .command(fetchCommand(io))
     .command(pullCommand(io))
     .command(cloneCommand(io))
     .command(serveCommand(io))
-    .command((await import('./commands/diff.js')).diffCommand(io))
     .demandCommand(1, 'name a command; see `mvc --help`')
     .strict()
     .recommendCommands()

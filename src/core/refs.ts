@@ -26,6 +26,7 @@ export const HEADS = 'refs/heads/'
 export const VERSIONS = 'refs/versions/'
 export const TAGS = 'refs/tags/'
 export const ALIASES = 'refs/aliases/'
+export const REMOTES = 'refs/remotes/'
 export const DEFAULT_BRANCH = 'main'
 const SYMBOLIC = 'ref: '
 const NEXT_VERSION = 'next-version'
@@ -104,7 +105,8 @@ async function resolveBase (store: ObjectStore, base: string, rev: string): Prom
     const count = (await nextVersion(store)) - 1
     throw new UnknownRevisionError(`unknown version ${base}: this repository has ${count === 0 ? 'no versions yet' : `v1 to v${count}`}`, { rev })
   }
-  for (const ns of [TAGS, ALIASES, HEADS]) {
+  // Remote-tracking branches (`origin/main`) come last, after local names.
+  for (const ns of [TAGS, ALIASES, HEADS, REMOTES]) {
     const v = await store.readRef(ns + base)
     if (v !== undefined) return CID.parse(v)
   }
