@@ -8,7 +8,9 @@ import { basename, join } from 'node:path'
 import type { BigIntStats } from 'node:fs'
 import { CID } from 'multiformats/cid'
 import { rawCid } from '../content/block.js'
-import { chunkStream, DEFAULT_CHUNKING, type ChunkingParams } from '../content/chunker.js'
+import { Chunker, DEFAULT_CHUNKING, type ChunkingParams } from '../content/chunker.js'
+
+const READ_SIZE = 1 << 20
 import { InputNotFoundError, SymlinkRefusedError, UnsupportedFileTypeError, InvalidArgumentError } from '../errors.js'
 import { comparePaths, type Extent, type FileObject, type Manifest, type ManifestEntry } from '../model/objects.js'
 import { MVC_DIR, unsafePathReason } from '../model/paths.js'
@@ -88,13 +90,23 @@ export async function storeFile (sink: ObjectSink, file: WalkedFile, params: Chu
   const fh = await open(file.abs, 'r')
   const extents: Extent[] = []
   let size = 0
+  const store = async (chunk: Uint8Array): Promise<void> => {
+    const cid = rawCid(chunk)
+    await sink.putRaw(cid, chunk)
+    extents.push([cid, chunk.length])
+    size += chunk.length
+  }
   try {
-    for await (const chunk of chunkStream(fh.createReadStream({ highWaterMark: 1 << 20, autoClose: false }), params)) {
-      const cid = rawCid(chunk)
-      await sink.putRaw(cid, chunk)
-      extents.push([cid, chunk.length])
-      size += chunk.length
+    // One reused read buffer (the chunker copies its input), instead of a stream allocating per read.
+    const chunker = new Chunker(params)
+    const buf = new Uint8Array(READ_SIZE)
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, READ_SIZE, null)
+      if (bytesRead === 0) break
+      for (const chunk of chunker.feed(buf.subarray(0, bytesRead))) await store(chunk)
     }
+    const tail = chunker.finish()
+    if (tail !== undefined) await store(tail)
   } finally {
     await fh.close()
   }

@@ -41,6 +41,20 @@ export function serveCommand (io: Io, signals: Signals = process): CommandModule
         : await openServedStore({ storeDir: resolve(cwd, args.store), init: args.init })
       try {
         const server = await startServer({ store: target.store, tokens, host: args.host, port: args.port, log: io.err })
+        // Listen for signals before announcing the URL: until a listener exists, SIGTERM's default
+        // action kills the process at once, and a client may send it as soon as it reads the URL.
+        const stopped = new Promise<void>(resolve => {
+          const stop = (): void => {
+            signals.off('SIGINT', stop)
+            signals.off('SIGTERM', stop)
+            // A second signal cuts in-flight requests short.
+            signals.once('SIGINT', server.terminate)
+            signals.once('SIGTERM', server.terminate)
+            resolve()
+          }
+          signals.once('SIGINT', stop)
+          signals.once('SIGTERM', stop)
+        })
         if (args.json === true) io.out(JSON.stringify({ url: server.url, repository: server.repositoryId, store: target.location }))
         else io.out(`listening on ${server.url}`)
         if (target.created) io.err(`created an empty store in ${target.location}`)
@@ -51,18 +65,7 @@ export function serveCommand (io: Io, signals: Signals = process): CommandModule
             : `warning: no authentication (--no-auth) on ${args.host}: anyone who can reach it can read and write`)
         }
         io.err('stop with Ctrl-C (SIGINT) or SIGTERM')
-        await new Promise<void>(stopped => {
-          const stop = (): void => {
-            signals.off('SIGINT', stop)
-            signals.off('SIGTERM', stop)
-            // A second signal cuts in-flight requests short.
-            signals.once('SIGINT', server.terminate)
-            signals.once('SIGTERM', server.terminate)
-            stopped()
-          }
-          signals.once('SIGINT', stop)
-          signals.once('SIGTERM', stop)
-        })
+        await stopped
         io.err('shutting down: finishing requests in flight')
         try {
           await server.close()
