@@ -8,6 +8,37 @@ import assert from 'node:assert/strict'
 import { CID } from 'multiformats/cid'
 import { encodeObject, rawCid } from '../src/content/block.js'
 import type { ObjectStore } from '../src/store/interface.js'
+import type { LevelObjectStore } from '../src/store/level-store.js'
+import { MemoryPacks } from '../src/store/packs.js'
+import { open } from 'node:fs/promises'
+
+/**
+ * Flips one byte of an object where a LevelObjectStore keeps it: in its pack file on disk, in an
+ * in-memory pack, or in its inline index entry. Used by every suite that needs real damage.
+ */
+export async function corruptStoredObject (store: LevelObjectStore, cid: CID): Promise<void> {
+  const loc = await store.locate(cid)
+  if (loc === undefined) throw new Error(`no object ${cid.toString()} to corrupt`)
+  if (loc === 'inline') {
+    const key = 'o/' + cid.toString()
+    const copy = (await store.kv.get(key))!.slice()
+    copy[copy.length - 1] ^= 0xff
+    await store.kv.batch([{ type: 'put', key, value: copy }], { sync: true })
+    return
+  }
+  const at = loc.offset + Math.floor(loc.length / 2)
+  if (store.packs instanceof MemoryPacks) {
+    store.packs.packs.get(loc.pack)![at] ^= 0x01
+    return
+  }
+  const fh = await open(store.packs.describe(loc.pack), 'r+')
+  try {
+    const b = new Uint8Array(1)
+    await fh.read(b, 0, 1, at)
+    b[0] = b[0]! ^ 0x01
+    await fh.write(b, 0, 1, at)
+  } finally { await fh.close() }
+}
 
 export interface StoreFixture {
   readonly store: ObjectStore
