@@ -12,6 +12,10 @@ export function statusCommand (io: Io): CommandModule<GlobalArgs, Args> {
       await withRepo(args, async repo => {
         const s = await repo.status({ path: args.path })
         if (args.json === true) { io.out(toJson(s)); return }
+        if (s.base === null && s.path === '.') {
+          io.out('nothing committed yet: run `mvc commit <path> -m <message>`, then `mvc status` compares that path')
+          return
+        }
         const lines = [s.base === null ? `${s.path}: not committed yet` : `${s.path}: compared with v${s.base.version}`]
         if (!s.exists) lines.push(`${s.path} does not exist`)
         for (const p of s.added) lines.push(`  added:    ${p}`)
