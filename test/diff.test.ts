@@ -638,3 +638,21 @@ describe('mvc diff: streaming', () => {
     } finally { await repo.close() }
   })
 })
+
+describe('mvc diff --exit-code', () => {
+  test('exits 1 when the versions differ and 0 when they do not', async () => {
+    const dir = await realpath(await tmpdir('mvc-diff-exit-'))
+    try {
+      await mvcOk(['init'], { cwd: dir })
+      await mkdir(join(dir, 'model'))
+      await writeFile(join(dir, 'model', 'a.txt'), 'one')
+      await mvcOk(['commit', 'model', '-m', 'one', '--no-verify', '--no-code'], { cwd: dir })
+      await writeFile(join(dir, 'model', 'a.txt'), 'two')
+      await mvcOk(['commit', 'model', '-m', 'two', '--no-verify', '--no-code'], { cwd: dir })
+      assert.equal((await runMvc(['diff', 'v1', 'v2', '--exit-code'], { cwd: dir })).code, 1)
+      assert.equal((await runMvc(['diff', 'v1', 'v1', '--exit-code'], { cwd: dir })).code, 0)
+      assert.equal((await runMvc(['diff', 'v1', 'v2'], { cwd: dir })).code, 0, 'without --exit-code a difference is not an error')
+      assert.equal((await runMvc(['diff', 'v2', '--exit-code'], { cwd: dir })).code, 0, 'the working folder matches v2')
+    } finally { await removeDir(dir) }
+  })
+})

@@ -24,7 +24,9 @@ import { cloneCommand } from './commands/clone.js'
 import { serveCommand } from './commands/serve.js'
 import { diffCommand } from './commands/diff.js'
 
-export async function main (argv: string[], io: Io = processIo): Promise<number> {
+export async function main (argv: string[], base: Io = processIo): Promise<number> {
+  let exitCode: number = ExitCode.ok
+  const io: Io = { ...base, setExitCode: code => { exitCode = code } }
   const parser = yargs(argv)
     .scriptName('mvc')
     .usage('mvc — version control for TensorFlow.js models\n\nUsage: mvc <command> [options]')
@@ -71,7 +73,7 @@ export async function main (argv: string[], io: Io = processIo): Promise<number>
     })
   try {
     await parser.parseAsync()
-    return ExitCode.ok
+    return exitCode
   } catch (err) {
     return report(io, err, argv)
   }

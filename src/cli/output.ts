@@ -10,6 +10,8 @@ export interface Io {
   readonly err: (s: string) => void
   /** True when stderr is a terminal (progress lines are drawn only then). */
   readonly tty: boolean
+  /** Sets the exit code of a command that succeeded but has something to report (`diff --exit-code`). */
+  readonly setExitCode?: (code: number) => void
 }
 
 export const processIo: Io = {

@@ -2,7 +2,7 @@ import type { CommandModule } from 'yargs'
 import type { DiffEndpoint, DiffResult, TensorDiff, TopologyChange } from '../../core/diff.js'
 import { formatBytes, shortCid, toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
 
-interface Args extends GlobalArgs { a: string, b?: string, stat?: boolean, 'exact-norm'?: boolean }
+interface Args extends GlobalArgs { a: string, b?: string, stat?: boolean, 'exact-norm'?: boolean, 'exit-code'?: boolean }
 
 export function diffCommand (io: Io): CommandModule<GlobalArgs, Args> {
   return {
@@ -12,12 +12,14 @@ export function diffCommand (io: Io): CommandModule<GlobalArgs, Args> {
       .positional('a', { type: 'string', demandOption: true, describe: 'a version (vN, tag, alias, branch, HEAD~n, CID prefix)' })
       .positional('b', { type: 'string', describe: 'another version (default: the working folder at a\'s committed path)' })
       .option('stat', { type: 'boolean', default: false, describe: 'print counts per section only' })
+      .option('exit-code', { type: 'boolean', default: false, describe: 'exit 1 when there are differences, 0 when there are none (like git diff --exit-code)' })
       .option('exact-norm', { type: 'boolean', default: false, describe: 'also read the identical chunks of a\'s changed tensors so rel_l2 is exact, not an upper bound' }),
     handler: async args => {
       await withRepo(args, async repo => {
         const d = await repo.diff({ a: args.a, b: args.b, exactNorm: args['exact-norm'] })
         if (args.json === true) io.out(toJson(d))
         else io.out(args.stat === true ? formatStat(d) : formatDiff(d))
+        if (args['exit-code'] === true && !d.identical) io.setExitCode?.(1)
       })
     }
   }
