@@ -32,6 +32,7 @@ import { fileURLToPath } from 'node:url'
 import { tmpdir, cpus, totalmem, loadavg } from 'node:os'
 import type * as TF from '@tensorflow/tfjs'
 import { MiB, formatTable, mib, pickRssMethod, quiet, run, treeBytes, type RssMethod, type RunResult } from './lib.js'
+import { uniform01 } from '../src/tfjs/runtime.js'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const MVC_BIN = join(ROOT, 'bin', 'mvc.js')
@@ -42,16 +43,7 @@ const DIM = 1024
 
 const log = (s = ''): void => { process.stdout.write(s + '\n') }
 
-function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+const mulberry32 = uniform01
 
 function uniform (n: number, seed: number, scale = 0.05): Float32Array {
   const next = mulberry32(seed)

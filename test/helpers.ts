@@ -8,6 +8,7 @@ import { chmod, lstat, mkdir, mkdtemp, open, readdir, rm, writeFile } from 'node
 import { tmpdir as osTmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { uniform01 } from '../src/tfjs/runtime.js'
 
 /** Repository root: compiled tests live in dist/test/, two levels below it. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -98,16 +99,7 @@ export async function removeDir (dir: string): Promise<void> {
 }
 
 /** Seeded PRNG (mulberry32): floats in [0, 1). */
-export function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export const mulberry32 = uniform01
 export type Rng = () => number
 
 /** Integer in [lo, hi]. */

@@ -444,7 +444,7 @@ export function inputSignature (m: LoadedModel): InputSpec[] {
 export const DEFAULT_SEED = 0x6d766331
 
 /** mulberry32: tiny, fast, well-distributed 32-bit PRNG; identical on every platform. */
-function mulberry32 (seed: number): () => number {
+export function mulberry32 (seed: number): () => number {
   let a = seed >>> 0
   return () => {
     a = (a + 0x6d2b79f5) >>> 0
@@ -453,6 +453,12 @@ function mulberry32 (seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
     return ((t ^ (t >>> 14)) >>> 0)
   }
+}
+
+/** The same generator as floats in [0, 1): for fixtures, tests and benchmarks that need seeded data. */
+export function uniform01 (seed: number): () => number {
+  const next = mulberry32(seed)
+  return () => next() / 4294967296
 }
 
 /** Concrete shape for reference inputs: unknown batch (dim 0) → 2, other unknown dims → 4. */
