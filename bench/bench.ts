@@ -45,6 +45,7 @@ import { rmSync } from 'node:fs'
 import { join, dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { tmpdir, cpus, totalmem, release, platform, arch, loadavg } from 'node:os'
+import { SHARD, writeModelFolder, type DataFile } from './dataset.js'
 import {
   MiB, formatTable, listFiles, mib, parseBytes, pickRssMethod, quiet, run, summariseProfile, treeBytes, works, writeKeystream,
   type ProfileSummary, type RssMethod, type RunOptions, type RunResult
@@ -52,7 +53,6 @@ import {
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const MVC_BIN = join(ROOT, 'bin', 'mvc.js')
-const SHARD = 4 * MiB
 const TARGET_RATIO = 1.25
 const TARGET_RECOMMIT = 0.1
 const TARGET_RSS = 300 * MiB
@@ -63,72 +63,12 @@ const log = (s = ''): void => { (jsonToStdout ? process.stderr : process.stdout)
 // ---------------------------------------------------------------------------------------------
 // Dataset
 
-interface DataFile { readonly rel: string, readonly size: number, readonly label: string }
 interface Dataset { readonly dir: string, readonly files: DataFile[], readonly bytes: number }
-
-function layout (total: number): DataFile[] {
-  const bigA = Math.max(MiB, Math.floor(total / 4 / MiB) * MiB)
-  const bigB = Math.max(MiB, Math.floor(total / 16 / MiB) * MiB)
-  const rest = Math.max(SHARD, total - bigA - bigB)
-  const n = Math.ceil(rest / SHARD)
-  const files: DataFile[] = []
-  for (let i = 1; i <= n; i++) {
-    const size = i < n ? SHARD : rest - (n - 1) * SHARD
-    files.push({ rel: `group1-shard${i}of${n}.bin`, size, label: `v1:group1:${i}` })
-  }
-  files.push({ rel: 'group2-shard1of2.bin', size: bigA, label: 'v1:group2:1' })
-  files.push({ rel: 'group2-shard2of2.bin', size: bigB, label: 'v1:group2:2' })
-  return files
-}
-
-/**
- * Weights laid out the way the TF.js converter does it: each group's tensors are concatenated in
- * manifest order and the result is cut into the group's shard files, so tensors straddle shards.
- * group1 cycles through transformer-like shapes (float32) and ends with one tensor that takes the
- * remainder; group2 holds one [rows, 1024] float32 tensor per file.
- */
-function weightSpecs (files: readonly DataFile[]): { group1: object[], group2: object[] } {
-  const total1 = files.filter(f => f.rel.startsWith('group1-')).reduce((s, f) => s + f.size, 0)
-  const shapes = [[768, 3072], [3072], [3072, 768], [768], [768, 768], [768, 768], [768, 768], [768, 768], [768], [768]]
-  const group1: object[] = []
-  let left = total1
-  for (let i = 0; ; i++) {
-    const shape = shapes[i % shapes.length]!
-    const bytes = shape.reduce((a, b) => a * b, 4)
-    if (bytes >= left) {
-      group1.push({ name: `layer_${Math.floor(i / shapes.length)}/rest`, shape: [left / 4], dtype: 'float32' })
-      break
-    }
-    group1.push({ name: `layer_${Math.floor(i / shapes.length)}/w${i % shapes.length}`, shape, dtype: 'float32' })
-    left -= bytes
-  }
-  const group2 = files.filter(f => f.rel.startsWith('group2-')).map((f, i) => ({ name: `embedding_${i}`, shape: [f.size / 4096, 1024], dtype: 'float32' }))
-  return { group1, group2 }
-}
-
-function modelJson (files: readonly DataFile[]): string {
-  const w = weightSpecs(files)
-  return JSON.stringify({
-    format: 'layers-model',
-    generatedBy: 'mvc-bench',
-    convertedBy: null,
-    modelTopology: { class_name: 'Sequential', config: { name: 'bench', layers: [] } },
-    weightsManifest: [
-      { paths: files.filter(f => f.rel.startsWith('group1-')).map(f => f.rel), weights: w.group1 },
-      { paths: files.filter(f => f.rel.startsWith('group2-')).map(f => f.rel), weights: w.group2 }
-    ]
-  }, null, 1) + '\n'
-}
 
 /** Writes the dataset; `plain` leaves out model.json, so the shards are opaque files to mvc. */
 async function generate (dir: string, total: number, plain: boolean): Promise<Dataset> {
-  await mkdir(dir, { recursive: true })
-  const files = layout(total)
-  for (const f of files) await writeKeystream(join(dir, f.rel), f.label, 0, f.size, true)
-  if (plain) return { dir, files, bytes: files.reduce((s, f) => s + f.size, 0) }
-  const json = modelJson(files)
-  await writeFile(join(dir, 'model.json'), json)
-  const all = [...files, { rel: 'model.json', size: Buffer.byteLength(json), label: '' }]
+  const { files, json } = await writeModelFolder(dir, total, plain)
+  const all = json === null ? files : [...files, { rel: 'model.json', size: Buffer.byteLength(json), label: '' }]
   return { dir, files: all, bytes: all.reduce((s, f) => s + f.size, 0) }
 }
 

@@ -31,75 +31,20 @@ import { fileURLToPath } from 'node:url'
 import { tmpdir, loadavg, cpus, totalmem } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import { S3Client, CreateBucketCommand, DeleteBucketCommand, ListObjectsV2Command, DeleteObjectsCommand } from '@aws-sdk/client-s3'
+import { SHARD, group1Tensors, writeModelFolder, type DataFile } from './dataset.js'
 import { MiB, formatTable, mib, parseBytes, pickRssMethod, quiet, run, writeKeystream, type RssMethod, type RunOptions } from './lib.js'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const MVC_BIN = join(ROOT, 'bin', 'mvc.js')
-const SHARD = 4 * MiB
 const SLACK = 1.05
 const STRUCT_ALLOWANCE = MiB
 
 // ---------------------------------------------------------------------------------------------
 // Dataset (same layout as bench/bench.ts)
 
-interface DataFile { readonly rel: string, readonly size: number, readonly label: string }
-interface Tensor { readonly name: string, readonly shape: number[], readonly bytes: number }
-
-function layout (total: number): DataFile[] {
-  const bigA = Math.max(MiB, Math.floor(total / 4 / MiB) * MiB)
-  const bigB = Math.max(MiB, Math.floor(total / 16 / MiB) * MiB)
-  const rest = Math.max(SHARD, total - bigA - bigB)
-  const n = Math.ceil(rest / SHARD)
-  const files: DataFile[] = []
-  for (let i = 1; i <= n; i++) {
-    const size = i < n ? SHARD : rest - (n - 1) * SHARD
-    files.push({ rel: `group1-shard${i}of${n}.bin`, size, label: `v1:group1:${i}` })
-  }
-  files.push({ rel: 'group2-shard1of2.bin', size: bigA, label: 'v1:group2:1' })
-  files.push({ rel: 'group2-shard2of2.bin', size: bigB, label: 'v1:group2:2' })
-  return files
-}
-
-function group1Tensors (files: readonly DataFile[]): Tensor[] {
-  const total1 = files.filter(f => f.rel.startsWith('group1-')).reduce((s, f) => s + f.size, 0)
-  const shapes = [[768, 3072], [3072], [3072, 768], [768], [768, 768], [768, 768], [768, 768], [768, 768], [768], [768]]
-  const out: Tensor[] = []
-  let left = total1
-  for (let i = 0; ; i++) {
-    const shape = shapes[i % shapes.length]!
-    const bytes = shape.reduce((a, b) => a * b, 4)
-    if (bytes >= left) {
-      out.push({ name: `layer_${Math.floor(i / shapes.length)}/rest`, shape: [left / 4], bytes: left })
-      break
-    }
-    out.push({ name: `layer_${Math.floor(i / shapes.length)}/w${i % shapes.length}`, shape, bytes })
-    left -= bytes
-  }
-  return out
-}
-
-function modelJson (files: readonly DataFile[]): string {
-  const g1 = group1Tensors(files).map(t => ({ name: t.name, shape: t.shape, dtype: 'float32' }))
-  const g2 = files.filter(f => f.rel.startsWith('group2-')).map((f, i) => ({ name: `embedding_${i}`, shape: [f.size / 4096, 1024], dtype: 'float32' }))
-  return JSON.stringify({
-    format: 'layers-model',
-    generatedBy: 'mvc-bench',
-    convertedBy: null,
-    modelTopology: { class_name: 'Sequential', config: { name: 'bench', layers: [] } },
-    weightsManifest: [
-      { paths: files.filter(f => f.rel.startsWith('group1-')).map(f => f.rel), weights: g1 },
-      { paths: files.filter(f => f.rel.startsWith('group2-')).map(f => f.rel), weights: g2 }
-    ]
-  }, null, 1) + '\n'
-}
-
 async function generate (dir: string, total: number): Promise<{ files: DataFile[], bytes: number }> {
-  await mkdir(dir, { recursive: true })
-  const files = layout(total)
-  for (const f of files) await writeKeystream(join(dir, f.rel), f.label, 0, f.size, true)
-  const json = modelJson(files)
-  await writeFile(join(dir, 'model.json'), json)
-  return { files, bytes: files.reduce((s, f) => s + f.size, 0) + Buffer.byteLength(json) }
+  const { files, json } = await writeModelFolder(dir, total)
+  return { files, bytes: files.reduce((s, f) => s + f.size, 0) + Buffer.byteLength(json ?? '') }
 }
 
 /**
