@@ -285,6 +285,44 @@ describe('two processes on one repository', () => {
   })
 })
 
+describe('a crash in the middle of a commit', () => {
+  test('kill -9 while packing leaves a valid repository: old versions intact, no partial version, next commit works', { timeout: 180_000 }, async () => {
+    const { root } = await newRepo()
+    await put(join(root, 'model', 'a.txt'), 'first version')
+    await mvcOk(['commit', 'model', '-m', 'one', '--no-verify', '--no-code'], { cwd: root })
+    const big = join(root, 'model')
+    for (let i = 0; i < 4; i++) await writeRandomFile(join(big, `part-${i}.bin`), 50 * MiB, `crash-${i}`)
+    const packs = join(root, '.mvc', 'packs')
+    const before = new Set(await ls(packs))
+    const { child, done } = spawnMvc(['commit', 'model', '-m', 'two', '--no-verify', '--no-code'], { cwd: root })
+    // Kill it once it has started writing a pack (a tmp-*.pack appears), i.e. in the middle of step 1.
+    const deadline = Date.now() + 60_000
+    let killedMidway = false
+    while (Date.now() < deadline) {
+      const now = await ls(packs)
+      if (now.some(n => n.startsWith('tmp-'))) { child.kill('SIGKILL'); killedMidway = true; break }
+      if (child.exitCode !== null) break
+      await new Promise(resolve => setTimeout(resolve, 5))
+    }
+    const r = await done
+    assert.equal(killedMidway, true, 'the commit finished before a pack was seen; nothing was tested')
+    assert.equal(r.signal, 'SIGKILL')
+    // The repository opens, history is what it was, and the leftover is an unreferenced temporary pack.
+    const log = await mvcJson<Array<{ version: number, message: string }>>(['log'], { cwd: root })
+    assert.deepEqual(log.map(e => [e.version, e.message]), [[1, 'one']])
+    const left = (await ls(packs)).filter(n => !before.has(n))
+    assert.ok(left.every(n => n.startsWith('tmp-')), `only temporary packs are left: ${left.join(', ')}`)
+    // v1 still checks out byte-identical, and the interrupted commit can simply be run again.
+    await mvcOk(['checkout', 'v1', '--to', 'v1-copy', '--no-verify'], { cwd: root })
+    assert.equal(await readFile(join(root, 'v1-copy', 'a.txt'), 'utf8'), 'first version')
+    const again = await mvcJson<{ committed: boolean, version: number }>(['commit', 'model', '-m', 'two', '--no-verify', '--no-code'], { cwd: root })
+    assert.equal(again.committed, true)
+    assert.equal(again.version, 2, 'the version number was not consumed by the crashed commit')
+    await mvcOk(['checkout', 'v2', '--to', 'v2-copy', '--no-verify'], { cwd: root })
+    assert.deepEqual(await treeSnapshot(join(root, 'v2-copy')), await treeSnapshot(big))
+  })
+})
+
 describe('golden CIDs', () => {
   const GOLDEN = join(REPO_ROOT, 'test', 'golden', 'basic.json')
   const te = new TextEncoder()
