@@ -6,6 +6,8 @@ import { userInfo, hostname } from 'node:os'
 import type { CID } from 'multiformats/cid'
 import { InputNotFoundError, InvalidArgumentError, InvalidModelError, VerificationFailedError, VerificationUnavailableError, isMvcError } from '../errors.js'
 import { readFile } from 'node:fs/promises'
+import { fsck, type FsckReport } from '../core/fsck.js'
+import { LevelObjectStore } from '../store/level-store.js'
 import { posix } from 'node:path'
 import type * as TF from '@tensorflow/tfjs'
 import { artifactsToFiles, filesToArtifacts, saveResult, writeFolder } from './iohandler.js'
@@ -714,6 +716,19 @@ export class Repository {
         await repo?.close()
         if (args.transport === undefined) await opened.close()
       }
+    })
+  }
+
+  /**
+   * Checks the repository: every ref names a stored commit, every reachable object is present, hashes
+   * to its CID and decodes; reports dangling and temporary packs.
+   * @example const r = await repo.fsck(); if (!r.ok) console.log(r.missing, r.corrupt)
+   */
+  async fsck (options: { onObject?: (n: number) => void } = {}): Promise<FsckReport> {
+    return await tagged('fsck', async () => {
+      const store = this.repo.store
+      if (!(store instanceof LevelObjectStore)) throw new TypeError('fsck needs a LevelDB-backed store')
+      return await fsck(store, options.onObject)
     })
   }
 

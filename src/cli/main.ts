@@ -23,6 +23,7 @@ import { pullCommand } from './commands/pull.js'
 import { cloneCommand } from './commands/clone.js'
 import { serveCommand } from './commands/serve.js'
 import { diffCommand } from './commands/diff.js'
+import { fsckCommand } from './commands/fsck.js'
 
 export async function main (argv: string[], base: Io = processIo): Promise<number> {
   let exitCode: number = ExitCode.ok
@@ -48,6 +49,7 @@ export async function main (argv: string[], base: Io = processIo): Promise<numbe
     .command(diffCommand(io))
     .command(checkoutCommand(io))
     .command(verifyCommand(io))
+    .command(fsckCommand(io))
     .command(tagCommand(io))
     .command(aliasCommand(io))
     .command(branchCommand(io))
