@@ -10,7 +10,8 @@ import { dirname, join } from 'node:path'
 import { openDiskStore } from '../src/store/open.js'
 import {
   exists, jsonError, ls, mvcJson, mvcOk, put, removeDir, runMvc, stackLines, tmpdir, treeSnapshot, TEST_ENV,
-  type RunResult
+  type RunResult,
+  newRepo as newRepoIn
 } from './helpers.js'
 
 const CMDS = ['init', 'commit', 'checkout', 'log', 'show', 'status'] as const
@@ -19,15 +20,7 @@ const TIMEOUT = { timeout: 120_000 }
 const cleanup: string[] = []
 after(async () => { await Promise.all(cleanup.map(removeDir)) })
 
-/** A fresh folder `base` holding an initialised repository at `base/repo` (realpath'd). */
-async function newRepo (): Promise<{ base: string, root: string }> {
-  const base = await realpath(await tmpdir())
-  cleanup.push(base)
-  const root = join(base, 'repo')
-  await mkdir(root)
-  await mvcOk(['init'], { cwd: root })
-  return { base, root }
-}
+const newRepo = async (): Promise<{ base: string, root: string }> => await newRepoIn(cleanup)
 
 /** A small model folder `<root>/model`. */
 async function writeModel (root: string, name = 'model'): Promise<string> {

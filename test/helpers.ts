@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createCipheriv, createHash } from 'node:crypto'
-import { chmod, lstat, mkdir, mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises'
+import { chmod, lstat, mkdir, mkdtemp, open, readdir, realpath, rm, writeFile } from 'node:fs/promises'
 import { tmpdir as osTmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -92,6 +92,19 @@ export function jsonError (r: RunResult): JsonError {
 /** A fresh, empty temporary folder. */
 export async function tmpdir (prefix = 'mvc-'): Promise<string> {
   return await mkdtemp(join(osTmpdir(), prefix))
+}
+
+/**
+ * A fresh folder `base` holding an initialised repository at `base/repo` (realpath'd, so paths in
+ * output compare equal); `base` is pushed onto `cleanup` for the suite's `after` hook.
+ */
+export async function newRepo (cleanup: string[]): Promise<{ base: string, root: string }> {
+  const base = await realpath(await tmpdir())
+  cleanup.push(base)
+  const root = join(base, 'repo')
+  await mkdir(root)
+  await mvcOk(['init'], { cwd: root })
+  return { base, root }
 }
 
 export async function removeDir (dir: string): Promise<void> {

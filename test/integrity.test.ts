@@ -13,7 +13,8 @@ import { openDiskStore } from '../src/store/open.js'
 import { encodeObject, rawCid } from '../src/content/block.js'
 import {
   exists, jsonError, keystream, ls, MiB, mvcJson, mvcOk, put, REPO_ROOT, removeDir, runMvc, spawnMvc, stackLines,
-  tmpdir, treeSnapshot, writeRandomFile, TEST_ENV, type RunResult
+  tmpdir, treeSnapshot, writeRandomFile, TEST_ENV, type RunResult,
+  newRepo as newRepoIn
 } from './helpers.js'
 
 const cleanup: string[] = []
@@ -22,15 +23,7 @@ after(async () => { await Promise.all(cleanup.map(removeDir)) })
 const RAW_CODEC = 0x55
 const DAG_CBOR_CODEC = 0x71
 
-/** `base/repo` with an initialised repository. */
-async function newRepo (): Promise<{ base: string, root: string }> {
-  const base = await realpath(await tmpdir())
-  cleanup.push(base)
-  const root = join(base, 'repo')
-  await mkdir(root)
-  await mvcOk(['init'], { cwd: root })
-  return { base, root }
-}
+const newRepo = async (): Promise<{ base: string, root: string }> => await newRepoIn(cleanup)
 
 function assertFails (r: RunResult, exit: number, codes: string | readonly string[]): ReturnType<typeof jsonError> {
   assert.equal(r.code, exit, `expected exit ${exit}, got ${String(r.code)}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`)

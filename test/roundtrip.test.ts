@@ -10,21 +10,14 @@ import { join } from 'node:path'
 import { DEFAULT_CHUNKING } from '../src/content/chunker.js'
 import {
   keystream, ls, MiB, MODES, mulberry32, mvcJson, mvcOk, pick, randInt, randomTree, removeDir, tmpdir, treeSnapshot,
-  writeRandomFile, type RandomTree, type Rng
+  writeRandomFile, type RandomTree, type Rng,
+  newRepo as newRepoIn
 } from './helpers.js'
 
 const cleanup: string[] = []
 after(async () => { await Promise.all(cleanup.map(removeDir)) })
 
-/** `base/repo` with an initialised repository. */
-async function newRepo (): Promise<{ base: string, root: string }> {
-  const base = await realpath(await tmpdir())
-  cleanup.push(base)
-  const root = join(base, 'repo')
-  await mkdir(root)
-  await mvcOk(['init'], { cwd: root })
-  return { base, root }
-}
+const newRepo = async (): Promise<{ base: string, root: string }> => await newRepoIn(cleanup)
 
 /** Overwrites `length` bytes at `offset` with pseudo-random bytes, keeping the file's mode. */
 async function overwrite (path: string, offset: number, length: number, seed: string): Promise<void> {

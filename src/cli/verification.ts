@@ -57,8 +57,24 @@ export function formatReport (r: VerificationReport): string {
 }
 
 /** Prints the report carried by a VERIFICATION_FAILED error before it propagates. */
-export function printFailedReport (io: Io, err: unknown, json: boolean): void {
+function printFailedReport (io: Io, err: unknown, json: boolean): void {
   if (!isMvcError(err) || err.code !== 'VERIFICATION_FAILED') return
   const report = (err.data as { report?: VerificationReport }).report
   if (report !== undefined && !json) io.out(formatReport(report))
+}
+
+/**
+ * Runs a step that may verify behaviour: clears its progress lines when it ends, and when it fails
+ * verification prints the per-output report (carried by the error) before the error propagates.
+ */
+export async function verifyingStep<T> (io: Io, json: boolean, progressLines: ReadonlyArray<{ done: () => void }>, step: () => Promise<T>): Promise<T> {
+  try {
+    const r = await step()
+    for (const p of progressLines) p.done()
+    return r
+  } catch (err) {
+    for (const p of progressLines) p.done()
+    printFailedReport(io, err, json)
+    throw err
+  }
 }

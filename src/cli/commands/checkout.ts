@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs'
-import { formatReport, printFailedReport, verifyArgs, verifyOptions, type VerifyFlags } from '../verification.js'
+import { formatReport, verifyArgs, verifyingStep, verifyOptions, type VerifyFlags } from '../verification.js'
 import { formatBytes, progress, toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
 
 interface Args extends GlobalArgs, VerifyFlags { rev: string, to?: string, force?: boolean }
@@ -15,14 +15,9 @@ export function checkoutCommand (io: Io): CommandModule<GlobalArgs, Args> {
     handler: async args => {
       await withRepo(args, async repo => {
         const p = progress(io, 'checking out')
-        let r
-        try {
-          r = await repo.checkout({ rev: args.rev, to: args.to, force: args.force, verify: (await verifyArgs(args, true)) ?? false, onFile: (_f, size) => p.tick(size) })
-        } catch (err) {
-          p.done()
-          printFailedReport(io, err, args.json === true)
-          throw err
-        } finally { p.done() }
+        const verify = (await verifyArgs(args, true)) ?? false
+        const r = await verifyingStep(io, args.json === true, [p], async () =>
+          await repo.checkout({ rev: args.rev, to: args.to, force: args.force, verify, onFile: (_f, size) => p.tick(size) }))
         if (args.json === true) {
           io.out(toJson({ cid: r.cid, version: r.commit.version, target: r.target, files: r.files, bytes: r.bytes, verification: r.verification ?? null }))
           return

@@ -3,7 +3,7 @@ import { resolve } from 'node:path'
 import { Repository, cloneDirName } from '../../api/repository.js'
 import { remoteScheme } from '../../remote/config.js'
 import { formatBytes, progress, toJson, type GlobalArgs, type Io } from '../output.js'
-import { formatReport, printFailedReport, verifyArgs, verifyOptions, type VerifyFlags } from '../verification.js'
+import { formatReport, verifyArgs, verifyingStep, verifyOptions, type VerifyFlags } from '../verification.js'
 import { transferProgress } from './push.js'
 
 interface Args extends GlobalArgs, VerifyFlags { url: string, dir?: string, filter?: string, checkout?: boolean, origin?: string }
@@ -25,24 +25,17 @@ export function cloneCommand (io: Io): CommandModule<GlobalArgs, Args> {
       const dir = resolve(base, args.dir ?? cloneDirName(url))
       const p = transferProgress(io, 'cloning')
       const files = progress(io, 'checking out')
-      let r
-      try {
-        r = await Repository.clone({
-          url,
-          dir,
-          remoteName: args.origin,
-          filter: args.filter === 'commits' ? 'commits' : undefined,
-          checkout: args.checkout,
-          verify: (await verifyArgs(args, true)) ?? false,
-          onProgress: p.onProgress,
-          onFile: (_f, size) => files.tick(size)
-        })
-      } catch (err) {
-        p.done()
-        files.done()
-        printFailedReport(io, err, args.json === true)
-        throw err
-      } finally { p.done(); files.done() }
+      const verify = (await verifyArgs(args, true)) ?? false
+      const r = await verifyingStep(io, args.json === true, [p, files], async () => await Repository.clone({
+        url,
+        dir,
+        remoteName: args.origin,
+        filter: args.filter === 'commits' ? 'commits' : undefined,
+        checkout: args.checkout,
+        verify,
+        onProgress: p.onProgress,
+        onFile: (_f, size) => files.tick(size)
+      }))
       const f = r.fetch
       if (args.json === true) {
         io.out(toJson({

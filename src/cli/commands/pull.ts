@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs'
 import { formatBytes, progress, shortCid, toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
-import { formatReport, printFailedReport, verifyArgs, verifyOptions, type VerifyFlags } from '../verification.js'
+import { formatReport, verifyArgs, verifyingStep, verifyOptions, type VerifyFlags } from '../verification.js'
 import { transferProgress } from './push.js'
 
 interface Args extends GlobalArgs, VerifyFlags { remote?: string, branch?: string, force?: boolean, checkout?: boolean }
@@ -18,23 +18,16 @@ export function pullCommand (io: Io): CommandModule<GlobalArgs, Args> {
       await withRepo(args, async repo => {
         const p = transferProgress(io, 'pulling')
         const files = progress(io, 'checking out')
-        let r
-        try {
-          r = await repo.pull({
+        const verify = (await verifyArgs(args, true)) ?? false
+        const r = await verifyingStep(io, args.json === true, [p, files], async () => await repo.pull({
             remote: args.remote,
             branch: args.branch,
             force: args.force,
             checkout: args.checkout,
-            verify: (await verifyArgs(args, true)) ?? false,
+            verify,
             onProgress: p.onProgress,
             onFile: (_f, size) => files.tick(size)
-          })
-        } catch (err) {
-          p.done()
-          files.done()
-          printFailedReport(io, err, args.json === true)
-          throw err
-        } finally { p.done(); files.done() }
+          }))
         const f = r.fetch
         if (args.json === true) {
           io.out(toJson({

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs'
 import { toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
-import { formatReport, printFailedReport, verifyArgs, verifyOptions, type VerifyFlags } from '../verification.js'
+import { formatReport, verifyArgs, verifyingStep, verifyOptions, type VerifyFlags } from '../verification.js'
 
 interface Args extends GlobalArgs, VerifyFlags { rev: string }
 
@@ -12,14 +12,9 @@ export function verifyCommand (io: Io): CommandModule<GlobalArgs, Args> {
     handler: async args => {
       await withRepo(args, async repo => {
         const v = (await verifyArgs(args, true)) ?? {}
-        try {
-          const r = await repo.verify({ rev: args.rev, ...v })
-          if (args.json === true) io.out(toJson(r))
-          else io.out(`v${r.version} ${r.cid.toString()}\n${formatReport(r)}`)
-        } catch (err) {
-          printFailedReport(io, err, args.json === true)
-          throw err
-        }
+        const r = await verifyingStep(io, args.json === true, [], async () => await repo.verify({ rev: args.rev, ...v }))
+        if (args.json === true) io.out(toJson(r))
+        else io.out(`v${r.version} ${r.cid.toString()}\n${formatReport(r)}`)
       })
     }
   }
