@@ -18,7 +18,7 @@ import { checkMetrics, flattenValues, parseAssignments, parseScalar, parseYamlSu
 import { environmentLineage, mvcVersion } from '../src/core/environment.js'
 import { snapshot } from '../src/core/snapshot.js'
 import { DRY_RUN, readManifest } from '../src/core/objects.js'
-import { parseCodeLineage, parseDataLineage } from '../src/model/lineage.js'
+import { parseCodeLineage, parseDataLineage } from '../src/format/lineage.js'
 import { isMvcError } from '../src/errors.js'
 import { jsonError, mvcJson, mvcOk, put, REPO_ROOT, removeDir, runMvc, tmpdir } from './helpers.js'
 

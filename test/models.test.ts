@@ -13,7 +13,7 @@ import type { CID } from 'multiformats/cid'
 import { Repository } from '../src/index.js'
 import { buildFixtures, type FixtureInfo } from '../fixtures/build.js'
 import { RAW } from '../src/content/block.js'
-import { parseModelJson, planTensors } from '../src/model/tfjs.js'
+import { parseModelJson, planTensors } from '../src/format/tfjs.js'
 import { loadRuntime } from '../src/tfjs/runtime.js'
 
 const NO_VERIFY = { verify: false } as const

@@ -24,9 +24,9 @@ import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { inflateSync } from 'node:zlib'
 import { createRequire } from 'node:module'
 import { InputNotFoundError, InvalidArgumentError } from '../errors.js'
-import type { CodeLineage } from '../model/lineage.js'
-import { comparePaths } from '../model/objects.js'
-import { MVC_DIR } from '../model/paths.js'
+import type { CodeLineage } from '../format/lineage.js'
+import { comparePaths } from '../format/objects.js'
+import { MVC_DIR } from '../format/paths.js'
 
 type Git = typeof import('isomorphic-git').default
 let gitModule: Git | undefined

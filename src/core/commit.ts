@@ -5,17 +5,16 @@
 import type { CID } from 'multiformats/cid'
 import { relative, resolve, sep } from 'node:path'
 import { InvalidArgumentError, UsageError } from '../errors.js'
-import type { Author, CommitObject, Manifest } from '../model/objects.js'
-import { MVC_DIR, isWithin } from '../model/paths.js'
+import type { Author, CommitObject, Manifest } from '../format/objects.js'
+import { MVC_DIR, isWithin } from '../format/paths.js'
 import type { Repo } from './repo.js'
 import { headBranch, headCommit, nextVersion, setNextVersion, VERSIONS } from './refs.js'
 import { readCommit, writeObject } from './objects.js'
 import { snapshot, walk, type SnapshotStats } from './snapshot.js'
 import { StatCache } from './statcache.js'
 import type { Transaction } from '../store/interface.js'
+import { META, utf8, worktreeKey } from '../format/keys.js'
 
-const LAST_PATH = 'last-path'
-const WORKTREE = 'worktree/'
 
 /** Lineage fields a commit may carry (filled by later layers: data, code, params, …). */
 export interface Lineage {
@@ -75,18 +74,18 @@ export function repoRelative (root: string, abs: string): string {
 }
 
 export async function lastPath (repo: Repo): Promise<string | undefined> {
-  const v = await repo.store.readMeta(LAST_PATH)
-  return v === undefined ? undefined : new TextDecoder().decode(v)
+  const v = await repo.store.readMeta(META.lastPath)
+  return v === undefined ? undefined : utf8.decode(v)
 }
 
 /** The commit the working copy at a path was last committed from or checked out to. */
 export async function worktreeBase (repo: Repo, rel: string): Promise<string | undefined> {
-  const v = await repo.store.readMeta(WORKTREE + rel)
-  return v === undefined ? undefined : new TextDecoder().decode(v)
+  const v = await repo.store.readMeta(worktreeKey(rel))
+  return v === undefined ? undefined : utf8.decode(v)
 }
 
 export function setWorktreeBase (tx: Transaction, rel: string, commit: CID): void {
-  tx.setMeta(WORKTREE + rel, new TextEncoder().encode(commit.toString()))
+  tx.setMeta(worktreeKey(rel), utf8.encode(commit.toString()))
 }
 
 export async function resolveCommitPath (repo: Repo, path: string | undefined): Promise<{ abs: string, rel: string }> {
@@ -119,7 +118,7 @@ export async function commitPath (options: CommitOptions): Promise<CommitResult>
       const p = await readCommit(store, parent)
       if (p.model.equals(manifest) && p.path === rel) {
         cache.flush(tx)
-        tx.setMeta(LAST_PATH, new TextEncoder().encode(rel))
+        tx.setMeta(META.lastPath, utf8.encode(rel))
         await tx.commit()
         return { committed: false, ...base, parent, newObjects: 0, newBytes: 0 }
       }
@@ -153,7 +152,7 @@ export async function commitPath (options: CommitOptions): Promise<CommitResult>
     tx.setRef({ name: branch, value: commit.cid.toString(), expect: parent?.toString() ?? null })
     tx.setRef({ name: VERSIONS + String(version), value: commit.cid.toString(), expect: null })
     setNextVersion(tx, version + 1)
-    tx.setMeta(LAST_PATH, new TextEncoder().encode(rel))
+    tx.setMeta(META.lastPath, utf8.encode(rel))
     setWorktreeBase(tx, rel, commit.cid)
     await tx.commit()
     return { committed: true, cid: commit.cid, version, parent, ...base, newObjects, newBytes, verification }

@@ -23,9 +23,9 @@ import { InvalidArgumentError, InvalidModelError } from '../errors.js'
 import {
   parseModel, parseTensor, parseTopology,
   type CommitObject, type Manifest, type ModelObject, type TensorObject, type TopologyObject
-} from '../model/objects.js'
-import { parseCodeLineage, parseDataLineage } from '../model/lineage.js'
-import { parseModelJson, planNeedsBytes, planTensors, type TensorPlan } from '../model/tfjs.js'
+} from '../format/objects.js'
+import { parseCodeLineage, parseDataLineage } from '../format/lineage.js'
+import { parseModelJson, planNeedsBytes, planTensors, type TensorPlan } from '../format/tfjs.js'
 import type { ObjectStore } from '../store/interface.js'
 import type { Repo } from './repo.js'
 import { readCommit, readManifest, type ObjectSink } from './objects.js'

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { EnvironmentLineage } from '../model/lineage.js'
+import type { EnvironmentLineage } from '../format/lineage.js'
 import { parseVerification } from './verify.js'
 
 let cachedVersion: string | undefined

@@ -13,7 +13,8 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { isMvcError } from '../errors.js'
 import { DiskPacks } from '../store/packs.js'
 import type { LevelObjectStore } from '../store/level-store.js'
-import { objectLinks, type LinkKind } from '../model/links.js'
+import { objectLinks, type LinkKind } from '../format/links.js'
+import { HEADS, META } from '../format/keys.js'
 
 export interface FsckProblem { readonly cid: string, readonly from: string, readonly code: string, readonly message: string }
 
@@ -36,14 +37,14 @@ export interface FsckReport {
 }
 
 export async function fsck (store: LevelObjectStore, onObject?: (n: number) => void): Promise<FsckReport> {
-  const partial = (await store.readMeta('partial')) !== undefined
+  const partial = (await store.readMeta(META.partial)) !== undefined
   const badRefs: FsckReport['badRefs'] = []
   const queue: Array<{ cid: CID, kind: LinkKind, from: string }> = []
   const refs = await store.listRefs('')
   for (const [name, value] of refs) {
     if (value.startsWith('ref: ')) {
       const target = value.slice(5)
-      if (!target.startsWith('refs/heads/')) badRefs.push({ name, value, reason: 'a symbolic ref must point at a branch' })
+      if (!target.startsWith(HEADS)) badRefs.push({ name, value, reason: 'a symbolic ref must point at a branch' })
       continue
     }
     let cid: CID

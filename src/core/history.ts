@@ -4,8 +4,8 @@
  */
 import { CID } from 'multiformats/cid'
 import { InvalidArgumentError } from '../errors.js'
-import type { CommitObject } from '../model/objects.js'
-import { parseCodeLineage, parseDataLineage } from '../model/lineage.js'
+import type { CommitObject } from '../format/objects.js'
+import { parseCodeLineage, parseDataLineage } from '../format/lineage.js'
 import type { ObjectStore } from '../store/interface.js'
 import { readCommit } from './objects.js'
 import { ALIASES, HEADS, TAGS, VERSIONS, headBranch, headCommit, resolveRev } from './refs.js'

@@ -11,10 +11,11 @@
  */
 import { CID } from 'multiformats/cid'
 import { InvalidArgumentError, NoCommitsError, RefExistsError, UnknownRevisionError } from '../errors.js'
-import type { Author } from '../model/objects.js'
+import type { Author } from '../format/objects.js'
 import type { ObjectStore, Transaction } from '../store/interface.js'
 import { readCommit } from './objects.js'
 import { ALIASES, HEAD, HEADS, TAGS, headBranch, resolveRev, setHeadBranch } from './refs.js'
+import { aliasLogKey, aliasLogPrefix } from '../format/keys.js'
 
 export type NameKind = 'tag' | 'alias' | 'branch'
 
@@ -134,8 +135,6 @@ export async function deleteTag (store: ObjectStore, args: { name: string, force
 
 // ---------------------------------------------------------------- aliases
 
-const ALIAS_LOG = 'alias-log/'
-const SEQ_WIDTH = 8
 
 /** One recorded move of an alias, as stored under `m/alias-log/<name>/<seq>`. */
 export interface AliasLogRecord {
@@ -163,13 +162,11 @@ export interface AliasMoveArgs {
   readonly message?: string
 }
 
-export function aliasLogKey (name: string, seq: number): string {
-  return `${ALIAS_LOG}${name}/${String(seq).padStart(SEQ_WIDTH, '0')}`
-}
+export { aliasLogKey }
 
 /** The alias log of one name, oldest first, as stored. */
 async function aliasRecords (store: ObjectStore, name: string): Promise<Array<{ seq: number, record: AliasLogRecord }>> {
-  const prefix = `${ALIAS_LOG}${name}/`
+  const prefix = aliasLogPrefix(name)
   const out: Array<{ seq: number, record: AliasLogRecord }> = []
   for (const [key, value] of await store.listMeta(prefix)) {
     const rest = key.slice(key.indexOf(prefix) + prefix.length)

@@ -3,7 +3,7 @@
  */
 import type { CID } from 'multiformats/cid'
 import { decodeObject, encodeObject, type Block } from '../content/block.js'
-import { parseCommit, parseFile, parseManifest, type CommitObject, type FileObject, type Manifest } from '../model/objects.js'
+import { parseCommit, parseFile, parseManifest, type CommitObject, type FileObject, type Manifest } from '../format/objects.js'
 import type { ObjectStore } from '../store/interface.js'
 
 /** Where new objects go: a store transaction, or nowhere (dry runs that only compute CIDs). */

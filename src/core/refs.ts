@@ -19,34 +19,27 @@ import { CID } from 'multiformats/cid'
 import { AmbiguousRevisionError, NoCommitsError, UnknownRevisionError } from '../errors.js'
 import type { ObjectStore, Transaction } from '../store/interface.js'
 import { readCommit } from './objects.js'
-import type { CommitObject } from '../model/objects.js'
+import type { CommitObject } from '../format/objects.js'
 
-export const HEAD = 'HEAD'
-export const HEADS = 'refs/heads/'
-export const VERSIONS = 'refs/versions/'
-export const TAGS = 'refs/tags/'
-export const ALIASES = 'refs/aliases/'
-export const REMOTES = 'refs/remotes/'
-export const DEFAULT_BRANCH = 'main'
-const SYMBOLIC = 'ref: '
-const NEXT_VERSION = 'next-version'
+import { ALIASES, DEFAULT_BRANCH, HEAD, HEADS, META, REMOTES, TAGS, VERSIONS, symbolicRef, symbolicTarget, utf8 } from '../format/keys.js'
+
+export { ALIASES, DEFAULT_BRANCH, HEAD, HEADS, REMOTES, TAGS, VERSIONS }
 
 export async function initRefs (store: ObjectStore): Promise<void> {
   const tx = await store.transaction()
-  tx.setRef({ name: HEAD, value: SYMBOLIC + HEADS + DEFAULT_BRANCH, expect: null })
+  tx.setRef({ name: HEAD, value: symbolicRef(HEADS + DEFAULT_BRANCH), expect: null })
   await tx.commit()
 }
 
 /** The branch HEAD points at (full ref name). */
 export async function headBranch (store: ObjectStore): Promise<string> {
   const v = await store.readRef(HEAD)
-  if (v?.startsWith(SYMBOLIC) === true) return v.slice(SYMBOLIC.length)
-  return HEADS + DEFAULT_BRANCH
+  return (v === undefined ? undefined : symbolicTarget(v)) ?? HEADS + DEFAULT_BRANCH
 }
 
 /** Points HEAD at a branch; with `expect` (HEAD's current value, null = absent) as a compare-and-swap. */
 export function setHeadBranch (tx: Transaction, branchRef: string, expect?: string | null): void {
-  tx.setRef({ name: HEAD, value: SYMBOLIC + branchRef, ...(expect !== undefined ? { expect } : {}) })
+  tx.setRef({ name: HEAD, value: symbolicRef(branchRef), ...(expect !== undefined ? { expect } : {}) })
 }
 
 /** The commit at HEAD, or undefined on an unborn branch. */
@@ -56,12 +49,12 @@ export async function headCommit (store: ObjectStore): Promise<CID | undefined> 
 }
 
 export async function nextVersion (store: ObjectStore): Promise<number> {
-  const v = await store.readMeta(NEXT_VERSION)
-  return v === undefined ? 1 : Number(new TextDecoder().decode(v))
+  const v = await store.readMeta(META.nextVersion)
+  return v === undefined ? 1 : Number(utf8.decode(v))
 }
 
 export function setNextVersion (tx: Transaction, n: number): void {
-  tx.setMeta(NEXT_VERSION, new TextEncoder().encode(String(n)))
+  tx.setMeta(META.nextVersion, utf8.encode(String(n)))
 }
 
 /** Every version, ascending. */

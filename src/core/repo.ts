@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path'
 import { NotARepositoryError } from '../errors.js'
 import { openDiskStore, type OpenOptions } from '../store/open.js'
 import type { ObjectStore } from '../store/interface.js'
-import { MVC_DIR } from '../model/paths.js'
+import { MVC_DIR } from '../format/paths.js'
 import { initRefs } from './refs.js'
 
 export interface Repo {

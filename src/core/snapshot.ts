@@ -12,8 +12,8 @@ import { Chunker, DEFAULT_CHUNKING, type ChunkingParams } from '../content/chunk
 
 const READ_SIZE = 1 << 20
 import { InputNotFoundError, SymlinkRefusedError, UnsupportedFileTypeError, InvalidArgumentError } from '../errors.js'
-import { comparePaths, type Extent, type FileObject, type Manifest, type ManifestEntry } from '../model/objects.js'
-import { MVC_DIR, unsafePathReason } from '../model/paths.js'
+import { comparePaths, type Extent, type FileObject, type Manifest, type ManifestEntry } from '../format/objects.js'
+import { MVC_DIR, unsafePathReason } from '../format/paths.js'
 import type { Block } from '../content/block.js'
 import { writeObject, type ObjectSink } from './objects.js'
 import { planModels } from './models.js'

@@ -9,8 +9,10 @@
 import type { Stats, BigIntStats } from 'node:fs'
 import type { ObjectStore, Transaction } from '../store/interface.js'
 
-const PREFIX = 'stat/'
-const MODEL_PREFIX = 'model-cache/'
+import { META } from '../format/keys.js'
+
+const PREFIX = META.stat
+const MODEL_PREFIX = META.modelCache
 export const RACY_MS = 2000
 
 export interface StatEntry {

@@ -16,7 +16,7 @@ import {
   negotiate, objectLinks, sendObjects, storeSource, StoreTarget,
   type Link, type ObjectSource, type ProgressFn, type TransferPlan
 } from '../remote/transfer.js'
-import { REMOTES } from '../remote/config.js'
+import { HEAD, META, REFS, REMOTES, utf8 } from '../format/keys.js'
 import { readCommit } from './objects.js'
 import { ALIASES, HEADS, TAGS, VERSIONS, headBranch, nextVersion, setNextVersion } from './refs.js'
 import { validateName } from './names.js'
@@ -151,7 +151,7 @@ export async function push (store: ObjectStore, remote: Remote, options: PushOpt
   const allCommits = options.tags === true ? await reachableCommits(store, [...specs.values()]) : pushedCommits
 
   // 2. The remote's refs, read once: every ref update below expects these values.
-  const remoteRefs = new Map((await remote.listRefs('refs/')).map(r => [r.name, r.value]))
+  const remoteRefs = new Map((await remote.listRefs(REFS)).map(r => [r.name, r.value]))
   const changes: RefChange[] = []
   for (const [name, value] of specs) {
     const old = remoteRefs.get(name) ?? null
@@ -280,7 +280,7 @@ async function readRemoteRefs (remote: Remote): Promise<{ heads: Map<string, str
   const heads = new Map<string, string>()
   const tags = new Map<string, string>()
   const versions = new Map<number, string>()
-  for (const { name, value } of await remote.listRefs('refs/')) {
+  for (const { name, value } of await remote.listRefs(REFS)) {
     const bad = (why: string): never => { throw new RemoteError(`the remote ${remote.url} has a ref with an invalid name ${JSON.stringify(name)}: ${why}`, { url: remote.url, ref: name }) }
     if (name.startsWith(HEADS)) {
       try { validateName('branch', name.slice(HEADS.length)) } catch (e) { bad((e as Error).message) }
@@ -455,11 +455,11 @@ export async function planPull (store: ObjectStore, args: { remoteName: string, 
 
 /** Moves a local branch by compare-and-swap. A repository that never committed gets the new commit's path as its default path (`m/last-path`). */
 export async function moveBranch (store: ObjectStore, branch: string, from: string | null, to: string): Promise<void> {
-  const lastPath = await store.readMeta('last-path') === undefined ? (await readCommit(store, CID.parse(to))).path : undefined
+  const lastPath = await store.readMeta(META.lastPath) === undefined ? (await readCommit(store, CID.parse(to))).path : undefined
   const tx = await store.transaction()
   try {
     tx.setRef({ name: branch, value: to, expect: from })
-    if (lastPath !== undefined) tx.setMeta('last-path', new TextEncoder().encode(lastPath))
+    if (lastPath !== undefined) tx.setMeta(META.lastPath, utf8.encode(lastPath))
     await tx.commit()
   } catch (err) { await tx.abort(); throw err }
 }
@@ -468,7 +468,7 @@ export async function moveBranch (store: ObjectStore, branch: string, from: stri
 export async function remoteDefaultBranch (remote: Remote, heads: ReadonlyMap<string, string>): Promise<string | undefined> {
   let head: string | undefined
   try {
-    head = (await remote.listRefs('HEAD')).find(r => r.name === 'HEAD')?.value
+    head = (await remote.listRefs(HEAD)).find(r => r.name === HEAD)?.value
   } catch { head = undefined }
   const m = head === undefined ? null : /^ref: refs\/heads\/(.+)$/.exec(head)
   if (m !== null && heads.has(m[1]!)) return m[1]

@@ -3,11 +3,11 @@
  * "uncommitted changes" guard of checkout, and checkout itself.
  */
 import { resolve, join, relative, sep } from 'node:path'
-import { MVC_DIR, assertSafePath, isWithin } from '../model/paths.js'
+import { MVC_DIR, assertSafePath, isWithin } from '../format/paths.js'
 import { lstat } from 'node:fs/promises'
 import { CID } from 'multiformats/cid'
 import { InvalidArgumentError, UncommittedChangesError } from '../errors.js'
-import type { CommitObject, Manifest } from '../model/objects.js'
+import type { CommitObject, Manifest } from '../format/objects.js'
 import type { Repo } from './repo.js'
 import { DRY_RUN, readCommit, readManifest } from './objects.js'
 import { snapshot, walk } from './snapshot.js'

@@ -14,10 +14,11 @@ import { fileURLToPath } from 'node:url'
 import { InvalidArgumentError, RefExistsError } from '../errors.js'
 import type { ObjectStore } from '../store/interface.js'
 
-const PREFIX = 'remote/'
-export const PARTIAL_KEY = 'partial'
-export const REMOTES = 'refs/remotes/'
-export const DEFAULT_REMOTE = 'origin'
+import { DEFAULT_REMOTE, META, REMOTES } from '../format/keys.js'
+
+const PREFIX = META.remote
+export const PARTIAL_KEY = META.partial
+export { DEFAULT_REMOTE, REMOTES }
 
 export interface RemoteConfig {
   readonly name: string

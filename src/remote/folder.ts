@@ -19,7 +19,8 @@ import { InvalidArgumentError, NotARepositoryError, RemoteError, isMvcError } fr
 import type { LevelObjectStore } from '../store/level-store.js'
 import type { Transaction } from '../store/interface.js'
 import { openDiskStore, DB_DIR } from '../store/open.js'
-import { MVC_DIR } from '../model/paths.js'
+import { MVC_DIR } from '../format/paths.js'
+import { refNameProblem } from '../format/keys.js'
 import type { Remote, RemoteRef } from './interface.js'
 
 /** Default size of a batch of puts committed as one transaction. */
@@ -37,13 +38,10 @@ class Mutex {
   }
 }
 
-/** Names a remote accepts in `casRef`: `HEAD` or `refs/…` without empty, `.` or `..` parts. */
+/** Names a remote accepts in `casRef`: the one rule of src/format/keys.ts. */
 export function checkRefName (name: string): void {
-  if (name === 'HEAD') return
-  const parts = name.split('/')
-  if (parts[0] !== 'refs' || parts.length < 3 || parts.some(p => p === '' || p === '.' || p === '..') || /[\x00-\x20\x7f\\]/.test(name)) { // eslint-disable-line no-control-regex
-    throw new InvalidArgumentError(`invalid ref name ${JSON.stringify(name)}: remotes take HEAD or refs/<namespace>/<name>`, { name })
-  }
+  const problem = refNameProblem(name)
+  if (problem !== undefined) throw new InvalidArgumentError(`invalid ref name ${JSON.stringify(name)}: ${problem}`, { name })
 }
 
 export interface StoreRemoteOptions {

@@ -4,6 +4,7 @@
  */
 import { CID } from 'multiformats/cid'
 import { DAG_CBOR, RAW, SHA2_256, tryParseCid } from '../content/block.js'
+import { HEAD, MAX_REF_NAME_BYTES, SYMBOLIC_PREFIX, refNameProblem } from '../format/keys.js'
 
 /** Protocol version: the `/v1/` prefix and `mvc` in `/v1/info`. */
 export const PROTOCOL_VERSION = 1
@@ -16,7 +17,7 @@ export const MAX_OBJECT_BYTES = 64 * MiB
 export const MAX_HAS_BATCH = 10_000
 export const MAX_HAS_BODY_BYTES = 1 * MiB
 export const MAX_REF_BODY_BYTES = 64 * 1024
-export const MAX_REF_NAME_BYTES = 1024
+export { MAX_REF_NAME_BYTES }
 
 /** Request header (and `?repository=` URL parameter) pinning the repository a client expects. */
 export const REPOSITORY_HEADER = 'mvc-repository'
@@ -61,28 +62,7 @@ export function joinChunks (chunks: readonly Uint8Array[], total: number): Uint8
   return out
 }
 
-/** The one ref outside `refs/` that can be read and written (mvc keeps it symbolic: `ref: refs/heads/<b>`). */
-export const HEAD = 'HEAD'
-export const SYMBOLIC_PREFIX = 'ref: '
-
-/**
- * Why `name` may not be written as a ref over the protocol, or undefined when it may: `HEAD`, or
- * `refs/<namespace>/<name…>` with non-empty parts that don't start with '.', no '..', no control
- * characters, whitespace or backslash (the names core/names.ts allows fit), at most 1024 UTF-8 bytes.
- */
-export function refNameProblem (name: string): string | undefined {
-  if (name === HEAD) return undefined
-  const parts = name.split('/')
-  if (parts[0] !== 'refs' || parts.length < 3) return 'it is neither HEAD nor refs/<namespace>/<name>'
-  if (Buffer.byteLength(name) > MAX_REF_NAME_BYTES) return `it is longer than ${MAX_REF_NAME_BYTES} bytes`
-  if (name.includes('..')) return 'it contains \'..\''
-  if (/[\x00-\x20\x7f\\]|\s/u.test(name)) return 'it contains a control character, whitespace or a backslash' // eslint-disable-line no-control-regex
-  for (const part of parts) {
-    if (part === '') return 'it has an empty part (leading, trailing or double \'/\')'
-    if (part.startsWith('.')) return 'a part starts with \'.\''
-  }
-  return undefined
-}
+export { HEAD, SYMBOLIC_PREFIX, refNameProblem }
 
 /** Why `prefix` is not a valid listing prefix, or undefined. */
 export function refPrefixProblem (prefix: string): string | undefined {

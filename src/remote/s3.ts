@@ -35,6 +35,7 @@ import {
   AuthError, CorruptObjectError, InvalidArgumentError, ObjectNotFoundError, RefConflictError, RemoteError, isMvcError
 } from '../errors.js'
 import type { Remote, RemoteRef } from './interface.js'
+import { refNameProblem } from '../format/keys.js'
 
 // The SDK warns (once per process, when a client is made) under Node 20 that its releases after January
 // 2027 need Node 22; mvc pins the SDK in its lock file and supports Node 20, so on stderr it is only noise.
@@ -533,16 +534,6 @@ class S3Remote implements Remote {
     const message = e.message !== undefined && e.message !== 'UnknownError' && e.message !== '' ? `: ${e.message}` : ''
     return new RemoteError(`${this.url} (${this.endpoint}): ${what} failed (${status !== undefined ? `HTTP ${status}` : 'no answer'}${name !== '' ? ` ${name}` : ''})${message}`, data, { cause: err })
   }
-}
-
-/** Names the remote stores: HEAD or refs/<namespace>/<name> (same rule as the folder remote). */
-function refNameProblem (name: string): string | undefined {
-  if (name === 'HEAD') return undefined
-  const parts = name.split('/')
-  if (parts[0] !== 'refs' || parts.length < 3) return 'remotes take HEAD or refs/<namespace>/<name>'
-  if (parts.some(p => p === '' || p === '.' || p === '..')) return 'empty, "." or ".." parts'
-  if (/[\x00-\x20\x7f\\]/.test(name)) return 'spaces, control characters or backslashes' // eslint-disable-line no-control-regex
-  return undefined
 }
 
 /** Runs `fn` over items, `limit` at a time; the first error is rethrown once running calls settle. */

@@ -21,7 +21,7 @@ import type { ObjectStore, Transaction } from '../store/interface.js'
 import { DB_DIR, FORMAT_VERSION, openDiskStore } from '../store/open.js'
 import { openRepo } from '../core/repo.js'
 import { initRefs } from '../core/refs.js'
-import { MVC_DIR } from '../model/paths.js'
+import { MVC_DIR } from '../format/paths.js'
 import {
   API_PREFIX, joinChunks, MAX_HAS_BATCH, MAX_HAS_BODY_BYTES, MAX_OBJECT_BYTES, MAX_REF_BODY_BYTES, PROTOCOL_VERSION,
   ProtocolCode, REPOSITORY_HEADER, REPOSITORY_ID_KEY, decodeRefPath, parseObjectCid, refPrefixProblem,

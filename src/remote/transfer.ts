@@ -52,7 +52,7 @@ export interface ObjectTarget {
   flush? (): Promise<void>
 }
 
-import { objectLinks, type Link, type LinkKind } from '../model/links.js'
+import { objectLinks, type Link, type LinkKind } from '../format/links.js'
 export { objectLinks, type Link, type LinkKind }
 
 export interface WalkOptions {

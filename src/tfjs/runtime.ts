@@ -16,7 +16,7 @@
 import { posix } from 'node:path'
 import type * as TF from '@tensorflow/tfjs'
 import { InvalidArgumentError, InvalidModelError, VerificationUnavailableError, isMvcError } from '../errors.js'
-import { unsafePathReason } from '../model/paths.js'
+import { unsafePathReason } from '../format/paths.js'
 
 type TfModule = typeof import('@tensorflow/tfjs')
 

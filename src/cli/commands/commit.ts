@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs'
 import { parseVerification } from '../../core/verify.js'
 import { parseAssignments } from '../../core/params.js'
-import { parseCodeLineage } from '../../model/lineage.js'
+import { parseCodeLineage } from '../../format/lineage.js'
 import { UsageError } from '../../errors.js'
 import { verifyArgs, verifyOptions, type VerifyFlags } from '../verification.js'
 import { formatBytes, progress, toJson, withRepo, type GlobalArgs, type Io } from '../output.js'

@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs'
 import { formatBytes, formatDate, toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
-import { parseCodeLineage, parseDataLineage } from '../../model/lineage.js'
-import type { CommitObject } from '../../model/objects.js'
+import { parseCodeLineage, parseDataLineage } from '../../format/lineage.js'
+import type { CommitObject } from '../../format/objects.js'
 import { parseVerification } from '../../core/verify.js'
 
 function formatValues (v: Readonly<Record<string, unknown>>): string {

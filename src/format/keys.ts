@@ -1,0 +1,105 @@
+/**
+ * The repository format's vocabulary: every ref name and every metadata key mvc writes, in one place
+ * (docs/design.md, "Refs" and "LevelDB keys"). Pure: no I/O.
+ *
+ * Refs are names whose value is a CID string, or `ref: <other name>` for a symbolic ref (HEAD).
+ * Metadata keys live in the store's `m/` key space; their values are UTF-8 text or JSON.
+ */
+
+// ------------------------------------------------------------------------------------------- refs
+
+export const HEAD = 'HEAD'
+/** Prefix of a symbolic ref's value: `ref: refs/heads/main`. */
+export const SYMBOLIC_PREFIX = 'ref: '
+export const REFS = 'refs/'
+export const HEADS = 'refs/heads/'
+/** `refs/versions/<n>`: the commit numbered n. Written once, never moved. */
+export const VERSIONS = 'refs/versions/'
+export const TAGS = 'refs/tags/'
+export const ALIASES = 'refs/aliases/'
+/** `refs/remotes/<remote>/<branch>`: where a remote's branch was when last fetched or pushed. */
+export const REMOTES = 'refs/remotes/'
+export const DEFAULT_BRANCH = 'main'
+export const DEFAULT_REMOTE = 'origin'
+
+export function branchRef (name: string): string { return HEADS + name }
+export function tagRef (name: string): string { return TAGS + name }
+export function aliasRef (name: string): string { return ALIASES + name }
+export function versionRef (version: number): string { return VERSIONS + String(version) }
+export function remoteBranchRef (remote: string, branch: string): string { return `${REMOTES}${remote}/${branch}` }
+
+/** The value of a symbolic ref pointing at `target`. */
+export function symbolicRef (target: string): string { return SYMBOLIC_PREFIX + target }
+
+/** The target of a symbolic ref value, or undefined when the value is a CID. */
+export function symbolicTarget (value: string): string | undefined {
+  return value.startsWith(SYMBOLIC_PREFIX) ? value.slice(SYMBOLIC_PREFIX.length) : undefined
+}
+
+/** The version number of a `refs/versions/<n>` name, or undefined. */
+export function versionOfRef (name: string): number | undefined {
+  if (!name.startsWith(VERSIONS)) return undefined
+  const rest = name.slice(VERSIONS.length)
+  return /^[1-9]\d*$/.test(rest) ? Number(rest) : undefined
+}
+
+/** Longest ref name any remote accepts, in UTF-8 bytes. */
+export const MAX_REF_NAME_BYTES = 1024
+
+/**
+ * The one rule for ref names that cross a remote (folder, HTTP and S3 alike): `HEAD`, or
+ * `refs/<namespace>/<name…>` whose parts are not empty and don't start with '.', with no '..', no
+ * control characters, whitespace or backslash, at most MAX_REF_NAME_BYTES UTF-8 bytes. Every name
+ * `mvc tag`, `alias` and `branch` accept fits. Returns why a name breaks it, or undefined.
+ */
+export function refNameProblem (name: string): string | undefined {
+  if (name === HEAD) return undefined
+  const parts = name.split('/')
+  if (parts[0] !== 'refs' || parts.length < 3) return 'it is neither HEAD nor refs/<namespace>/<name>'
+  if (new TextEncoder().encode(name).length > MAX_REF_NAME_BYTES) return `it is longer than ${MAX_REF_NAME_BYTES} bytes`
+  if (name.includes('..')) return 'it contains \'..\''
+  if (/[\x00-\x20\x7f\\]|\s/u.test(name)) return 'it contains a control character, whitespace or a backslash' // eslint-disable-line no-control-regex
+  for (const part of parts) {
+    if (part === '') return 'it has an empty part (leading, trailing or double \'/\')'
+    if (part.startsWith('.')) return 'a part starts with \'.\''
+  }
+  return undefined
+}
+
+// ------------------------------------------------------------------------------------- metadata
+
+/** Metadata keys (without the store's `m/` prefix). */
+export const META = {
+  /** The repository format version, decimal text. */
+  format: 'format',
+  /** The number the next commit gets, decimal text. */
+  nextVersion: 'next-version',
+  /** The repository-relative path committed or checked out last: the default of `commit` and `status`. */
+  lastPath: 'last-path',
+  /** `worktree/<path>` → the commit CID the files at that path were last committed from or checked out to. */
+  worktree: 'worktree/',
+  /** The name of the remote a partial clone (`--filter=commits`) fetches content from. */
+  partial: 'partial',
+  /** `remote/<name>` → JSON `{ url, options }`. */
+  remote: 'remote/',
+  /** `stat/<scope>\0<path>` → JSON stat-cache entry (a cache: may be dropped at any time). */
+  stat: 'stat/',
+  /** `model-cache/<sha256 hex>` → the model object CID of an unchanged model (a cache). */
+  modelCache: 'model-cache/',
+  /** `alias-log/<name>/<seq, 8 digits>` → JSON alias move record. */
+  aliasLog: 'alias-log/',
+  /** A served repository's random id, for clients that pin it. */
+  repositoryId: 'repo-id'
+} as const
+
+export function worktreeKey (rel: string): string { return META.worktree + rel }
+export function remoteConfigKey (name: string): string { return META.remote + name }
+/** Width of the zero-padded sequence number in alias log keys, so keys sort in move order. */
+export const ALIAS_LOG_SEQ_WIDTH = 8
+export function aliasLogPrefix (name: string): string { return `${META.aliasLog}${name}/` }
+export function aliasLogKey (name: string, seq: number): string { return aliasLogPrefix(name) + String(seq).padStart(ALIAS_LOG_SEQ_WIDTH, '0') }
+
+export const utf8 = {
+  encode: (s: string): Uint8Array => new TextEncoder().encode(s),
+  decode: (b: Uint8Array): string => new TextDecoder().decode(b)
+}
