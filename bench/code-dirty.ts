@@ -23,7 +23,7 @@ import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import git from 'isomorphic-git'
-import { codeLineage, dirtyCheck } from '../src/core/code.js'
+import { codeLineage, dirtyCheck } from '../src/core/lineage/code.js'
 
 const GIT_ENV = { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' }
 const gitc = (cwd: string, ...args: string[]): string =>
@@ -107,7 +107,7 @@ async function main (): Promise<void> {
     row('  mvc dirtyCheck', dc3.median, `dirty=${String(last.dirty)} hashed=${last.stats.hashed} treesRead=${last.stats.treesRead}`)
 
     console.log('cold process (median of 5 wall times)')
-    const codeJs = fileURLToPath(new URL('../src/core/code.js', import.meta.url))
+    const codeJs = fileURLToPath(new URL('../src/core/lineage/code.js', import.meta.url))
     const cold = (script: string): number => {
       const t = performance.now()
       const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: GIT_ENV, encoding: 'utf8' })

@@ -16,7 +16,7 @@ import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Repository } from '../src/api/repository.js'
-import { hashData, stageData, type HashedData } from '../src/core/data.js'
+import { hashData, stageData, type HashedData } from '../src/core/lineage/data.js'
 import { walk } from '../src/core/snapshot.js'
 
 const N = Number(process.argv[2] ?? '10000')

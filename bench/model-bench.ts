@@ -32,7 +32,7 @@ import { fileURLToPath } from 'node:url'
 import { tmpdir, cpus, totalmem, loadavg } from 'node:os'
 import type * as TF from '@tensorflow/tfjs'
 import { MiB, formatTable, mib, pickRssMethod, quiet, run, treeBytes, type RssMethod, type RunResult } from './lib.js'
-import { uniform01 } from '../src/tfjs/runtime.js'
+import { uniform01 } from '../src/core/verify/inputs.js'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const MVC_BIN = join(ROOT, 'bin', 'mvc.js')
@@ -56,8 +56,8 @@ function uniform (n: number, seed: number, scale = 0.05): Float32Array {
 // Model generation (in this process, cpu backend)
 
 async function writeModel (dir: string, modelMiB: number): Promise<{ bytes: number, shards: number }> {
-  const { loadRuntime } = await import('../src/tfjs/runtime.js')
-  const { artifactsToFiles, MODEL_JSON, WEIGHTS_BIN } = await import('../src/api/iohandler.js')
+  const { loadRuntime } = await import('../src/formats/tfjs/runtime.js')
+  const { artifactsToFiles, MODEL_JSON, WEIGHTS_BIN } = await import('../src/formats/tfjs/artifacts.js')
   const rt = await loadRuntime('cpu')
   const tf = rt.tf
   const inputDim = Math.round(modelMiB * MiB / (4 * DIM))
@@ -123,7 +123,8 @@ async function byHand (dir: string): Promise<void> {
   }
   const model = await tf.loadLayersModel(handler)
   // mvc's reference inputs (pure function of the signature, no TF.js): ints in [0, 10) as float32.
-  const { referenceInputs, inputSignature } = await import('../src/tfjs/runtime.js')
+  const { referenceInputs } = await import('../src/core/verify/inputs.js')
+  const { inputSignature } = await import('../src/formats/tfjs/model.js')
   const [input] = referenceInputs(undefined, inputSignature({ kind: 'layers', model }))
   const x = tf.tensor(new Float32Array(input!.data.slice().buffer), [...input!.shape], 'float32')
   const y = model.predict(x) as TF.Tensor

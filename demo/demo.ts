@@ -10,7 +10,7 @@ import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { spawnSync } from 'node:child_process'
 import { Repository } from '../src/index.js'
-import { loadRuntime } from '../src/tfjs/runtime.js'
+import { loadRuntime } from '../src/formats/tfjs/runtime.js'
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'mvc.js')
 

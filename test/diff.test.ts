@@ -8,7 +8,7 @@ import { chmod, cp, mkdir, readFile, realpath, rm, utimes, writeFile } from 'nod
 import { join } from 'node:path'
 import { Repository } from '../src/api/repository.js'
 import { buildFixtures, type FixtureInfo } from '../fixtures/build.js'
-import type { DiffResult, TensorDiff } from '../src/core/diff.js'
+import type { DiffResult, TensorDiff } from '../src/core/diff/index.js'
 import { mulberry32, mvcJson, mvcOk, runMvc, jsonError, tmpdir, removeDir, MiB } from './helpers.js'
 
 const NO_VERIFY = { verify: false } as const

@@ -8,7 +8,7 @@ import { chmod, lstat, mkdir, mkdtemp, open, readdir, realpath, rm, writeFile } 
 import { tmpdir as osTmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { uniform01 } from '../src/tfjs/runtime.js'
+import { uniform01 } from '../src/core/verify/inputs.js'
 
 /** Repository root: compiled tests live in dist/test/, two levels below it. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))

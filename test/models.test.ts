@@ -13,8 +13,8 @@ import type { CID } from 'multiformats/cid'
 import { Repository } from '../src/index.js'
 import { buildFixtures, type FixtureInfo } from '../fixtures/build.js'
 import { RAW } from '../src/content/block.js'
-import { parseModelJson, planTensors } from '../src/format/tfjs.js'
-import { loadRuntime } from '../src/tfjs/runtime.js'
+import { parseModelJson, planTensors } from '../src/formats/tfjs/manifest.js'
+import { loadRuntime } from '../src/formats/tfjs/runtime.js'
 
 const NO_VERIFY = { verify: false } as const
 let fixtures: FixtureInfo[]
@@ -273,7 +273,7 @@ describe('verification', () => {
       assert.equal(await codeOf(repo.commit({ path: m, message: 'required', verify: { backend: 'cpu', require: true } })), 'VERIFICATION_UNAVAILABLE')
       assert.deepEqual(await repo.log(), [], 'nothing committed when verification was required')
       const r = await repo.commit({ path: m, message: 'recorded', verify: { backend: 'cpu' } })
-      const v = r.verification as { models: Array<{ status: string, reason?: string }> }
+      const v = r.verification as unknown as { models: Array<{ status: string, reason?: string }> }
       assert.equal(v.models[0]!.status, 'skipped')
       assert.match(v.models[0]!.reason ?? '', /NoSuchLayer/)
     } finally { await repo.close() }
@@ -285,9 +285,9 @@ describe('verification', () => {
       const m = await copyFixture('embed-lstm', join(dir, 'model'))
       const inputs = await readFile(join(m, 'inputs.json'))
       const r = await repo.commit({ path: m, message: 'tokens', verify: { backend: 'cpu', inputs } })
-      const v = r.verification as { models: Array<{ status: string, inputs: CID[] }> }
+      const v = r.verification as unknown as { models: Array<{ status: string, inputs: CID[] }> }
       assert.equal(v.models[0]!.status, 'recorded')
-      const { readTensor } = await import('../src/core/verify.js')
+      const { readTensor } = await import('../src/core/verify/index.js')
       const t = await readTensor(repo.store, v.models[0]!.inputs[0]!)
       const given = JSON.parse(inputs.toString()) as { inputs: Array<{ shape: number[], values: number[] }> }
       assert.deepEqual([...t.tensor.shape], given.inputs[0]!.shape)

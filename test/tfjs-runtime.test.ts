@@ -9,11 +9,13 @@ import { spawnSync } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import type * as TF from '@tensorflow/tfjs'
-import {
-  DEFAULT_SEED, DEFAULT_TOLERANCE, compareOutputs, decodeTensor, encodeTensor, inputSignature, loadModel, loadRuntime,
-  parseInputsFile, readFileIOHandler, referenceInputs, runModel
-} from '../src/tfjs/index.js'
-import type { LoadedModel, LoadedRuntime, ReadFile, TensorData, Tolerance } from '../src/tfjs/index.js'
+import { DEFAULT_SEED, DEFAULT_TOLERANCE, compareOutputs, parseInputsFile, referenceInputs } from '../src/core/verify/index.js'
+import { decodeTensor, encodeTensor, inputSignature, loadModel, readFileIOHandler, runModel } from '../src/formats/tfjs/model.js'
+import { loadRuntime } from '../src/formats/tfjs/runtime.js'
+import type { LoadedModel, ReadFile } from '../src/formats/tfjs/model.js'
+import type { LoadedRuntime } from '../src/formats/tfjs/runtime.js'
+import type { TensorData } from '../src/formats/tensor-data.js'
+import type { Tolerance } from '../src/core/verify/index.js'
 
 type Files = Map<string, Uint8Array>
 
@@ -170,7 +172,7 @@ test(`requesting 'tensorflow' ${tfjsNodePresent ? 'loads tfjs-node (it is instal
 })
 
 test('importing the module does not load TF.js, and using it prints nothing', () => {
-  const modUrl = new URL('../src/tfjs/index.js', import.meta.url).href
+  const modUrl = new URL('../src/formats/tfjs/index.js', import.meta.url).href
   const script = `
     import { createRequire } from 'node:module'
     const req = createRequire(${JSON.stringify(fileURLToPath(import.meta.url))})

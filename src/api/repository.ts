@@ -1,49 +1,43 @@
 /**
- * The public library API. A `Repository` wraps an open store; each method checks its arguments, calls
- * the core, and tags errors with the method's name (`err.caller`) before rethrowing.
+ * The public library API: a thin facade. A `Repository` wraps an open repository; each method checks
+ * its arguments, applies defaults, calls the one core function that does the operation, and tags
+ * errors with the method's name (`err.caller`) before rethrowing.
  */
 import { userInfo, hostname } from 'node:os'
+import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
-import { InputNotFoundError, InvalidArgumentError, InvalidModelError, VerificationFailedError, VerificationUnavailableError, isMvcError } from '../errors.js'
-import { readFile } from 'node:fs/promises'
-import { fsck, type FsckReport } from '../core/fsck.js'
-import { LevelObjectStore } from '../store/level-store.js'
-import { posix } from 'node:path'
 import type * as TF from '@tensorflow/tfjs'
-import { artifactsToFiles, filesToArtifacts, saveResult, writeFolder } from './iohandler.js'
-import { decodeObject } from '../content/block.js'
-import { parseModel } from '../format/objects.js'
-import type { ParamValue } from '../format/lineage.js'
-import { dirname, join } from 'node:path'
-import type { Transaction } from '../store/interface.js'
-import { checkVerification, parseVerification, recordVerification, type BackendName, type Tolerance, type VerificationRecord, type VerificationReport } from '../core/verify.js'
+import { InvalidArgumentError, isMvcError } from '../errors.js'
+import { parseCodeLineage, parseDataLineage, type ParamValue } from '../format/lineage.js'
 import type { Author, CommitObject, Manifest } from '../format/objects.js'
+import type { Tolerance } from '../format/verification.js'
+import { DEFAULT_REMOTE, HEAD } from '../format/keys.js'
+import type { BackendName } from '../formats/tfjs/runtime.js'
+import type { Remote } from '../remote/interface.js'
 import { initRepo, openRepo, type Repo } from '../core/repo.js'
-import { commitPath, type CommitResult, type Lineage } from '../core/commit.js'
-import { dataRef, hashData, stageData } from '../core/data.js'
-import { codeLineage } from '../core/code.js'
-import { checkMetrics, readMetadata, readValuesFile, valuesFrom, type Values } from '../core/params.js'
-import { environmentLineage } from '../core/environment.js'
-import { checkout, status, type CheckoutResult, type StatusResult } from '../core/worktree.js'
+import { commit, type CommitResult, type Lineage } from '../core/commit.js'
+import { checkout, type CheckoutOutcome } from '../core/checkout.js'
+import { status, type StatusResult } from '../core/worktree.js'
 import { log, namesByCommit, type LogEntry, type LogOptions } from '../core/history.js'
 import * as nameRefs from '../core/names.js'
 import { resolveRev } from '../core/refs.js'
-import { readCommit, readFileBytes, readManifest } from '../core/objects.js'
+import { readCommit, readManifest } from '../core/objects.js'
+import { fsck, type FsckReport } from '../core/fsck.js'
+import { verifyVersion, type CheckSettings, type VerificationReport, type VerifySettings } from '../core/verify/index.js'
+import { ensureLocal } from '../core/partial.js'
+import { saveArtifacts, versionArtifacts } from '../core/artifacts.js'
+import { addRemoteConfig, listRemoteConfigs, removeRemoteConfig, type RemoteConfig } from '../core/remotes.js'
+import { connect } from '../core/connect.js'
+import { push, type FetchResult, type PushResult } from '../core/sync.js'
+import { fetchRemote, pull, type PullResult } from '../core/pull.js'
+import { clone, cloneDirName, type CloneResult } from '../core/clone.js'
+import type { ProgressFn } from '../core/transfer.js'
+import type { DiffResult } from '../core/diff/index.js'
+import { LevelObjectStore } from '../store/level-store.js'
 import type { ObjectStore } from '../store/interface.js'
-import type { Remote } from '../remote/interface.js'
-import type { ProgressFn } from '../remote/transfer.js'
-import { openRemote } from '../remote/open.js'
-import {
-  addRemoteConfig, getRemoteConfig, listRemoteConfigs, normalizeRemoteUrl, partialRemote, removeRemoteConfig, requireRemoteConfig,
-  validateRemoteName, DEFAULT_REMOTE, PARTIAL_KEY, type RemoteConfig
-} from '../remote/config.js'
-import {
-  fetch, fetchCommitContent, hasCommitContent, moveBranch, planPull, push, remoteDefaultBranch,
-  type FetchResult, type PullAction, type PushResult
-} from '../core/sync.js'
-import { lstat as lstatPath, mkdir as mkdirPath, readdir as readDirPath, rm as rmPath } from 'node:fs/promises'
-import { resolve as resolvePath } from 'node:path'
-import { CID as CIDValue } from 'multiformats/cid'
+
+export { cloneDirName }
+export type { CloneResult, PullResult }
 
 async function tagged<T> (caller: string, fn: () => Promise<T>): Promise<T> {
   try {
@@ -88,6 +82,14 @@ export interface VerifyArgs {
   readonly require?: boolean
 }
 
+/** Lineage fields given outright; `data` and `code` must have the shapes of docs/design.md, "Lineage". */
+export interface LineageArgs {
+  readonly data?: unknown
+  readonly code?: unknown
+  readonly params?: Readonly<Record<string, unknown>>
+  readonly metrics?: Readonly<Record<string, unknown>>
+}
+
 export interface CommitArgs {
   /** File or folder to commit; default: the last committed path. */
   readonly path?: string
@@ -95,7 +97,7 @@ export interface CommitArgs {
   readonly allowEmpty?: boolean
   readonly author?: Author
   readonly timestamp?: number
-  readonly lineage?: Lineage
+  readonly lineage?: LineageArgs
   readonly onFile?: (rel: string, size: number) => void
   /** Record reference inputs and outputs for verification (default true; false skips TF.js entirely). */
   readonly verify?: boolean | VerifyArgs
@@ -109,22 +111,6 @@ export interface CommitArgs {
   /** JSON (or flat `key: value` YAML) files of params / metrics; later files override earlier ones, metadata.json. */
   readonly paramFiles?: readonly string[]
   readonly metricFiles?: readonly string[]
-}
-
-/** Params and metrics given to a commit (flags/API and files), parsed and checked before anything is snapshotted. */
-async function givenValues (args: CommitArgs): Promise<{ params: Values, metrics: Record<string, number | string> }> {
-  const params: Values = {}
-  const metrics: Record<string, number | string> = {}
-  for (const f of args.paramFiles ?? []) Object.assign(params, await readValuesFile(f, 'params'))
-  for (const f of args.metricFiles ?? []) Object.assign(metrics, await readValuesFile(f, 'metrics'))
-  Object.assign(params, valuesFrom(args.lineage?.params, 'params'), valuesFrom(args.params, 'params'))
-  Object.assign(metrics, checkMetrics(valuesFrom(args.lineage?.metrics, 'metrics'), 'metrics'), checkMetrics(valuesFrom(args.metrics, 'metrics'), 'metrics'))
-  return { params, metrics }
-}
-
-async function mustExist (path: string, what: string): Promise<void> {
-  const abs = resolvePath(path)
-  if (await lstatPath(abs).then(() => false, () => true)) throw new InputNotFoundError(`${what} ${abs} does not exist`, { path: abs })
 }
 
 export interface CheckoutArgs {
@@ -141,20 +127,6 @@ export interface ShowResult {
   readonly commit: CommitObject
   readonly manifest: Manifest
   readonly names: string[]
-}
-
-/** `true`/absent → defaults, `false` → off, an object → those settings. */
-function verifySettings (v: boolean | VerifyArgs | undefined): VerifyArgs | undefined {
-  if (v === false) return undefined
-  return v === true || v === undefined ? {} : v
-}
-
-function failIfFailed (report: VerificationReport, what: string): void {
-  if (report.pass) return
-  const worst = report.models.flatMap(m => m.outputs.filter(o => !o.pass).map(o => `${m.path} output ${o.name}: max_abs_diff ${o.maxAbsDiff.toExponential(3)}`))
-  throw new VerificationFailedError(
-    `${what} does not behave as recorded (atol ${report.tolerance.atol}, rtol ${report.tolerance.rtol}, backend ${report.backend}, recorded on ${report.recordedBackend}): ${worst.join('; ')}`,
-    { report })
 }
 
 /** Which remote to talk to: a configured name (default `origin`), or (push only) a URL or path. `transport` is an already open remote to use instead (tests, embedding). */
@@ -188,15 +160,6 @@ export interface PullArgs extends FetchArgs {
   readonly onFile?: (path: string, size: number) => void
 }
 
-export interface PullResult {
-  readonly action: PullAction
-  readonly branch: string
-  readonly old: string | null
-  readonly new: string
-  readonly fetch: FetchResult
-  readonly checkout?: CheckoutResult & { verification?: VerificationReport }
-}
-
 export interface CloneArgs {
   /** Remote URL: a path, file:///path, http(s)://host:port/ or s3://bucket/prefix. */
   readonly url: string
@@ -215,30 +178,32 @@ export interface CloneArgs {
   readonly concurrency?: number
 }
 
-export interface CloneResult {
-  readonly root: string
-  readonly remote: string
-  readonly url: string
-  readonly partial: boolean
-  /** The branch created (null when the remote has no branches). */
-  readonly branch: string | null
-  readonly head: string | null
-  readonly fetch: FetchResult
-  readonly checkout?: CheckoutResult & { verification?: VerificationReport }
+/** `true`/absent → defaults, `false` → off, an object → those settings. */
+function verifySettings (v: boolean | VerifyArgs | undefined): VerifySettings | undefined {
+  if (v === false) return undefined
+  return v === true || v === undefined ? {} : v
 }
 
-/** A default folder name for a clone: the last part of the URL's path (or its host/bucket). */
-export function cloneDirName (url: string): string {
-  let path = url
-  let host = ''
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !/^file:/i.test(url)) {
-    try { const u = new URL(url); path = u.pathname; host = u.hostname } catch { path = url }
-  } else if (/^file:/i.test(url)) {
-    try { path = new URL(url).pathname } catch { path = url }
+function checkSettings (v: boolean | VerifyArgs | undefined): CheckSettings | undefined {
+  const s = verifySettings(v)
+  return s === undefined ? undefined : { backend: s.backend, tolerance: s.tolerance }
+}
+
+/** Lineage given to the API, checked: `data` and `code` must parse as the documented shapes. */
+function lineageOf (l: LineageArgs | undefined): Lineage | undefined {
+  if (l === undefined) return undefined
+  const out: { -readonly [K in keyof Lineage]: Lineage[K] } = { params: l.params, metrics: l.metrics }
+  if (l.data !== undefined) {
+    const d = l.data === null ? null : parseDataLineage(l.data)
+    if (l.data !== null && d === null) throw new InvalidArgumentError('lineage.data must be { kind: "snapshot", manifest, path, files, bytes } or { kind: "ref", ref }', { data: l.data })
+    out.data = d
   }
-  const parts = path.split(/[\\/]+/).filter(p => p !== '' && p !== '.' && p !== '..')
-  const last = (parts.at(-1) ?? host).replace(/\.mvc$/, '')
-  return last === '' ? 'repository' : last
+  if (l.code !== undefined) {
+    const c = l.code === null ? null : parseCodeLineage(l.code)
+    if (l.code !== null && c === null) throw new InvalidArgumentError('lineage.code must be { kind: "git", oid, branch, remote, dirty, dirtyPaths } or { kind: "none", reason }', { code: l.code })
+    out.code = c
+  }
+  return out
 }
 
 export class Repository {
@@ -265,92 +230,28 @@ export class Repository {
   }
 
   /**
-   * Snapshots a file or folder as a new version.
+   * Snapshots a file or folder as a new version; the result carries the commit written.
    * @example const r = await repo.commit({ path: 'model', message: 'baseline' }); console.log(`v${r.version}`)
    */
   async commit (args: CommitArgs): Promise<CommitResult> {
     if (typeof args.message !== 'string') throw new TypeError('commit: message must be a string')
-    return await tagged('commit', async () => {
-      // Check what was given before snapshotting anything; lineage is computed once a commit will be made.
-      const given = await givenValues(args)
-      const data = args.data
-      if (data !== undefined) {
-        if ('ref' in data && typeof data.ref === 'string' && !('path' in data)) dataRef(data.ref)
-        else if ('path' in data && typeof data.path === 'string' && !('ref' in data)) await mustExist(data.path, 'data')
-        else throw new InvalidArgumentError('data must be { path } or { ref }, not both', {})
-      }
-      if (args.code !== undefined && args.code !== false && args.code.dir !== undefined) await mustExist(args.code.dir, 'code folder')
-      return await commitPath({
-        repo: this.repo,
-        path: args.path,
-        message: args.message,
-        allowEmpty: args.allowEmpty,
-        author: args.author ?? defaultAuthor(),
-        timestamp: args.timestamp ?? defaultTimestamp(),
-        lineage: args.lineage,
-        onFile: args.onFile,
-        verify: verifySettings(args.verify) === undefined ? undefined : async ({ tx, manifest, abs, modelFormats }) => await this.recordFor(tx, manifest, abs, modelFormats, verifySettings(args.verify)!),
-        recordLineage: async ({ tx, manifest, abs, verification }) => {
-          const folder = manifest.kind === 'dir' ? abs : dirname(abs)
-          const meta = await readMetadata(folder)
-          const l: Lineage = {
-            params: { ...meta.params, ...given.params },
-            metrics: { ...meta.metrics, ...given.metrics },
-            environment: environmentLineage(verification)
-          }
-          if (data !== undefined && 'ref' in data) {
-            Object.assign(l, { data: dataRef(data.ref) })
-          } else if (data !== undefined) {
-            const hashed = await hashData({ store: this.repo.store, path: data.path, root: this.repo.root })
-            await stageData(tx, hashed)
-            Object.assign(l, { data: hashed.lineage })
-          }
-          if (args.code === false) Object.assign(l, { code: null })
-          else if (args.code !== undefined || args.lineage?.code === undefined) Object.assign(l, { code: await codeLineage({ dir: args.code?.dir ?? folder }) })
-          return l
-        }
-      })
-    })
-  }
-
-  private async recordFor (tx: Transaction, manifest: Manifest, abs: string, formats: ReadonlyMap<string, string>, v: VerifyArgs): Promise<VerificationRecord | null> {
-    if (manifest.models.length === 0 && !manifest.entries.some(e => e.path.endsWith('saved_model.pb'))) return null
-    const record = await recordVerification({
-      store: this.repo.store,
-      sink: tx,
-      models: [...formats].map(([path, format]) => ({ path, format })),
-      readFile: async rel => await readFile(join(abs, rel)),
-      paths: manifest.entries.map(e => e.path),
-      backend: v.backend,
-      tolerance: v.tolerance,
-      inputsFile: v.inputs
-    })
-    const skipped = record.models.filter(m => m.status === 'skipped')
-    if (v.require === true && (skipped.length > 0 || record.models.length === 0)) {
-      throw new VerificationUnavailableError(
-        `verification required but ${skipped.map(m => `${m.path}: ${(m as { reason: string }).reason}`).join('; ')}`,
-        { skipped: skipped.map(m => m.path) })
-    }
-    return record
+    return await tagged('commit', async () => await commit({
+      ...args,
+      repo: this.repo,
+      author: args.author ?? defaultAuthor(),
+      timestamp: args.timestamp ?? defaultTimestamp(),
+      lineage: lineageOf(args.lineage),
+      verify: verifySettings(args.verify)
+    }))
   }
 
   /**
-   * Rebuilds a version on disk, byte for byte.
+   * Rebuilds a version on disk, byte for byte, then (unless `verify: false`) checks its behaviour.
    * @example await repo.checkout({ rev: 'v1', to: '/tmp/model-v1' })
    */
-  async checkout (args: CheckoutArgs): Promise<CheckoutResult & { verification?: VerificationReport }> {
+  async checkout (args: CheckoutArgs): Promise<CheckoutOutcome> {
     if (typeof args.rev !== 'string') throw new TypeError('checkout: rev must be a string')
-    return await tagged('checkout', async () => {
-      await this.ensureLocal(args.rev)
-      const r = await checkout({ repo: this.repo, rev: args.rev, to: args.to, force: args.force, onFile: args.onFile })
-      const record = parseVerification(r.commit.verification)
-      const v = verifySettings(args.verify)
-      if (v === undefined || record === undefined) return r
-      const base = r.manifest.kind === 'file' ? dirname(r.target) : r.target
-      const report = await checkVerification({ store: this.repo.store, record, readFile: async rel => await readFile(join(base, rel)), backend: v.backend, tolerance: v.tolerance })
-      failIfFailed(report, `v${r.commit.version}`)
-      return { ...r, verification: report }
-    })
+    return await tagged('checkout', async () => await checkout({ repo: this.repo, rev: args.rev, to: args.to, force: args.force, onFile: args.onFile, verify: checkSettings(args.verify) }))
   }
 
   /**
@@ -359,28 +260,8 @@ export class Repository {
    */
   async verify (args: { rev: string } & VerifyArgs): Promise<VerificationReport & { cid: CID, version: number }> {
     return await tagged('verify', async () => {
-      await this.ensureLocal(args.rev)
-      const cid = await resolveRev(this.repo.store, args.rev)
-      const commit = await readCommit(this.repo.store, cid)
-      const manifest = await readManifest(this.repo.store, commit.model)
-      const record = parseVerification(commit.verification)
-      if (record === undefined) {
-        throw new VerificationUnavailableError(`v${commit.version} has no verification record (it holds no TF.js model, or was committed with verification off)`, { version: commit.version })
-      }
-      const files = new Map(manifest.entries.map(e => [e.path, e.file]))
-      const report = await checkVerification({
-        store: this.repo.store,
-        record,
-        readFile: async rel => {
-          const f = files.get(rel)
-          if (f === undefined) throw new InvalidArgumentError(`v${commit.version} has no file ${rel}`, { path: rel })
-          return await readFileBytes(this.repo.store, f)
-        },
-        backend: args.backend,
-        tolerance: args.tolerance
-      })
-      failIfFailed(report, `v${commit.version}`)
-      return { ...report, cid, version: commit.version }
+      await ensureLocal(this.repo.store, args.rev)
+      return await verifyVersion({ store: this.repo.store, rev: args.rev, formats: this.repo.formats, backend: args.backend, tolerance: args.tolerance })
     })
   }
 
@@ -398,12 +279,13 @@ export class Repository {
    */
   async show (args: { rev: string }): Promise<ShowResult> {
     return await tagged('show', async () => {
-      await this.ensureLocal(args.rev)
-      const cid = await resolveRev(this.repo.store, args.rev)
-      const commit = await readCommit(this.repo.store, cid)
-      const manifest = await readManifest(this.repo.store, commit.model)
-      const names = (await namesByCommit(this.repo.store)).get(cid.toString()) ?? []
-      return { cid, commit, manifest, names }
+      const store = this.repo.store
+      await ensureLocal(store, args.rev)
+      const cid = await resolveRev(store, args.rev)
+      const c = await readCommit(store, cid)
+      const manifest = await readManifest(store, c.model)
+      const names = (await namesByCommit(store)).get(cid.toString()) ?? []
+      return { cid, commit: c, manifest, names }
     })
   }
 
@@ -421,11 +303,11 @@ export class Repository {
    * metrics, data and code lineage.
    * @example const d = await repo.diff({ a: 'v1', b: 'v2' }); for (const t of d.tensors) console.log(t.name, t.stats?.maxAbs)
    */
-  async diff (args: { a: string, b?: string, exactNorm?: boolean }): Promise<import('../core/diff.js').DiffResult> {
+  async diff (args: { a: string, b?: string, exactNorm?: boolean }): Promise<DiffResult> {
     if (typeof args.a !== 'string') throw new TypeError('diff: a must be a revision string')
-    const { diff } = await import('../core/diff.js')
-    await this.ensureLocal(args.a)
-    if (args.b !== undefined) await this.ensureLocal(args.b)
+    const { diff } = await import('../core/diff/index.js')
+    await ensureLocal(this.repo.store, args.a)
+    if (args.b !== undefined) await ensureLocal(this.repo.store, args.b)
     return await tagged('diff', async () => await diff({ repo: this.repo, a: args.a, b: args.b, exactNorm: args.exactNorm }))
   }
 
@@ -507,12 +389,18 @@ export class Repository {
   saveHandler (args: { path?: string, message: string, params?: Record<string, ParamValue>, metrics?: Record<string, ParamValue>, verify?: boolean | VerifyArgs, onCommit?: (r: CommitResult) => void }): TF.io.IOHandler {
     return {
       save: async (artifacts: TF.io.ModelArtifacts): Promise<TF.io.SaveResult> => await tagged('saveHandler', async () => {
-        const files = artifactsToFiles(artifacts)
-        const target = join(this.root, args.path ?? 'model')
-        await writeFolder(target, files)
-        const r = await this.commit({ path: target, message: args.message, verify: args.verify, lineage: { params: args.params, metrics: args.metrics } })
-        args.onCommit?.(r)
-        return saveResult(artifacts, files)
+        const r = await saveArtifacts({
+          repo: this.repo,
+          artifacts,
+          path: join(this.root, args.path ?? 'model'),
+          message: args.message,
+          author: defaultAuthor(),
+          timestamp: defaultTimestamp(),
+          verify: verifySettings(args.verify),
+          lineage: { params: args.params, metrics: args.metrics }
+        })
+        args.onCommit?.(r.result)
+        return r.save
       })
     }
   }
@@ -522,31 +410,9 @@ export class Repository {
    * `model` picks the model JSON when a version holds several.
    * @example const m = await tf.loadLayersModel(repo.loadHandler('v3'))
    */
-  loadHandler (rev = 'HEAD', options: { model?: string } = {}): TF.io.IOHandler {
+  loadHandler (rev = HEAD, options: { model?: string } = {}): TF.io.IOHandler {
     return {
-      load: async (): Promise<TF.io.ModelArtifacts> => await tagged('loadHandler', async () => {
-        const { commit, manifest } = await this.show({ rev })
-        const files = new Map(manifest.entries.map(e => [e.path, e.file]))
-        const candidates = options.model !== undefined ? manifest.models.filter(m => m.path === options.model) : manifest.models
-        const runnable: string[] = []
-        for (const m of candidates) {
-          const obj = parseModel(decodeObject(m.model, await this.store.get(m.model), `model ${m.model.toString()}`))
-          if (obj.format !== 'weights-manifest') runnable.push(m.path)
-        }
-        if (runnable.length !== 1) {
-          throw new InvalidArgumentError(runnable.length === 0
-            ? `v${commit.version} has no TF.js model${options.model !== undefined ? ` at ${options.model}` : ''}`
-            : `v${commit.version} holds ${runnable.length} models (${runnable.join(', ')}); pass { model: <path> }`, { models: runnable })
-        }
-        const jsonPath = runnable[0]!
-        const read = async (rel: string): Promise<Uint8Array> => {
-          const f = files.get(rel)
-          if (f === undefined) throw new InvalidModelError(`v${commit.version}: ${rel} is referenced by ${jsonPath} but not stored`, { path: rel })
-          return await readFileBytes(this.store, f)
-        }
-        const dir = posix.dirname(jsonPath)
-        return await filesToArtifacts(await read(jsonPath), jsonPath, async p => await read(posix.normalize(posix.join(dir, p))))
-      })
+      load: async (): Promise<TF.io.ModelArtifacts> => await tagged('loadHandler', async () => await versionArtifacts({ repo: this.repo, rev, model: options.model }))
     }
   }
 
@@ -570,19 +436,6 @@ export class Repository {
     return await tagged('remotes', async () => await listRemoteConfigs(this.repo.store))
   }
 
-  /** Opens a remote by name (or, with `allowUrl`, a URL or path); `close` is false for a caller's transport. */
-  private async connect (args: RemoteArgs, options: { create?: boolean, allowUrl?: boolean } = {}): Promise<{ remote: Remote, name: string | undefined, close: () => Promise<void> }> {
-    const arg = args.remote ?? DEFAULT_REMOTE
-    if (args.transport !== undefined) return { remote: args.transport, name: arg, close: async () => {} }
-    const config = await getRemoteConfig(this.repo.store, arg)
-    let url: string
-    let name: string | undefined = arg
-    if (config !== undefined) url = config.url
-    else if (options.allowUrl === true && /[/\\:]|^\./.test(arg)) { url = normalizeRemoteUrl(arg); name = undefined } else url = (await requireRemoteConfig(this.repo.store, arg)).url
-    const remote = await openRemote(url, { create: options.create, config: config?.options })
-    return { remote, name, close: async () => { await remote.close() } }
-  }
-
   /**
    * Sends a branch (default: the current one) and its versions and tags to a remote, then moves the
    * remote's branch by compare-and-swap — a fast-forward unless `force`.
@@ -590,7 +443,7 @@ export class Repository {
    */
   async push (args: PushArgs = {}): Promise<PushResult> {
     return await tagged('push', async () => {
-      const c = await this.connect(args, { create: true, allowUrl: true })
+      const c = await connect(this.repo.store, args, { create: true, allowUrl: true })
       try {
         return await push(this.repo.store, c.remote, { remoteName: c.name, refs: args.refs, force: args.force, tags: args.tags, onProgress: args.onProgress, concurrency: args.concurrency })
       } finally { await c.close() }
@@ -603,15 +456,7 @@ export class Repository {
    * @example const r = await repo.fetch({ remote: 'origin' })
    */
   async fetch (args: FetchArgs = {}): Promise<FetchResult> {
-    return await tagged('fetch', async () => await this.fetchInner(args))
-  }
-
-  private async fetchInner (args: FetchArgs): Promise<FetchResult> {
-    const c = await this.connect(args)
-    try {
-      const commitsOnly = (await partialRemote(this.repo.store)) === c.name
-      return await fetch(this.repo.store, c.remote, { remoteName: c.name ?? DEFAULT_REMOTE, force: args.force, commitsOnly, onProgress: args.onProgress, concurrency: args.concurrency })
-    } finally { await c.close() }
+    return await tagged('fetch', async () => await fetchRemote({ ...args, repo: this.repo }))
   }
 
   /**
@@ -620,16 +465,7 @@ export class Repository {
    * @example const r = await repo.pull({ remote: 'origin' }); console.log(r.action)
    */
   async pull (args: PullArgs = {}): Promise<PullResult> {
-    return await tagged('pull', async () => {
-      const fetched = await this.fetchInner(args)
-      const plan = await planPull(this.repo.store, { remoteName: args.remote ?? DEFAULT_REMOTE, url: fetched.url, branch: args.branch, force: args.force })
-      const base = { action: plan.action, branch: plan.branch, old: plan.from, new: plan.to, fetch: fetched }
-      if (plan.action === 'up-to-date' || plan.action === 'ahead') return base
-      // Files first: a checkout refused for uncommitted changes leaves the branch where it was.
-      const co = args.checkout === false ? undefined : await this.checkout({ rev: plan.to, verify: args.verify, onFile: args.onFile })
-      await moveBranch(this.repo.store, plan.branch, plan.from, plan.to)
-      return co === undefined ? base : { ...base, checkout: co }
-    })
+    return await tagged('pull', async () => await pull({ ...args, repo: this.repo, remote: args.remote ?? DEFAULT_REMOTE, verify: checkSettings(args.verify) }))
   }
 
   /**
@@ -639,17 +475,7 @@ export class Repository {
    * @example await repo.ensureLocal('v3')
    */
   async ensureLocal (rev: string, options: { onProgress?: ProgressFn, transport?: Remote } = {}): Promise<{ objects: number, bytes: number }> {
-    const name = await partialRemote(this.repo.store)
-    if (name === undefined) return { objects: 0, bytes: 0 }
-    return await tagged('ensureLocal', async () => {
-      const cid = await resolveRev(this.repo.store, rev)
-      if (await hasCommitContent(this.repo.store, cid)) return { objects: 0, bytes: 0 }
-      const c = await this.connect({ remote: name, transport: options.transport })
-      try {
-        const r = await fetchCommitContent(this.repo.store, c.remote, cid, { onProgress: options.onProgress })
-        return { objects: r.objects, bytes: r.bytes }
-      } finally { await c.close() }
-    })
+    return await tagged('ensureLocal', async () => await ensureLocal(this.repo.store, rev, options))
   }
 
   /**
@@ -660,63 +486,7 @@ export class Repository {
    */
   static async clone (args: CloneArgs): Promise<CloneResult> {
     if (typeof args.url !== 'string') throw new TypeError('clone: url must be a string')
-    return await tagged('clone', async () => {
-      const remoteName = args.remoteName ?? DEFAULT_REMOTE
-      validateRemoteName(remoteName)
-      const url = normalizeRemoteUrl(args.url)
-      const root = resolvePath(args.dir ?? cloneDirName(url))
-      const existing = await lstatPath(root).catch(() => undefined)
-      if (existing !== undefined && (!existing.isDirectory() || (await readDirPath(root)).length > 0)) {
-        throw new InvalidArgumentError(`cannot clone into ${root}: it exists and is not an empty folder`, { path: root })
-      }
-      const opened = args.transport ?? await openRemote(url)
-      let repo: Repository | undefined
-      try {
-        let result: CloneResult
-        try {
-          await mkdirPath(root, { recursive: true })
-          await initRepo(root)
-          repo = await Repository.open({ dir: root })
-          await addRemoteConfig(repo.store, remoteName, url)
-          if (args.filter === 'commits') {
-            const tx = await repo.store.transaction()
-            tx.setMeta(PARTIAL_KEY, new TextEncoder().encode(remoteName))
-            await tx.commit()
-          }
-          const fetched = await fetch(repo.store, opened, { remoteName, commitsOnly: args.filter === 'commits', onProgress: args.onProgress, concurrency: args.concurrency })
-          const branch = await remoteDefaultBranch(opened, fetched.heads)
-          let head: string | null = null
-          if (branch !== undefined) {
-            head = fetched.heads.get(branch)!
-            const headPath = (await readCommit(repo.store, CIDValue.parse(head))).path
-            const tx = await repo.store.transaction()
-            tx.setRef({ name: `refs/heads/${branch}`, value: head, expect: null })
-            tx.setRef({ name: 'HEAD', value: `ref: refs/heads/${branch}` })
-            // `mvc commit` and `mvc status` default to the path of the version checked out (a partial
-            // clone without checkout has no content to compare with, so it gets no default path).
-            if (args.filter !== 'commits' || args.checkout !== false) tx.setMeta('last-path', new TextEncoder().encode(headPath))
-            await tx.commit()
-          }
-          result = { root, remote: remoteName, url, partial: args.filter === 'commits', branch: branch ?? null, head, fetch: fetched }
-        } catch (err) {
-          await repo?.close()
-          repo = undefined
-          // A clone that could not fetch leaves nothing behind: the folder as it was (absent, or empty).
-          if (existing === undefined) await rmPath(root, { recursive: true, force: true })
-          else for (const e of await readDirPath(root)) await rmPath(join(root, e), { recursive: true, force: true })
-          throw err
-        }
-        if (result.head === null || args.checkout === false) return result
-        // The repository stays when checkout (or its verification) fails: `mvc checkout` can be run again.
-        // A partial clone fetches HEAD's content through the remote opened here (a folder remote is locked while open).
-        await repo.ensureLocal('HEAD', { transport: opened, onProgress: args.onProgress })
-        const co = await repo.checkout({ rev: 'HEAD', verify: args.verify, onFile: args.onFile })
-        return { ...result, checkout: co }
-      } finally {
-        await repo?.close()
-        if (args.transport === undefined) await opened.close()
-      }
-    })
+    return await tagged('clone', async () => await clone({ ...args, verify: checkSettings(args.verify) }))
   }
 
   /**

@@ -3,7 +3,7 @@
  * documented exit code (docs/cli.md) in one place. Returns the exit code; bin/mvc.js sets it.
  */
 import yargs from 'yargs'
-import { ExitCode, InputNotFoundError, UsageError, exitCodeFor, isMvcError } from '../errors.js'
+import { ExitCode, InputNotFoundError, UsageError, exitCodeFor, isMvcError } from '../api/index.js'
 import { processIo, type GlobalArgs, type Io } from './output.js'
 import { initCommand } from './commands/init.js'
 import { commitCommand } from './commands/commit.js'

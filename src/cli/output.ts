@@ -2,7 +2,7 @@
  * CLI plumbing shared by the commands: the output streams, JSON printing, human formatting, and
  * opening the repository for a command. The CLI is the only layer that prints.
  */
-import { Repository } from '../api/repository.js'
+import { Repository } from '../api/index.js'
 import type { CID } from 'multiformats/cid'
 
 export interface Io {

@@ -3,9 +3,9 @@
  */
 import type { Argv } from 'yargs'
 import { readFile } from 'node:fs/promises'
-import { InvalidArgumentError, isMvcError } from '../errors.js'
-import type { VerifyArgs } from '../api/repository.js'
-import type { VerificationReport, BackendName } from '../core/verify.js'
+import { InvalidArgumentError, isMvcError } from '../api/index.js'
+import type { VerifyArgs } from '../api/index.js'
+import type { VerificationReport, BackendName } from '../api/index.js'
 import type { Io } from './output.js'
 
 export interface VerifyFlags { verify?: boolean, backend?: string, atol?: number, rtol?: number }

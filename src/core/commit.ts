@@ -1,34 +1,43 @@
 /**
- * Committing a path: snapshot → commit object → branch, version and baseline refs, all staged in one
- * transaction so the repository moves from one valid state to the next in a single synced batch.
+ * `mvc commit`, whole: check what was given, snapshot the path (models tensor by tensor), record
+ * verification and lineage, write the commit object, and move the branch, version and baseline refs —
+ * all staged in one transaction, so the repository moves from one valid state to the next in a single
+ * synced batch, and a failure at any step leaves it as it was.
  */
 import type { CID } from 'multiformats/cid'
-import { relative, resolve, sep } from 'node:path'
-import { InvalidArgumentError, UsageError } from '../errors.js'
-import type { Author, CommitObject, Manifest } from '../format/objects.js'
+import { dirname, relative, resolve, sep } from 'node:path'
+import { lstat, readFile } from 'node:fs/promises'
+import { InputNotFoundError, InvalidArgumentError, UsageError, VerificationUnavailableError } from '../errors.js'
+import type { Author, CommitObject } from '../format/objects.js'
+import type { CodeLineage, DataLineage, EnvironmentLineage } from '../format/lineage.js'
+import type { VerificationRecord } from '../format/verification.js'
 import { MVC_DIR, isWithin } from '../format/paths.js'
+import { META, utf8, worktreeKey } from '../format/keys.js'
+import type { Transaction } from '../store/interface.js'
 import type { Repo } from './repo.js'
 import { headBranch, headCommit, nextVersion, setNextVersion, VERSIONS } from './refs.js'
 import { readCommit, writeObject } from './objects.js'
-import { snapshot, walk, type SnapshotStats } from './snapshot.js'
+import { snapshot, walk, type SnapshotResult, type SnapshotStats } from './snapshot.js'
 import { StatCache } from './statcache.js'
-import type { Transaction } from '../store/interface.js'
-import { META, utf8, worktreeKey } from '../format/keys.js'
+import { recordVerification, type VerifySettings } from './verify/index.js'
+import { dataRef, hashData, stageData } from './lineage/data.js'
+import { codeLineage } from './lineage/code.js'
+import { checkMetrics, readMetadata, readValuesFile, valuesFrom, type Values } from './lineage/params.js'
+import { environmentLineage } from './lineage/environment.js'
 
-
-/** Lineage fields a commit may carry (filled by later layers: data, code, params, …). */
+/** Lineage given outright (by the API or an IOHandler); fields given here are recorded as they are. */
 export interface Lineage {
-  readonly data?: unknown
-  readonly code?: unknown
+  readonly data?: DataLineage | null
+  readonly code?: CodeLineage | null
   readonly params?: Readonly<Record<string, unknown>>
   readonly metrics?: Readonly<Record<string, unknown>>
-  readonly environment?: unknown
-  readonly verification?: unknown
+  readonly environment?: EnvironmentLineage | null
+  readonly verification?: VerificationRecord | null
 }
 
 export interface CommitOptions {
   readonly repo: Repo
-  /** Absolute path to commit; undefined = the last committed path. */
+  /** File or folder to commit (absolute, or relative to the current folder); default: the last committed path. */
   readonly path?: string
   readonly message: string
   readonly author: Author
@@ -36,13 +45,18 @@ export interface CommitOptions {
   readonly allowEmpty?: boolean
   readonly lineage?: Lineage
   readonly onFile?: (rel: string, size: number) => void
-  /** Computes the verification record once the snapshot is staged (objects go to the same transaction). */
-  readonly verify?: (ctx: { tx: Transaction, manifest: Manifest, abs: string, modelFormats: ReadonlyMap<string, string> }) => Promise<unknown>
-  /**
-   * Computes lineage once the snapshot and verification are staged and a commit will be made (objects it
-   * keeps, like a data manifest, go to the same transaction). Its defined fields override `lineage`'s.
-   */
-  readonly recordLineage?: (ctx: { tx: Transaction, manifest: Manifest, abs: string, verification: unknown }) => Promise<Lineage>
+  /** Record reference inputs and outputs with these settings; undefined: no verification (no runtime is loaded). */
+  readonly verify?: VerifySettings
+  /** Training data: a folder or file to hash (its manifest is stored, its contents never are), or an external reference recorded as given. */
+  readonly data?: { readonly path: string } | { readonly ref: string }
+  /** Git commit of the training code: found from the committed path's folder by default, from `dir` when given; false records none. */
+  readonly code?: { readonly dir?: string } | false
+  /** Params and metrics (nested objects flattened with dots); they override the files and metadata.json. */
+  readonly params?: Readonly<Record<string, unknown>>
+  readonly metrics?: Readonly<Record<string, unknown>>
+  /** JSON (or flat `key: value` YAML) files of params / metrics; later files override earlier ones, metadata.json. */
+  readonly paramFiles?: readonly string[]
+  readonly metricFiles?: readonly string[]
 }
 
 export interface CommitResult {
@@ -50,6 +64,8 @@ export interface CommitResult {
   readonly cid?: CID
   readonly version?: number
   readonly parent?: CID
+  /** When nothing was committed: the version of the unchanged HEAD. */
+  readonly parentVersion?: number
   /** Repository-relative path that was committed. */
   readonly path: string
   readonly manifest: CID
@@ -58,7 +74,9 @@ export interface CommitResult {
   readonly newObjects: number
   readonly newBytes: number
   /** The verification record stored in the commit (null when none). */
-  readonly verification?: unknown
+  readonly verification?: VerificationRecord | null
+  /** The commit object written (absent when nothing was committed). */
+  readonly commit?: CommitObject
 }
 
 /** Repository-relative POSIX form of an absolute path inside the repository. */
@@ -98,8 +116,54 @@ export async function resolveCommitPath (repo: Repo, path: string | undefined): 
   return { abs: resolve(repo.root, last), rel: last }
 }
 
-export async function commitPath (options: CommitOptions): Promise<CommitResult> {
+async function mustExist (path: string, what: string): Promise<void> {
+  const abs = resolve(path)
+  if (await lstat(abs).then(() => false, () => true)) throw new InputNotFoundError(`${what} ${abs} does not exist`, { path: abs })
+}
+
+/** Params and metrics given to a commit (files, lineage, flags), parsed and checked before anything is snapshotted. */
+async function givenValues (options: CommitOptions): Promise<{ params: Values, metrics: Record<string, number | string> }> {
+  const params: Values = {}
+  const metrics: Record<string, number | string> = {}
+  for (const f of options.paramFiles ?? []) Object.assign(params, await readValuesFile(f, 'params'))
+  for (const f of options.metricFiles ?? []) Object.assign(metrics, await readValuesFile(f, 'metrics'))
+  Object.assign(params, valuesFrom(options.lineage?.params, 'params'), valuesFrom(options.params, 'params'))
+  Object.assign(metrics, checkMetrics(valuesFrom(options.lineage?.metrics, 'metrics'), 'metrics'), checkMetrics(valuesFrom(options.metrics, 'metrics'), 'metrics'))
+  return { params, metrics }
+}
+
+/** Records reference outputs of the snapshot's models (null when it holds none). */
+async function verificationFor (snap: SnapshotResult, abs: string, tx: Transaction, settings: VerifySettings): Promise<VerificationRecord | null> {
+  const manifest = snap.manifest.value
+  if (manifest.models.length === 0 && !manifest.entries.some(e => e.path.endsWith('saved_model.pb'))) return null
+  const record = await recordVerification({
+    ...settings,
+    sink: tx,
+    models: [...snap.models.values()].map(m => ({ path: m.layout.path, format: m.layout.format, runnable: m.layout.runnable, adapter: m.adapter })),
+    readFile: async rel => await readFile(resolve(abs, rel)),
+    paths: manifest.entries.map(e => e.path)
+  })
+  const skipped = record.models.filter(m => m.status === 'skipped')
+  if (settings.require === true && (skipped.length > 0 || record.models.length === 0)) {
+    throw new VerificationUnavailableError(
+      `verification required but ${skipped.map(m => `${m.path}: ${(m as { reason: string }).reason}`).join('; ')}`,
+      { skipped: skipped.map(m => m.path) })
+  }
+  return record
+}
+
+export async function commit (options: CommitOptions): Promise<CommitResult> {
   const { repo } = options
+  // Check what was given before snapshotting anything; lineage is computed once a commit will be made.
+  const given = await givenValues(options)
+  const data = options.data
+  if (data !== undefined) {
+    if ('ref' in data && typeof data.ref === 'string' && !('path' in data)) dataRef(data.ref)
+    else if ('path' in data && typeof data.path === 'string' && !('ref' in data)) await mustExist(data.path, 'data')
+    else throw new InvalidArgumentError('data must be { path } or { ref }, not both', {})
+  }
+  if (options.code !== undefined && options.code !== false && options.code.dir !== undefined) await mustExist(options.code.dir, 'code folder')
+
   const { abs, rel } = await resolveCommitPath(repo, options.path)
   if (rel === '.') {
     throw new InvalidArgumentError('committing the repository root itself is not supported: checkout could not swap a folder that holds .mvc. Put the model in a sub-folder (e.g. `model/`) and commit that.', { path: abs })
@@ -111,7 +175,7 @@ export async function commitPath (options: CommitOptions): Promise<CommitResult>
   const tx = await store.transaction()
   try {
     const cache = StatCache.for(store, rel)
-    const snap = await snapshot({ store, sink: tx, abs, cache, requireStored: true, onFile: options.onFile }, tree)
+    const snap = await snapshot({ store, sink: tx, abs, cache, requireStored: true, onFile: options.onFile, formats: repo.formats }, tree)
     const manifest = snap.manifest.cid
     const base = { path: rel, manifest, stats: snap.stats }
     if (parent !== undefined && options.allowEmpty !== true) {
@@ -120,17 +184,30 @@ export async function commitPath (options: CommitOptions): Promise<CommitResult>
         cache.flush(tx)
         tx.setMeta(META.lastPath, utf8.encode(rel))
         await tx.commit()
-        return { committed: false, ...base, parent, newObjects: 0, newBytes: 0 }
+        return { committed: false, ...base, parent, parentVersion: p.version, newObjects: 0, newBytes: 0 }
       }
     }
     const version = await nextVersion(store)
-    const given = options.lineage ?? {}
+    const lineage = options.lineage ?? {}
     const verification = options.verify !== undefined
-      ? await options.verify({ tx, manifest: snap.manifest.value, abs, modelFormats: snap.modelFormats })
-      : given.verification ?? null
-    const recorded = options.recordLineage !== undefined ? await options.recordLineage({ tx, manifest: snap.manifest.value, abs, verification }) : {}
-    const l: Lineage = { ...given, ...Object.fromEntries(Object.entries(recorded).filter(([, v]) => v !== undefined)) }
-    const commit = await writeObject<CommitObject>(tx, {
+      ? await verificationFor(snap, abs, tx, options.verify)
+      : lineage.verification ?? null
+
+    // Lineage: metadata.json beside the model, then what was given; data hashed, code read from git.
+    const folder = snap.manifest.value.kind === 'dir' ? abs : dirname(abs)
+    const meta = await readMetadata(folder)
+    let dataLineage = lineage.data ?? null
+    if (data !== undefined && 'ref' in data) dataLineage = dataRef(data.ref)
+    else if (data !== undefined) {
+      const hashed = await hashData({ store, path: data.path, root: repo.root })
+      await stageData(tx, hashed)
+      dataLineage = hashed.lineage
+    }
+    let code = lineage.code ?? null
+    if (options.code === false) code = null
+    else if (options.code !== undefined || lineage.code === undefined) code = await codeLineage({ dir: options.code?.dir ?? folder })
+
+    const value: CommitObject = {
       type: 'mvc/commit',
       version,
       parents: parent === undefined ? [] : [parent],
@@ -139,23 +216,24 @@ export async function commitPath (options: CommitOptions): Promise<CommitResult>
       message: options.message,
       author: options.author,
       timestamp: options.timestamp,
-      data: l.data ?? null,
-      code: l.code ?? null,
-      params: l.params ?? {},
-      metrics: l.metrics ?? {},
-      environment: l.environment ?? null,
+      data: dataLineage,
+      code,
+      params: { ...meta.params, ...given.params },
+      metrics: { ...meta.metrics, ...given.metrics },
+      environment: environmentLineage(verification),
       verification
-    })
+    }
+    const written = await writeObject<CommitObject>(tx, value)
     const newObjects = tx.stagedObjects
     const newBytes = tx.stagedBytes
     cache.flush(tx)
-    tx.setRef({ name: branch, value: commit.cid.toString(), expect: parent?.toString() ?? null })
-    tx.setRef({ name: VERSIONS + String(version), value: commit.cid.toString(), expect: null })
+    tx.setRef({ name: branch, value: written.cid.toString(), expect: parent?.toString() ?? null })
+    tx.setRef({ name: VERSIONS + String(version), value: written.cid.toString(), expect: null })
     setNextVersion(tx, version + 1)
     tx.setMeta(META.lastPath, utf8.encode(rel))
-    setWorktreeBase(tx, rel, commit.cid)
+    setWorktreeBase(tx, rel, written.cid)
     await tx.commit()
-    return { committed: true, cid: commit.cid, version, parent, ...base, newObjects, newBytes, verification }
+    return { committed: true, cid: written.cid, version, parent, ...base, newObjects, newBytes, verification, commit: value }
   } catch (err) {
     await tx.abort()
     throw err

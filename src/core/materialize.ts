@@ -4,7 +4,7 @@
  * is fsync'd, and only then is the old target moved aside and the staging folder renamed into place.
  * Any failure before the swap removes the staging folder and leaves the target as it was.
  */
-import { mkdir, open, rename, rm, chmod, lstat } from 'node:fs/promises'
+import { mkdir, open, rename, rm, lstat } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import type { CID } from 'multiformats/cid'

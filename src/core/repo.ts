@@ -9,11 +9,20 @@ import { openDiskStore, type OpenOptions } from '../store/open.js'
 import type { ObjectStore } from '../store/interface.js'
 import { MVC_DIR } from '../format/paths.js'
 import { initRefs } from './refs.js'
+import { DEFAULT_FORMATS } from '../formats/index.js'
+import type { ModelFormat } from '../formats/interface.js'
 
 export interface Repo {
   /** Absolute path of the folder that contains `.mvc`. */
   readonly root: string
   readonly store: ObjectStore
+  /** Model format adapters, in detection order. */
+  readonly formats: readonly ModelFormat[]
+}
+
+export interface OpenRepoOptions extends OpenOptions {
+  /** Model format adapters (default: every format mvc knows). */
+  readonly formats?: readonly ModelFormat[]
 }
 
 async function isRepoRoot (dir: string): Promise<boolean> {
@@ -34,10 +43,10 @@ export async function findRoot (start: string): Promise<string> {
   }
 }
 
-export async function openRepo (start: string, options: OpenOptions = {}): Promise<Repo> {
+export async function openRepo (start: string, options: OpenRepoOptions = {}): Promise<Repo> {
   const root = await findRoot(start)
   const store = await openDiskStore(join(root, MVC_DIR), options)
-  return { root, store }
+  return { root, store, formats: options.formats ?? DEFAULT_FORMATS }
 }
 
 /** Creates `.mvc/` in `dir`. Returns false (and changes nothing) when one is already there. */

@@ -15,7 +15,7 @@ import type { Remote } from '../remote/interface.js'
 import {
   negotiate, objectLinks, sendObjects, storeSource, StoreTarget,
   type Link, type ObjectSource, type ProgressFn, type TransferPlan
-} from '../remote/transfer.js'
+} from './transfer.js'
 import { HEAD, META, REFS, REMOTES, utf8 } from '../format/keys.js'
 import { readCommit } from './objects.js'
 import { ALIASES, HEADS, TAGS, VERSIONS, headBranch, nextVersion, setNextVersion } from './refs.js'

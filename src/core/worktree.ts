@@ -135,7 +135,7 @@ async function assertClean (repo: Repo, abs: string, rel: string | undefined): P
     { path: abs, changed })
 }
 
-export async function checkout (options: CheckoutOptions): Promise<CheckoutResult> {
+export async function checkoutFiles (options: CheckoutOptions): Promise<CheckoutResult> {
   const { repo } = options
   const cid = await resolveRev(repo.store, options.rev)
   const commit = await readCommit(repo.store, cid)

@@ -61,6 +61,20 @@ export function parseCodeLineage (v: unknown): CodeLineage | null {
   return null
 }
 
+export function parseEnvironmentLineage (v: unknown): EnvironmentLineage | null {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return null
+  const r = v as Record<string, unknown>
+  const text = (x: unknown): string => typeof x === 'string' ? x : String(x)
+  return {
+    mvc: text(r.mvc),
+    node: text(r.node),
+    platform: text(r.platform),
+    arch: text(r.arch),
+    tfjs: typeof r.tfjs === 'string' ? r.tfjs : null,
+    backend: typeof r.backend === 'string' ? r.backend : null
+  }
+}
+
 /** A short human form: the data manifest CID or the external ref. */
 export function dataId (d: DataLineage | null): string | null {
   if (d === null) return null

@@ -6,6 +6,8 @@
  */
 import { CID } from 'multiformats/cid'
 import { InvalidObjectError } from '../errors.js'
+import { parseCodeLineage, parseDataLineage, parseEnvironmentLineage, type CodeLineage, type DataLineage, type EnvironmentLineage } from './lineage.js'
+import { parseVerificationRecord, type VerificationRecord } from './verification.js'
 
 /** A run of bytes of a raw chunk: [chunk, length] or [chunk, length, offset-in-chunk]. */
 export type Extent = readonly [CID, number] | readonly [CID, number, number]
@@ -25,9 +27,9 @@ export interface ManifestEntry {
   readonly file: CID
 }
 
-/** A TF.js model found in the snapshot (filled by the model layer; empty for plain files). */
+/** A model found in the snapshot by a format adapter (empty for plain files). */
 export interface ManifestModel {
-  /** Path of the model JSON, relative to the snapshot root. */
+  /** Path of the model's main file, relative to the snapshot root. */
   readonly path: string
   /** The `mvc/model` object. */
   readonly model: CID
@@ -65,19 +67,21 @@ export interface TopologyObject {
   readonly meta: Readonly<Record<string, unknown>>
 }
 
-/** `mvc/model`: a TF.js model inside a manifest. */
+/**
+ * `mvc/model`: a model inside a manifest, written by its format adapter (src/formats/). Every adapter
+ * writes these fields; each may add its own (TF.js: `groups` and `shards`), which only it reads.
+ */
 export interface ModelObject {
   readonly type: 'mvc/model'
-  readonly format: 'layers-model' | 'graph-model' | 'weights-manifest'
-  /** Path of the model JSON relative to the snapshot root. */
+  /** Names the adapter and the format: 'layers-model', 'graph-model', 'weights-manifest', … */
+  readonly format: string
+  /** Path of the model's main file (model.json, the .h5…) relative to the snapshot root. */
   readonly path: string
   readonly topology: CID | null
-  /** weightsManifest group paths, as written. */
-  readonly groups: ReadonlyArray<readonly string[]>
-  /** Shard files, resolved relative to the snapshot root, in manifest order. */
-  readonly shards: readonly string[]
-  /** Weights in manifest order. */
+  /** Tensors in the format's order. `group`: the adapter's grouping (TF.js: the weights manifest group). */
   readonly tensors: ReadonlyArray<{ readonly group: number, readonly tensor: CID }>
+  /** The decoded object, for the adapter's own fields. */
+  readonly fields: Readonly<Record<string, unknown>>
 }
 
 export interface Author { readonly name: string, readonly email: string }
@@ -95,23 +99,26 @@ export interface CommitObject {
   readonly author: Author
   /** Milliseconds since the Unix epoch. */
   readonly timestamp: number
-  readonly data: unknown
-  readonly code: unknown
+  /** What the model was trained on (src/format/lineage.ts). */
+  readonly data: DataLineage | null
+  /** The git commit of the training code. */
+  readonly code: CodeLineage | null
   readonly params: Readonly<Record<string, unknown>>
   readonly metrics: Readonly<Record<string, unknown>>
-  readonly environment: unknown
-  readonly verification: unknown
+  readonly environment: EnvironmentLineage | null
+  /** Reference inputs and outputs (src/format/verification.ts). */
+  readonly verification: VerificationRecord | null
 }
 
-function fail (what: string, why: string): never {
+export function fail (what: string, why: string): never {
   throw new InvalidObjectError(`invalid ${what} object: ${why}`, { what, why })
 }
 
-function isRecord (v: unknown): v is Record<string, unknown> {
+export function isRecord (v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) && CID.asCID(v) === null
 }
 
-function isCount (v: unknown): v is number {
+export function isCount (v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
 }
 
@@ -172,12 +179,12 @@ export function parseCommit (v: unknown): CommitObject {
     message: v.message,
     author: { name: a.name, email: a.email },
     timestamp: v.timestamp,
-    data: v.data ?? null,
-    code: v.code ?? null,
+    data: parseDataLineage(v.data),
+    code: parseCodeLineage(v.code),
     params,
     metrics,
-    environment: v.environment ?? null,
-    verification: v.verification ?? null
+    environment: parseEnvironmentLineage(v.environment),
+    verification: parseVerificationRecord(v.verification)
   }
 }
 
@@ -201,21 +208,20 @@ export function parseTopology (v: unknown): TopologyObject {
   return { type: 'mvc/topology', format: v.format, topology: v.topology ?? null, meta: isRecord(v.meta) ? v.meta : {} }
 }
 
+/** The fields every `mvc/model` has; adapters check their own (src/formats/<format>/). */
 export function parseModel (v: unknown): ModelObject {
   if (!isRecord(v) || v.type !== 'mvc/model') fail('model', 'type is not mvc/model')
-  if (v.format !== 'layers-model' && v.format !== 'graph-model' && v.format !== 'weights-manifest') fail('model', 'unknown format')
-  if (typeof v.path !== 'string' || !Array.isArray(v.groups) || !Array.isArray(v.shards) || !Array.isArray(v.tensors)) fail('model', 'needs path, groups, shards and tensors')
+  if (typeof v.format !== 'string' || typeof v.path !== 'string' || !Array.isArray(v.tensors)) fail('model', 'needs format, path and tensors')
   return {
     type: 'mvc/model',
     format: v.format,
     path: v.path,
     topology: v.topology === null || v.topology === undefined ? null : link(v.topology, 'model', 'topology'),
-    groups: v.groups.map((g: unknown) => Array.isArray(g) && g.every(p => typeof p === 'string') ? g as string[] : fail('model', 'group paths are strings')),
-    shards: v.shards.map((s: unknown) => typeof s === 'string' ? s : fail('model', 'shard is not a string')),
     tensors: v.tensors.map((t: unknown) => {
       if (!isRecord(t) || !isCount(t.group)) fail('model', 'tensor entry needs group and tensor')
       return { group: t.group, tensor: link(t.tensor, 'model', 'tensor') }
-    })
+    }),
+    fields: v
   }
 }
 

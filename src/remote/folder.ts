@@ -20,7 +20,7 @@ import type { LevelObjectStore } from '../store/level-store.js'
 import type { Transaction } from '../store/interface.js'
 import { openDiskStore, DB_DIR } from '../store/open.js'
 import { MVC_DIR } from '../format/paths.js'
-import { refNameProblem } from '../format/keys.js'
+import { DEFAULT_BRANCH, HEAD, branchRef, refNameProblem, symbolicRef } from '../format/keys.js'
 import type { Remote, RemoteRef } from './interface.js'
 
 /** Default size of a batch of puts committed as one transaction. */
@@ -137,7 +137,7 @@ export class StoreRemote implements Remote {
     await this.mutex.run(async () => {
       await this.commitStaged()
       const store = await this.store()
-      if (value !== null && name !== 'HEAD') {
+      if (value !== null && name !== HEAD) {
         // A ref moves only to an object whose closure is here (objects are put bottom-up).
         let cid: CID
         try { cid = CID.parse(value) } catch {
@@ -216,9 +216,9 @@ export async function openFolderRemote (dir: string, options: OpenFolderOptions 
     }
     throw err
   }
-  if (created && (await store.readRef('HEAD')) === undefined) {
+  if (created && (await store.readRef(HEAD)) === undefined) {
     const tx = await store.transaction()
-    tx.setRef({ name: 'HEAD', value: 'ref: refs/heads/main', expect: null })
+    tx.setRef({ name: HEAD, value: symbolicRef(branchRef(DEFAULT_BRANCH)), expect: null })
     await tx.commit()
   }
   return new FolderRemote(store, abs, storeDir, options)

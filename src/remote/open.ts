@@ -11,7 +11,7 @@
  */
 import { InvalidArgumentError, RemoteError } from '../errors.js'
 import type { Remote } from './interface.js'
-import { folderPath, remoteScheme } from './config.js'
+import { folderPath, remoteScheme } from './url.js'
 import { openFolderRemote } from './folder.js'
 
 export interface OpenRemoteOptions {

@@ -1,8 +1,5 @@
 import type { CommandModule } from 'yargs'
-import { parseVerification } from '../../core/verify.js'
-import { parseAssignments } from '../../core/params.js'
-import { parseCodeLineage } from '../../format/lineage.js'
-import { UsageError } from '../../errors.js'
+import { UsageError, parseAssignments } from '../../api/index.js'
 import { verifyArgs, verifyOptions, type VerifyFlags } from '../verification.js'
 import { formatBytes, progress, toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
 
@@ -48,18 +45,19 @@ export function commitCommand (io: Io): CommandModule<GlobalArgs, Args> {
           r = await repo.commit({ path: args.path, message: args.message, allowEmpty: args['allow-empty'], verify: (await verifyArgs(args)) ?? false, onFile: (_f, size) => p.tick(size), ...lineageArgs(args) })
         } finally { p.done() }
         if (args.json === true) {
-          io.out(toJson(r))
+          const { commit: _written, parentVersion: _pv, ...shown } = r
+          io.out(toJson(shown))
         } else if (!r.committed) {
-          io.out(`nothing to commit: ${r.path} is unchanged since v${(await repo.show({ rev: 'HEAD' })).commit.version} (use --allow-empty to commit anyway)`)
+          io.out(`nothing to commit: ${r.path} is unchanged since v${String(r.parentVersion)} (use --allow-empty to commit anyway)`)
         } else {
           io.out(`v${r.version} ${r.cid!.toString()}`)
-          const v = parseVerification(r.verification)
+          const v = r.verification ?? null
           for (const m of v?.models ?? []) {
             if (m.status === 'skipped') io.err(`verification skipped: ${m.path}: ${m.reason}`)
             else io.err(`verification recorded: ${m.path} (${m.inputs.length} inputs, ${m.outputs.length} outputs, ${v!.backend})`)
           }
           io.err(`${r.path}: ${r.stats.files} files, ${formatBytes(r.stats.bytes)}; ${r.newObjects} new objects, ${formatBytes(r.newBytes)} added`)
-          const code = parseCodeLineage((await repo.show({ rev: r.cid!.toString() })).commit.code)
+          const code = r.commit?.code ?? null
           if (code?.kind === 'git' && code.dirty) {
             const shown = code.dirtyPaths.slice(0, 5).join(', ') + (code.dirtyPaths.length > 5 ? ', …' : '')
             io.err(`warning: the code at ${code.oid.slice(0, 10)} has uncommitted changes (${shown}); recorded as dirty`)

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs'
-import type { DiffEndpoint, DiffResult, TensorDiff, TopologyChange } from '../../core/diff.js'
+import type { DiffEndpoint, DiffResult, TensorDiff, TopologyChange } from '../../api/index.js'
 import { formatBytes, shortCid, toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
 
 interface Args extends GlobalArgs { a: string, b?: string, stat?: boolean, 'exact-norm'?: boolean, 'exit-code'?: boolean }

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs'
-import { CorruptObjectError, ObjectNotFoundError } from '../../errors.js'
+import { CorruptObjectError, ObjectNotFoundError } from '../../api/index.js'
 import { formatBytes, toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
 
 export function fsckCommand (io: Io): CommandModule<GlobalArgs, GlobalArgs> {

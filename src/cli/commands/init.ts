@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs'
-import { Repository } from '../../api/repository.js'
+import { Repository } from '../../api/index.js'
 import { toJson, type GlobalArgs, type Io } from '../output.js'
 
 interface Args extends GlobalArgs { dir?: string }

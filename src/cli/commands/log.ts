@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs'
-import { graphRows, type LogEntry } from '../../core/history.js'
+import { graphRows, type LogEntry } from '../../api/index.js'
 import { formatDate, shortCid, toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
 
 interface Args extends GlobalArgs {

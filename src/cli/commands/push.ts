@@ -1,6 +1,5 @@
 import type { CommandModule } from 'yargs'
-import type { RefChange } from '../../core/sync.js'
-import type { ProgressFn, TransferProgress } from '../../remote/transfer.js'
+import type { ProgressFn, RefChange, TransferProgress } from '../../api/index.js'
 import { formatBytes, shortCid, toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
 
 /**

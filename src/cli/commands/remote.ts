@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs'
 import { resolve } from 'node:path'
-import { UsageError } from '../../errors.js'
+import { UsageError } from '../../api/index.js'
 import { toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
 
 interface Args extends GlobalArgs { action?: string, name?: string, url?: string }

@@ -1,7 +1,6 @@
 import { resolve } from 'node:path'
 import type { CommandModule } from 'yargs'
-import { UsageError } from '../../errors.js'
-import { loadTokens, openServedStore, startServer } from '../../remote/server.js'
+import { UsageError, serve } from '../../api/index.js'
 import type { GlobalArgs, Io } from '../output.js'
 
 interface Args extends GlobalArgs { host: string, port: number, tokens?: string, auth: boolean, store?: string, init: boolean }
@@ -35,12 +34,14 @@ export function serveCommand (io: Io, signals: Signals = process): CommandModule
       if (args.init && args.store === undefined) throw new UsageError('--init needs --store <dir>', {})
       // Relative paths are relative to -C, as for every command.
       const cwd = args.C ?? '.'
-      const tokens = args.tokens === undefined ? null : await loadTokens(resolve(cwd, args.tokens), io.err)
-      const target = args.store === undefined
-        ? await openServedStore({ dir: cwd })
-        : await openServedStore({ storeDir: resolve(cwd, args.store), init: args.init })
+      const server = await serve({
+        tokensFile: args.tokens === undefined ? null : resolve(cwd, args.tokens),
+        ...(args.store === undefined ? { dir: cwd } : { storeDir: resolve(cwd, args.store), init: args.init }),
+        host: args.host,
+        port: args.port,
+        log: io.err
+      })
       try {
-        const server = await startServer({ store: target.store, tokens, host: args.host, port: args.port, log: io.err })
         // Listen for signals before announcing the URL: until a listener exists, SIGTERM's default
         // action kills the process at once, and a client may send it as soon as it reads the URL.
         const stopped = new Promise<void>(resolve => {
@@ -55,11 +56,11 @@ export function serveCommand (io: Io, signals: Signals = process): CommandModule
           signals.once('SIGINT', stop)
           signals.once('SIGTERM', stop)
         })
-        if (args.json === true) io.out(JSON.stringify({ url: server.url, repository: server.repositoryId, store: target.location }))
+        if (args.json === true) io.out(JSON.stringify({ url: server.url, repository: server.repositoryId, store: server.location }))
         else io.out(`listening on ${server.url}`)
-        if (target.created) io.err(`created an empty store in ${target.location}`)
-        io.err(`serving ${target.location} (repository ${server.repositoryId}; pin it with ${server.url}?repository=${server.repositoryId})`)
-        if (tokens === null) {
+        if (server.created) io.err(`created an empty store in ${server.location}`)
+        io.err(`serving ${server.location} (repository ${server.repositoryId}; pin it with ${server.url}?repository=${server.repositoryId})`)
+        if (!server.authenticated) {
           io.err(LOOPBACK.has(args.host)
             ? 'warning: no authentication (--no-auth): every local user can read and write'
             : `warning: no authentication (--no-auth) on ${args.host}: anyone who can reach it can read and write`)
@@ -67,14 +68,13 @@ export function serveCommand (io: Io, signals: Signals = process): CommandModule
         io.err('stop with Ctrl-C (SIGINT) or SIGTERM')
         await stopped
         io.err('shutting down: finishing requests in flight')
+      } finally {
         try {
-          await server.close()
+          await server.stop()
         } finally {
           signals.off('SIGINT', server.terminate)
           signals.off('SIGTERM', server.terminate)
         }
-      } finally {
-        await target.store.close()
       }
       io.err('stopped')
     }

@@ -1,8 +1,6 @@
 import type { CommandModule } from 'yargs'
 import { formatBytes, formatDate, toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
-import { parseCodeLineage, parseDataLineage } from '../../format/lineage.js'
-import type { CommitObject } from '../../format/objects.js'
-import { parseVerification } from '../../core/verify.js'
+import type { CommitObject } from '../../api/index.js'
 
 function formatValues (v: Readonly<Record<string, unknown>>): string {
   const keys = Object.keys(v).sort()
@@ -15,9 +13,9 @@ function formatValues (v: Readonly<Record<string, unknown>>): string {
 
 /** The lineage of a commit, one labelled line per field (docs/design.md, "Lineage"). */
 export function lineageLines (c: CommitObject): string[] {
-  const d = parseDataLineage(c.data)
+  const d = c.data
   const data = d === null ? '(not recorded)' : d.kind === 'ref' ? `ref ${d.ref}` : `${d.manifest.toString()}  ${d.path} (${d.files} files, ${formatBytes(d.bytes)})`
-  const g = parseCodeLineage(c.code)
+  const g = c.code
   let code = '(not recorded)'
   if (g?.kind === 'none') code = `none: ${g.reason}`
   else if (g?.kind === 'git') {
@@ -25,7 +23,7 @@ export function lineageLines (c: CommitObject): string[] {
     const shown = g.dirtyPaths.slice(0, 10).join(', ') + (g.dirtyPaths.length > 10 ? `, … (${g.dirtyPaths.length - 10} more)` : '')
     code = `git ${g.oid}${where}, ${g.dirty ? `dirty: ${shown}` : 'clean'}`
   }
-  const e = c.environment as Record<string, unknown> | null
+  const e = c.environment
   const env = e === null || typeof e !== 'object'
     ? '(not recorded)'
     : `mvc ${String(e.mvc)}, node ${String(e.node)}, ${String(e.platform)} ${String(e.arch)}${typeof e.tfjs === 'string' ? `, tfjs ${e.tfjs} on ${String(e.backend)}` : ''}`
@@ -36,8 +34,8 @@ export function lineageLines (c: CommitObject): string[] {
     `metrics   ${formatValues(c.metrics)}`,
     `env       ${env}`
   ]
-  const v = parseVerification(c.verification)
-  if (v === undefined) lines.push('verify    (not recorded)')
+  const v = c.verification
+  if (v === null) lines.push('verify    (not recorded)')
   else if (v.models.length === 0) lines.push('verify    no TF.js model')
   for (const [i, m] of (v?.models ?? []).entries()) {
     const what = m.status === 'recorded' ? `recorded (${m.inputs.length} inputs, ${m.outputs.length} outputs, ${v!.backend})` : `skipped: ${m.reason}`

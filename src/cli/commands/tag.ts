@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs'
-import { UsageError } from '../../errors.js'
+import { UsageError } from '../../api/index.js'
 import { toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
 
 interface Args extends GlobalArgs { name?: string, rev?: string, delete?: boolean, force?: boolean }

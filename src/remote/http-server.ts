@@ -10,24 +10,21 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { createHash, randomBytes } from 'node:crypto'
 import { readFile, stat } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import { RAW, tryParseCid, verifyBlock } from '../content/block.js'
 import {
-  AuthError, CorruptObjectError, InputNotFoundError, InvalidArgumentError, NotARepositoryError, ObjectNotFoundError,
+  AuthError, CorruptObjectError, InputNotFoundError, InvalidArgumentError, ObjectNotFoundError,
   RefConflictError, isMvcError
 } from '../errors.js'
 import type { ObjectStore, Transaction } from '../store/interface.js'
-import { DB_DIR, FORMAT_VERSION, openDiskStore } from '../store/open.js'
-import { openRepo } from '../core/repo.js'
-import { initRefs } from '../core/refs.js'
-import { MVC_DIR } from '../format/paths.js'
+import { FORMAT_VERSION } from '../store/open.js'
 import {
   API_PREFIX, joinChunks, MAX_HAS_BATCH, MAX_HAS_BODY_BYTES, MAX_OBJECT_BYTES, MAX_REF_BODY_BYTES, PROTOCOL_VERSION,
   ProtocolCode, REPOSITORY_HEADER, REPOSITORY_ID_KEY, decodeRefPath, parseObjectCid, refPrefixProblem,
   refValueProblem, TOKEN_PATTERN, type Access, type InfoBody
 } from './http-protocol.js'
 
+export type { Access } from './http-protocol.js'
 const MiB = 1024 * 1024
 
 export interface ServerOptions {
@@ -65,40 +62,6 @@ export interface RunningServer {
 
 // ---------------------------------------------------------------------------------------------------
 // Opening what to serve, tokens, repository id
-
-/** A store opened for serving; the caller closes `store`. */
-export interface ServeTarget { readonly store: ObjectStore, readonly location: string, readonly created: boolean }
-
-/**
- * Opens the repository around `dir`, or the bare store folder `storeDir` (`<dir>/db`, `<dir>/packs`),
- * creating the bare store when `init` is set and it is missing.
- */
-export async function openServedStore (options: { readonly dir: string } | { readonly storeDir: string, readonly init?: boolean }): Promise<ServeTarget> {
-  if ('dir' in options) {
-    const repo = await openRepo(options.dir)
-    return { store: repo.store, location: join(repo.root, MVC_DIR), created: false }
-  }
-  const dir = resolve(options.storeDir)
-  const exists = (await stat(join(dir, DB_DIR)).catch(() => undefined))?.isDirectory() === true
-  if (!exists && options.init === true) {
-    const store = await openDiskStore(dir, { create: true })
-    try {
-      await initRefs(store)
-    } catch (err) {
-      await store.close()
-      throw err
-    }
-    return { store, location: dir, created: true }
-  }
-  try {
-    return { store: await openDiskStore(dir), location: dir, created: false }
-  } catch (err) {
-    if (!exists && isMvcError(err) && err.code === NotARepositoryError.code) {
-      throw new NotARepositoryError(`${dir} holds no mvc store; add --init to create an empty one there`, { path: dir }, { cause: err })
-    }
-    throw err
-  }
-}
 
 /**
  * Parses a tokens file: one `<token> read|write` per line, `#` starts a comment, blank lines are

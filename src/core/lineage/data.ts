@@ -6,14 +6,14 @@
  * unchanged dataset cost one `lstat` (and one index read) per file.
  */
 import { isAbsolute, relative, resolve, sep } from 'node:path'
-import type { Block } from '../content/block.js'
-import { InvalidArgumentError } from '../errors.js'
-import type { DataLineage } from '../format/lineage.js'
-import type { Manifest } from '../format/objects.js'
-import type { ObjectStore, Transaction } from '../store/interface.js'
-import { DRY_RUN } from './objects.js'
-import { snapshot, type SnapshotStats } from './snapshot.js'
-import { StatCache } from './statcache.js'
+import type { Block } from '../../content/block.js'
+import { InvalidArgumentError } from '../../errors.js'
+import type { DataLineage } from '../../format/lineage.js'
+import type { Manifest } from '../../format/objects.js'
+import type { ObjectStore, Transaction } from '../../store/interface.js'
+import { DRY_RUN } from '../objects.js'
+import { snapshot, type SnapshotStats } from '../snapshot.js'
+import { StatCache } from '../statcache.js'
 
 export interface HashDataOptions {
   readonly store: ObjectStore

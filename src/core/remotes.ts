@@ -9,12 +9,15 @@
  * - `http://host:port/…`, `https://…` — stored as given (the server is `mvc serve`);
  * - `s3://bucket/prefix` — stored as given.
  */
-import { isAbsolute, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { InvalidArgumentError, RefExistsError } from '../errors.js'
 import type { ObjectStore } from '../store/interface.js'
 
 import { DEFAULT_REMOTE, META, REMOTES } from '../format/keys.js'
+import { normalizeRemoteUrl, remoteScheme, folderPath, type RemoteScheme } from '../remote/url.js'
+
+export { normalizeRemoteUrl, remoteScheme, folderPath, type RemoteScheme }
+const utf8 = new TextEncoder()
+const fromUtf8 = new TextDecoder()
 
 const PREFIX = META.remote
 export const PARTIAL_KEY = META.partial
@@ -24,47 +27,6 @@ export interface RemoteConfig {
   readonly name: string
   readonly url: string
   readonly options: Readonly<Record<string, unknown>>
-}
-
-export type RemoteScheme = 'folder' | 'http' | 's3'
-
-const utf8 = new TextEncoder()
-const fromUtf8 = new TextDecoder()
-
-/** Which transport a URL needs. */
-export function remoteScheme (url: string): RemoteScheme {
-  if (/^https?:\/\//i.test(url)) return 'http'
-  if (/^s3:\/\//i.test(url)) return 's3'
-  return 'folder'
-}
-
-/** Local folder of a `file://` URL or a plain path. */
-export function folderPath (url: string, cwd = process.cwd()): string {
-  if (/^file:/i.test(url)) {
-    try { return fileURLToPath(url) } catch (e) {
-      throw new InvalidArgumentError(`${url} is not a valid file URL (use file:///absolute/path): ${(e as Error).message}`, { url })
-    }
-  }
-  return isAbsolute(url) ? url : resolve(cwd, url)
-}
-
-/** The form a URL is stored in: plain paths absolute, everything else as given (after a syntax check). */
-export function normalizeRemoteUrl (url: string, cwd = process.cwd()): string {
-  if (typeof url !== 'string' || url.trim() === '') throw new InvalidArgumentError('a remote URL cannot be empty', { url })
-  const scheme = remoteScheme(url)
-  if (scheme === 'http' || scheme === 's3') {
-    let u: URL
-    try { u = new URL(url) } catch {
-      throw new InvalidArgumentError(`${url} is not a valid URL`, { url })
-    }
-    if (u.hostname === '') throw new InvalidArgumentError(`${url} names no ${scheme === 's3' ? 'bucket' : 'host'}`, { url })
-    return url
-  }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !/^file:/i.test(url)) {
-    throw new InvalidArgumentError(`unsupported remote URL ${url}: use a path, file:///path, http(s)://host:port/ or s3://bucket/prefix`, { url })
-  }
-  if (/^file:/i.test(url)) { folderPath(url); return url }
-  return resolve(cwd, url)
 }
 
 /** Remote names: letters, digits, `.`, `_`, `-`, starting with a letter or digit. */

@@ -14,8 +14,8 @@
  *
  * Unlike tfjs's loaders, every shard path is checked: it must stay inside the committed root.
  */
-import { InvalidModelError, UnsafePathError } from '../errors.js'
-import { unsafePathReason } from './paths.js'
+import { InvalidModelError, UnsafePathError } from '../../errors.js'
+import { unsafePathReason } from '../../format/paths.js'
 
 export type ModelFormat = 'layers-model' | 'graph-model' | 'weights-manifest'
 

@@ -23,10 +23,10 @@ import { createHash } from 'node:crypto'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { inflateSync } from 'node:zlib'
 import { createRequire } from 'node:module'
-import { InputNotFoundError, InvalidArgumentError } from '../errors.js'
-import type { CodeLineage } from '../format/lineage.js'
-import { comparePaths } from '../format/objects.js'
-import { MVC_DIR } from '../format/paths.js'
+import { InputNotFoundError, InvalidArgumentError } from '../../errors.js'
+import type { CodeLineage } from '../../format/lineage.js'
+import { comparePaths } from '../../format/objects.js'
+import { MVC_DIR } from '../../format/paths.js'
 
 type Git = typeof import('isomorphic-git').default
 let gitModule: Git | undefined

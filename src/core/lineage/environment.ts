@@ -5,8 +5,8 @@
 import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { EnvironmentLineage } from '../format/lineage.js'
-import { parseVerification } from './verify.js'
+import type { EnvironmentLineage } from '../../format/lineage.js'
+import type { VerificationRecord } from '../../format/verification.js'
 
 let cachedVersion: string | undefined
 
@@ -27,9 +27,8 @@ export function mvcVersion (): string {
 }
 
 /** The environment of this process, with TF.js details taken from a verification record (if TF.js ran). */
-export function environmentLineage (verification: unknown): EnvironmentLineage {
-  const v = parseVerification(verification)
-  const ran = v !== undefined && v.backend !== 'none' && typeof v.tfjsVersion === 'string' && v.tfjsVersion !== 'none'
+export function environmentLineage (v: VerificationRecord | null): EnvironmentLineage {
+  const ran = v !== null && v.backend !== 'none' && typeof v.tfjsVersion === 'string' && v.tfjsVersion !== 'none'
   return {
     mvc: mvcVersion(),
     node: process.version,

@@ -6,8 +6,8 @@
  */
 import { readFile } from 'node:fs/promises'
 import { extname, join } from 'node:path'
-import { InvalidArgumentError } from '../errors.js'
-import type { ParamValue } from '../format/lineage.js'
+import { InvalidArgumentError } from '../../errors.js'
+import type { ParamValue } from '../../format/lineage.js'
 
 export type Values = Record<string, ParamValue>
 

@@ -1,0 +1,39 @@
+/**
+ * The library API, and everything the CLI may use: the CLI imports this module and nothing below it.
+ *
+ * Glossary:
+ * - Repository: an open repository (`Repository.open`, `.init`, `.clone`), one method per operation.
+ * - revision: `v3`, a tag, an alias, a branch, `HEAD`, a CID prefix, each with optional `~n` / `^`.
+ * - verification: reference inputs and outputs recorded at commit and compared at checkout/verify.
+ */
+export {
+  Repository, defaultAuthor, defaultTimestamp, cloneDirName,
+  type OpenRepositoryOptions, type CommitArgs, type CheckoutArgs, type ShowResult, type VerifyArgs, type LineageArgs,
+  type RemoteArgs, type PushArgs, type FetchArgs, type PullArgs, type PullResult, type CloneArgs, type CloneResult
+} from './repository.js'
+export { serve, type ServeArgs, type Serving } from './serve.js'
+export * from '../errors.js'
+
+// Types of results.
+export type { CommitResult, Lineage } from '../core/commit.js'
+export type { CheckoutOutcome } from '../core/checkout.js'
+export type { CheckoutResult, StatusResult } from '../core/worktree.js'
+export type { LogEntry, LogOptions, GraphNode, GraphRow } from '../core/history.js'
+export type { NamedCommit, TagResult, AliasResult, AliasLogEntry, BranchInfo, SwitchResult } from '../core/names.js'
+export type { DiffResult, DiffSummary, DiffEndpoint, TensorDiff, TensorStats, TopologyChange } from '../core/diff/index.js'
+export type { VerificationReport, ModelCheck, OutputComparison } from '../core/verify/index.js'
+export type { FetchResult, PushResult, RefChange } from '../core/sync.js'
+export type { ProgressFn, TransferProgress } from '../core/transfer.js'
+export type { FsckReport } from '../core/fsck.js'
+export type { RemoteConfig } from '../core/remotes.js'
+export type { CommitObject, Manifest, ManifestEntry, FileObject, Author } from '../format/objects.js'
+export type { DataLineage, CodeLineage, EnvironmentLineage, ParamValue } from '../format/lineage.js'
+export type { VerificationRecord, ModelVerification, Tolerance } from '../format/verification.js'
+export type { BackendName } from '../formats/tfjs/runtime.js'
+export type { Remote, RemoteRef } from '../remote/interface.js'
+
+// Helpers the CLI shares with library users.
+export { parseAssignments } from '../core/lineage/params.js'
+export { graphRows } from '../core/history.js'
+export { remoteScheme } from '../remote/url.js'
+export { artifactsToFiles, filesToArtifacts } from '../formats/tfjs/artifacts.js'

@@ -1,0 +1,62 @@
+/**
+ * `mvc pull`, whole: fetch, then fast-forward the current branch to the remote's (`force`: reset it
+ * when they have diverged) and check the new version out into its committed path.
+ */
+import { DEFAULT_REMOTE } from '../format/keys.js'
+import type { Repo } from './repo.js'
+import { checkout, type CheckoutOutcome } from './checkout.js'
+import { connect, type RemoteSelection } from './connect.js'
+import { partialRemote } from './remotes.js'
+import { fetch, moveBranch, planPull, type FetchResult, type PullAction } from './sync.js'
+import type { ProgressFn } from './transfer.js'
+import type { CheckSettings } from './verify/index.js'
+
+export interface FetchOperation extends RemoteSelection {
+  readonly repo: Repo
+  /** Take the remote's tags and version refs where they differ from the local ones. */
+  readonly force?: boolean
+  readonly onProgress?: ProgressFn
+  /** Objects in flight at once (default 8). */
+  readonly concurrency?: number
+}
+
+/** Fetches from a configured remote (commits only when it is the remote of a partial clone). */
+export async function fetchRemote (options: FetchOperation): Promise<FetchResult> {
+  const { store } = options.repo
+  const c = await connect(store, options)
+  try {
+    const commitsOnly = (await partialRemote(store)) === c.name
+    return await fetch(store, c.remote, { remoteName: c.name ?? DEFAULT_REMOTE, force: options.force, commitsOnly, onProgress: options.onProgress, concurrency: options.concurrency })
+  } finally { await c.close() }
+}
+
+export interface PullOperation extends FetchOperation {
+  /** Remote branch to pull (default: the current branch's name). */
+  readonly branch?: string
+  /** Check the new version out into its committed path (default true). */
+  readonly checkout?: boolean
+  /** Verify the checked-out version with these settings; undefined: don't. */
+  readonly verify?: CheckSettings
+  readonly onFile?: (path: string, size: number) => void
+}
+
+export interface PullResult {
+  readonly action: PullAction
+  readonly branch: string
+  readonly old: string | null
+  readonly new: string
+  readonly fetch: FetchResult
+  readonly checkout?: CheckoutOutcome
+}
+
+export async function pull (options: PullOperation): Promise<PullResult> {
+  const { repo } = options
+  const fetched = await fetchRemote(options)
+  const plan = await planPull(repo.store, { remoteName: options.remote ?? DEFAULT_REMOTE, url: fetched.url, branch: options.branch, force: options.force })
+  const base = { action: plan.action, branch: plan.branch, old: plan.from, new: plan.to, fetch: fetched }
+  if (plan.action === 'up-to-date' || plan.action === 'ahead') return base
+  // Files first: a checkout refused for uncommitted changes leaves the branch where it was.
+  const co = options.checkout === false ? undefined : await checkout({ repo, rev: plan.to, verify: options.verify, onFile: options.onFile })
+  await moveBranch(repo.store, plan.branch, plan.from, plan.to)
+  return co === undefined ? base : { ...base, checkout: co }
+}

@@ -1,0 +1,112 @@
+/**
+ * Comparing outputs with the outputs recorded at commit. Pure: no runtime.
+ */
+import { InvalidArgumentError } from '../../errors.js'
+import { DEFAULT_TOLERANCE, type Tolerance } from '../../format/verification.js'
+import { decodeTensorData, type TensorData } from '../../formats/tensor-data.js'
+
+export { DEFAULT_TOLERANCE, type Tolerance }
+
+// ---------------------------------------------------------------------------------------------------
+// Comparison (pure)
+// ---------------------------------------------------------------------------------------------------
+
+
+export interface OutputComparison {
+  readonly name: string
+  /** Largest |actual - expected|; Infinity when a non-finite value mismatches or the output is missing. */
+  readonly maxAbsDiff: number
+  /** Max over elements of |a-b| - (atol + rtol*|expected|); <= 0 passes. Exact dtypes use atol = rtol = 0. */
+  readonly maxAllowedExcess: number
+  readonly pass: boolean
+  readonly shapeMismatch?: { expected: number[], actual: number[] }
+  readonly dtypeMismatch?: { expected: string, actual: string }
+  /** Which side lacks this output name. */
+  readonly missing?: 'actual' | 'expected'
+  /** True when either tensor contains NaN or ±Infinity (a weak reference even when it passes). */
+  readonly nonFinite?: boolean
+}
+
+/**
+ * Compares outputs like numpy.allclose: |actual - expected| <= atol + rtol * |expected| for every
+ * element; NaN equals NaN only at the same positions; infinities must match exactly; shape or dtype
+ * mismatch fails; int32 and bool compare exactly; strings byte-for-byte (a differing string counts as
+ * difference 1). Outputs are paired by name; an output missing on either side fails. Pure: no TF.js.
+ */
+export function compareOutputs (expected: readonly TensorData[], actual: readonly TensorData[], tol: Tolerance): { pass: boolean, outputs: OutputComparison[] } {
+  if (!(tol.atol >= 0) || !(tol.rtol >= 0)) {
+    throw new InvalidArgumentError(`tolerances must be non-negative numbers (atol ${tol.atol}, rtol ${tol.rtol})`, { atol: tol.atol, rtol: tol.rtol })
+  }
+  const results: OutputComparison[] = []
+  const used = new Set<number>()
+  for (const e of expected) {
+    const j = actual.findIndex((a, k) => !used.has(k) && a.name === e.name)
+    if (j < 0) {
+      results.push({ name: e.name, maxAbsDiff: Infinity, maxAllowedExcess: Infinity, pass: false, missing: 'actual' })
+      continue
+    }
+    used.add(j)
+    results.push(compareOne(e, actual[j] as TensorData, tol))
+  }
+  actual.forEach((a, k) => {
+    if (!used.has(k)) results.push({ name: a.name, maxAbsDiff: Infinity, maxAllowedExcess: Infinity, pass: false, missing: 'expected' })
+  })
+  return { pass: results.every(r => r.pass), outputs: results }
+}
+
+function compareOne (e: TensorData, a: TensorData, tol: Tolerance): OutputComparison {
+  const name = e.name
+  const sameShape = e.shape.length === a.shape.length && e.shape.every((d, i) => d === a.shape[i])
+  if (!sameShape) {
+    return { name, maxAbsDiff: Infinity, maxAllowedExcess: Infinity, pass: false, shapeMismatch: { expected: [...e.shape], actual: [...a.shape] } }
+  }
+  if (e.dtype !== a.dtype) {
+    return { name, maxAbsDiff: Infinity, maxAllowedExcess: Infinity, pass: false, dtypeMismatch: { expected: e.dtype, actual: a.dtype } }
+  }
+  const de = decodeTensorData(e)
+  const da = decodeTensorData(a)
+  if (de.kind === 'string' || da.kind === 'string') {
+    const xs = de.values as Uint8Array[]
+    const ys = da.values as Uint8Array[]
+    const differs = xs.some((x, i) => !bytesEqual(x, ys[i] ?? new Uint8Array(0)))
+    const diff = differs ? 1 : 0
+    return { name, maxAbsDiff: diff, maxAllowedExcess: diff, pass: !differs }
+  }
+  const xs = de.values as ArrayLike<number>
+  const ys = da.values as ArrayLike<number>
+  // Integers and booleans are exact: tolerance applies to floating point only.
+  const exact = de.kind !== 'float'
+  const atol = exact ? 0 : tol.atol
+  const rtol = exact ? 0 : tol.rtol
+  let maxAbsDiff = 0
+  let maxExcess = -Infinity
+  let nonFinite = false
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i] as number
+    const y = ys[i] as number
+    let diff: number
+    let excess: number
+    if (Number.isFinite(x) && Number.isFinite(y)) {
+      diff = Math.abs(y - x)
+      excess = diff - (atol + rtol * Math.abs(x))
+    } else {
+      nonFinite = true
+      // NaN == NaN and +Inf == +Inf positionally; anything else involving a non-finite value fails.
+      const same = (Number.isNaN(x) && Number.isNaN(y)) || x === y
+      diff = same ? 0 : Infinity
+      excess = same ? -atol : Infinity
+    }
+    if (diff > maxAbsDiff) maxAbsDiff = diff
+    if (excess > maxExcess) maxExcess = excess
+  }
+  // An empty tensor has nothing to exceed.
+  if (xs.length === 0) maxExcess = 0
+  const out: OutputComparison = { name, maxAbsDiff, maxAllowedExcess: maxExcess, pass: maxExcess <= 0 }
+  return nonFinite ? { ...out, nonFinite } : out
+}
+
+function bytesEqual (a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
+  return true
+}

@@ -1,0 +1,26 @@
+/**
+ * Model formats: one adapter per family of model files, behind one interface (interface.ts).
+ *
+ * Glossary:
+ * - adapter (`ModelFormat`): recognises its models among a snapshot's files, lays each out as tensors
+ *   (byte ranges in files) plus topology, reads back what it stored, and offers runtimes.
+ * - layout (`ModelLayout`): one recognised model: its tensors, the files they cover, its topology.
+ * - runtime (`ModelRuntime`): something that can load and run a format's models (TF.js in process).
+ * - TensorData: a tensor as name, dtype, shape and little-endian bytes: how inputs and outputs travel.
+ *
+ * Adding a format: a folder here with an adapter implementing `ModelFormat`, added to
+ * `DEFAULT_FORMATS`. Nothing else in mvc needs to change.
+ */
+import type { ModelFormat } from './interface.js'
+import { tfjsFormat } from './tfjs/index.js'
+
+export type * from './interface.js'
+export type { TensorData, TensorDType, InputSpec } from './tensor-data.js'
+
+/** The adapters mvc uses unless told otherwise, in detection order. */
+export const DEFAULT_FORMATS: readonly ModelFormat[] = [tfjsFormat]
+
+/** The adapter that writes `mvc/model` objects with this `format` value. */
+export function adapterFor (formats: readonly ModelFormat[], format: string): ModelFormat | undefined {
+  return formats.find(f => f.formats.includes(format))
+}
