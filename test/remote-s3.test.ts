@@ -267,6 +267,92 @@ if (!ENABLED && !SKIP) {
     } finally { await fx.destroy() }
   })
 
+  // ---------------------------------------------------------------------- format marker (docs/s3.md)
+
+  const MARKER_KEY = `${PREFIX}/mvc-format`
+  const MARKER_V1 = '{"format":"mvc-remote","version":1}'
+
+  async function keyExists (bucket: string, key: string): Promise<boolean> {
+    try { await adminClient().send(new HeadObjectCommand({ Bucket: bucket, Key: key })); return true } catch { return false }
+  }
+
+  s3test('format marker: reads do not create it, the first write does (before the object), with the exact v1 bytes', async () => {
+    const fx = await fixture()
+    try {
+      const o = chunk('marker')
+      assert.deepEqual(await fx.remote.listRefs('refs/'), [])
+      assert.deepEqual(await fx.remote.hasMany([o.cid]), [false])
+      assert.equal(await keyExists(fx.bucket, MARKER_KEY), false, 'reading an empty prefix writes nothing')
+      const order: string[] = []
+      intercept(fx.remote, async cmd => { if (cmd.constructor.name === 'PutObjectCommand') order.push(String(cmd.input.Key)) })
+      await fx.remote.put(o.cid, o.bytes)
+      assert.deepEqual(order, [MARKER_KEY, objectKey(o.cid)], 'the marker is written first, then the object')
+      assert.equal((await readKey(fx.bucket, MARKER_KEY)).toString('utf8'), MARKER_V1)
+      // Later writes, and another client's first write, leave it alone.
+      await fx.remote.casRef('refs/heads/main', null, o.cid.toString())
+      const other = await openS3Remote(fx.url)
+      try {
+        await other.casRef('refs/tags/t', null, o.cid.toString())
+        assert.deepEqual((await other.listRefs('refs/')).map(r => r.name), ['refs/heads/main', 'refs/tags/t'])
+      } finally { await other.close() }
+      assert.deepEqual(order, [MARKER_KEY, objectKey(o.cid), `${PREFIX}/refs/heads/main`])
+      assert.equal((await readKey(fx.bucket, MARKER_KEY)).toString('utf8'), MARKER_V1)
+    } finally { await fx.destroy() }
+  })
+
+  s3test('format marker: a prefix written without one (older mvc) is read as version 1 and gets it on the first write', async () => {
+    const fx = await fixture()
+    try {
+      const [a, b] = [chunk('legacy-a'), chunk('legacy-b')]
+      // What an mvc before the marker left: an object and a ref, written directly.
+      await adminClient().send(new PutObjectCommand({ Bucket: fx.bucket, Key: objectKey(a.cid), Body: a.bytes }))
+      await adminClient().send(new PutObjectCommand({ Bucket: fx.bucket, Key: `${PREFIX}/refs/heads/main`, Body: a.cid.toString() }))
+      const old = await openS3Remote(fx.url)
+      try {
+        assert.deepEqual(await old.get(a.cid), a.bytes)
+        assert.deepEqual(await old.listRefs('refs/'), [{ name: 'refs/heads/main', value: a.cid.toString() }])
+        assert.equal(await keyExists(fx.bucket, MARKER_KEY), false)
+        await old.put(b.cid, b.bytes)
+        await old.casRef('refs/heads/main', a.cid.toString(), b.cid.toString())
+      } finally { await old.close() }
+      assert.equal((await readKey(fx.bucket, MARKER_KEY)).toString('utf8'), MARKER_V1)
+      assert.deepEqual(await fx.remote.get(a.cid), a.bytes)
+    } finally { await fx.destroy() }
+  })
+
+  s3test('format marker: another version or format is UNSUPPORTED_FORMAT for every operation, and nothing is written', async () => {
+    const fx = await fixture()
+    try {
+      const o = chunk('future')
+      await fx.remote.put(o.cid, o.bytes)
+      await fx.remote.casRef('refs/heads/main', null, o.cid.toString())
+      const p = chunk('not-written')
+      for (const marker of ['{"format":"mvc-remote","version":2}', '{"format":"something-else","version":1}', '{"format":"mvc-remote"}', 'not json', '']) {
+        await adminClient().send(new PutObjectCommand({ Bucket: fx.bucket, Key: MARKER_KEY, Body: marker }))
+        const r = await openS3Remote(fx.url)
+        try {
+          const err = await errorOf(r.listRefs('refs/'))
+          assert.equal(err.code, 'UNSUPPORTED_FORMAT', `listRefs with marker ${JSON.stringify(marker)}: ${err.message}`)
+          assert.match(err.message, new RegExp(`s3://${fx.bucket}/${PREFIX}/mvc-format`))
+          assert.equal(err.data?.supported, 1)
+          assert.equal(await codeOf(r.get(o.cid)), 'UNSUPPORTED_FORMAT', marker)
+          assert.equal(await codeOf(r.hasMany([o.cid])), 'UNSUPPORTED_FORMAT', marker)
+          assert.equal(await codeOf(r.put(p.cid, p.bytes)), 'UNSUPPORTED_FORMAT', marker)
+          assert.equal(await codeOf(r.casRef('refs/heads/main', o.cid.toString(), null)), 'UNSUPPORTED_FORMAT', marker)
+        } finally { await r.close() }
+        assert.equal(await keyExists(fx.bucket, objectKey(p.cid)), false, 'the object was not written')
+        assert.equal((await readKey(fx.bucket, `${PREFIX}/refs/heads/main`)).toString('utf8'), o.cid.toString(), 'the ref did not move')
+        assert.equal((await readKey(fx.bucket, MARKER_KEY)).toString('utf8'), marker, 'the marker was not rewritten')
+      }
+      const v2 = await errorOf((async () => {
+        await adminClient().send(new PutObjectCommand({ Bucket: fx.bucket, Key: MARKER_KEY, Body: '{"format":"mvc-remote","version":2}' }))
+        const r = await openS3Remote(fx.url)
+        try { await r.get(o.cid) } finally { await r.close() }
+      })())
+      assert.equal(v2.data?.version, 2)
+    } finally { await fx.destroy() }
+  })
+
   s3test('refs: create, update, delete (tombstone), list; stale expectations are REF_CONFLICT', async () => {
     const fx = await fixture()
     try {

@@ -5,7 +5,12 @@
  *   <prefix>/objects/<cid>     one S3 object per mvc object, its bytes exactly
  *   <prefix>/HEAD              a ref: its value as UTF-8 text ("ref: refs/heads/main")
  *   <prefix>/refs/<…>          refs (refs/heads/main, refs/versions/3, …): the CID as text; 0 bytes = deleted
+ *   <prefix>/mvc-format        format marker: {"format":"mvc-remote","version":1}
  *
+ * - The marker is read once per remote before its first operation and written (If-None-Match: *) before
+ *   its first write. A marker naming another format or version is UNSUPPORTED_FORMAT for every
+ *   operation; a prefix without one (empty, or written by an mvc older than the marker) is read as
+ *   version 1 and gets the marker on its first write.
  * - Objects are created with `If-None-Match: *`: a 412 means the object is already there, which for
  *   content-addressed objects is success (and nothing is rewritten). Uploads carry Content-MD5 (checked by
  *   every S3 server) and x-amz-checksum-sha256, which is the CID's own digest (checked by servers that
@@ -32,7 +37,7 @@ import {
 import { CID } from 'multiformats/cid'
 import { verifyBlock } from '../content/block.js'
 import {
-  AuthError, CorruptObjectError, InvalidArgumentError, ObjectNotFoundError, RefConflictError, RemoteError, isMvcError
+  AuthError, CorruptObjectError, InvalidArgumentError, ObjectNotFoundError, RefConflictError, RemoteError, UnsupportedFormatError, isMvcError
 } from '../errors.js'
 import type { Remote, RemoteRef } from './interface.js'
 import { refNameProblem } from '../format/keys.js'
@@ -77,6 +82,14 @@ const IDLE_TIMEOUT_MS = 120_000
 const MAX_OBJECT_BYTES = 1024 * 1024 * 1024
 const MAX_REF_BYTES = 64 * 1024
 const PUT_CONFLICT_RETRIES = 4
+
+/** The layout an S3 prefix holds (docs/s3.md, "Format marker"); a new layout or object format gets a new version. */
+export const S3_FORMAT = 'mvc-remote'
+export const S3_FORMAT_VERSION = 1
+/** Key of the marker under the prefix, and its exact bytes as this version writes them. */
+export const S3_FORMAT_KEY = 'mvc-format'
+export const S3_FORMAT_MARKER = `{"format":"${S3_FORMAT}","version":${S3_FORMAT_VERSION}}`
+const MAX_MARKER_BYTES = 64 * 1024
 
 const utf8 = new TextEncoder()
 const fromUtf8 = new TextDecoder('utf-8', { fatal: true })
@@ -209,6 +222,9 @@ function unquote (etag: string): string {
 
 class S3Remote implements Remote {
   private bucketChecked: Promise<void> | undefined
+  /** The format marker, read once: true when present (and known), false when the prefix has none. */
+  private formatRead: Promise<boolean> | undefined
+  private formatWritten: Promise<void> | undefined
   /** radosgw 16 compares If-Match with the stored ETag literally, without quotes; learned on first use. */
   private unquotedEtags: boolean
   private closed = false
@@ -238,6 +254,7 @@ class S3Remote implements Remote {
     if (cids.length === 0) return []
     // A HEAD of a missing key and a HEAD in a missing bucket both answer a bare 404: ask about the bucket once.
     await this.checkBucket()
+    await this.checkFormat()
     const out = new Array<boolean | undefined>(cids.length)
     if (cids.length >= LIST_MIN_BATCH) await this.hasByListing(cids, out)
     const rest = [...out.keys()].filter(i => out[i] === undefined)
@@ -249,6 +266,7 @@ class S3Remote implements Remote {
 
   async get (cid: CID): Promise<Uint8Array> {
     this.open()
+    await this.checkFormat()
     const key = this.objectKey(cid)
     const what = `getting object ${cid.toString()}`
     let bytes: Uint8Array
@@ -281,6 +299,7 @@ class S3Remote implements Remote {
     this.open()
     // S3 cannot check that bytes match a CID, so wrong bytes are refused here, before anything is sent.
     verifyBlock(cid, bytes, `an object sent to ${this.url}`)
+    await this.ensureFormat()
     const key = this.objectKey(cid)
     const what = `storing object ${cid.toString()}`
     const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
@@ -314,6 +333,7 @@ class S3Remote implements Remote {
     this.open()
     if (typeof prefix !== 'string') throw new InvalidArgumentError('a ref prefix must be a string', { prefix })
     const what = `listing refs under ${JSON.stringify(prefix)}`
+    await this.checkFormat()
     // Refs are HEAD and refs/…; list only what can match, never objects/.
     const scans: string[] = []
     for (const root of ['HEAD', 'refs/']) {
@@ -344,6 +364,7 @@ class S3Remote implements Remote {
       throw new InvalidArgumentError(`ref ${name}: ${JSON.stringify(value.slice(0, 100))} is not a ref value`, { name })
     }
     const what = `moving ref ${name}`
+    await this.ensureFormat()
     if (value !== null && name !== 'HEAD') {
       // A ref moves only to an object the remote has (transfers put objects bottom-up, refs last).
       let cid: CID
@@ -414,6 +435,81 @@ class S3Remote implements Remote {
       }
     })().catch((err: unknown) => { this.bucketChecked = undefined; throw err })
     await this.bucketChecked
+  }
+
+  /**
+   * Reads the format marker once (again after a failure). Refuses a marker naming another format or
+   * version; a prefix without one (empty, or written before markers existed) is format version 1.
+   */
+  private async checkFormat (): Promise<boolean> {
+    this.formatRead ??= this.readFormat().catch((err: unknown) => { this.formatRead = undefined; throw err })
+    return await this.formatRead
+  }
+
+  /** Before the first write: the marker is there, or is created now (before any object or ref). */
+  private async ensureFormat (): Promise<void> {
+    if (await this.checkFormat()) return
+    this.formatWritten ??= this.writeFormat().catch((err: unknown) => { this.formatWritten = undefined; throw err })
+    await this.formatWritten
+  }
+
+  private async readFormat (): Promise<boolean> {
+    const key = this.loc.base + S3_FORMAT_KEY
+    const what = 'reading the format marker'
+    let bytes: Uint8Array
+    try {
+      const res = await this.client.send(new GetObjectCommand({ Bucket: this.loc.bucket, Key: key }))
+      if (res.ContentLength !== undefined && res.ContentLength > MAX_MARKER_BYTES) {
+        res.Body?.transformToWebStream().cancel().catch(() => {})
+        throw this.unsupported(key, `${res.ContentLength} bytes`, undefined)
+      }
+      bytes = res.Body === undefined ? new Uint8Array(0) : await res.Body.transformToByteArray()
+    } catch (err) {
+      if (isStatus(err, 404) && (err as SdkError).name !== 'NoSuchBucket') return false
+      throw this.failure(err, what)
+    }
+    let marker: unknown
+    try { marker = JSON.parse(fromUtf8.decode(bytes)) } catch { throw this.unsupported(key, 'not JSON', undefined) }
+    const m = marker as { format?: unknown, version?: unknown } | null
+    if (typeof m !== 'object' || m === null || m.format !== S3_FORMAT) {
+      throw this.unsupported(key, `format ${JSON.stringify(m?.format ?? null)}`, undefined)
+    }
+    if (m.version !== S3_FORMAT_VERSION) throw this.unsupported(key, `version ${JSON.stringify(m.version ?? null)}`, m.version)
+    return true
+  }
+
+  private async writeFormat (): Promise<void> {
+    const key = this.loc.base + S3_FORMAT_KEY
+    const body = Buffer.from(S3_FORMAT_MARKER, 'utf8')
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.client.send(new PutObjectCommand({
+          Bucket: this.loc.bucket,
+          Key: key,
+          Body: body,
+          ContentLength: body.length,
+          ContentType: 'application/json',
+          ContentMD5: createHash('md5').update(body).digest('base64'),
+          IfNoneMatch: '*'
+        }))
+        this.formatRead = Promise.resolve(true)
+        return
+      } catch (err) {
+        // 412: another client wrote a marker first; it must be one this version reads. 409: still in flight.
+        if (isStatus(err, 412) || (isStatus(err, 409) && attempt < PUT_CONFLICT_RETRIES)) {
+          if (await this.readFormat()) { this.formatRead = Promise.resolve(true); return }
+          await sleep(50 * 2 ** attempt)
+          if (attempt < PUT_CONFLICT_RETRIES) continue
+        }
+        throw this.failure(err, 'writing the format marker')
+      }
+    }
+  }
+
+  private unsupported (key: string, found: string, version: unknown): UnsupportedFormatError {
+    return new UnsupportedFormatError(
+      `${this.s3Url(key)} says this prefix holds ${found}, but this mvc reads and writes only ${S3_FORMAT_MARKER} there; ` +
+      'use a version of mvc that knows it, or another prefix', { url: this.url, found, version, supported: S3_FORMAT_VERSION })
   }
 
   /** HEAD: does the key exist? (Only after checkBucket: a 404 means the key is missing.) */
