@@ -77,6 +77,8 @@ export interface CommitResult {
   readonly verification?: VerificationRecord | null
   /** The commit object written (absent when nothing was committed). */
   readonly commit?: CommitObject
+  /** What the user should know: parts of models stored as plain bytes, and why. */
+  readonly warnings: readonly string[]
 }
 
 /** Repository-relative POSIX form of an absolute path inside the repository. */
@@ -177,7 +179,8 @@ export async function commit (options: CommitOptions): Promise<CommitResult> {
     const cache = StatCache.for(store, rel)
     const snap = await snapshot({ store, sink: tx, abs, cache, requireStored: true, onFile: options.onFile, formats: repo.formats }, tree)
     const manifest = snap.manifest.cid
-    const base = { path: rel, manifest, stats: snap.stats }
+    const warnings = [...snap.models.values()].flatMap(m => m.layout.warnings.map(w => `${m.layout.path}: ${w}`))
+    const base = { path: rel, manifest, stats: snap.stats, warnings }
     if (parent !== undefined && options.allowEmpty !== true) {
       const p = await readCommit(store, parent)
       if (p.model.equals(manifest) && p.path === rel) {

@@ -65,6 +65,19 @@ export interface TopologyValue {
   readonly meta: Readonly<Record<string, unknown>>
 }
 
+/** A model's inputs or outputs as its format declares them (null: a dimension of any size). */
+export interface TensorContract {
+  readonly name: string
+  readonly dtype: string
+  readonly shape: ReadonlyArray<number | null>
+}
+
+/** What a model takes and gives: recorded at commit, shown by `show`, compared by `diff` (a change is breaking). */
+export interface ModelContract {
+  readonly inputs: readonly TensorContract[]
+  readonly outputs: readonly TensorContract[]
+}
+
 /** What an adapter found: one model of a snapshot. */
 export interface ModelLayout {
   /** The value of the `format` field of its `mvc/model` (e.g. 'layers-model'). */
@@ -82,6 +95,17 @@ export interface ModelLayout {
   readonly fingerprint: string
   /** True when the model can be loaded and run on its own (false for weights-only files). */
   readonly runnable: boolean
+  /** Why it cannot run on its own, when `runnable` is false ("weights only: …"). */
+  readonly notRunnableReason?: string
+  /** The input/output contract when the format declares one (signatures, input layers), else null. */
+  readonly contract: ModelContract | null
+  /** Classes the model's config needs that are not built into its framework (`Course>ScaledDense`). */
+  readonly customObjects: readonly string[]
+  /**
+   * What the adapter could not map tensor by tensor (a compressed or chunked dataset, a sliced variable)
+   * and left to plain storage, in words for `commit` to print. Storage stays exact either way.
+   */
+  readonly warnings: readonly string[]
   /** The `mvc/model` object for this layout, given the stored tensor and topology CIDs (in `tensors` order). */
   modelObject (stored: { readonly tensors: readonly CID[], readonly topology: CID | null }): Readonly<Record<string, unknown>>
 }
@@ -103,6 +127,8 @@ export interface StoredModel {
   readonly files: readonly string[]
   /** True when the model can be loaded and run on its own (false for weights-only files). */
   readonly runnable: boolean
+  readonly contract: ModelContract | null
+  readonly customObjects: readonly string[]
 }
 
 export interface ModelFormat {

@@ -45,8 +45,8 @@ export function commitCommand (io: Io): CommandModule<GlobalArgs, Args> {
           r = await repo.commit({ path: args.path, message: args.message, allowEmpty: args['allow-empty'], verify: (await verifyArgs(args)) ?? false, onFile: (_f, size) => p.tick(size), ...lineageArgs(args) })
         } finally { p.done() }
         if (args.json === true) {
-          const { commit: _written, parentVersion: _pv, ...shown } = r
-          io.out(toJson(shown))
+          const { commit: _written, parentVersion: _pv, warnings, ...shown } = r
+          io.out(toJson(warnings.length > 0 ? { ...shown, warnings } : shown))
         } else if (!r.committed) {
           io.out(`nothing to commit: ${r.path} is unchanged since v${String(r.parentVersion)} (use --allow-empty to commit anyway)`)
         } else {
@@ -57,6 +57,7 @@ export function commitCommand (io: Io): CommandModule<GlobalArgs, Args> {
             else io.err(`verification recorded: ${m.path} (${m.inputs.length} inputs, ${m.outputs.length} outputs, ${v!.backend})`)
           }
           io.err(`${r.path}: ${r.stats.files} files, ${formatBytes(r.stats.bytes)}; ${r.newObjects} new objects, ${formatBytes(r.newBytes)} added`)
+          for (const w of r.warnings) io.err(`warning: ${w}`)
           const code = r.commit?.code ?? null
           if (code?.kind === 'git' && code.dirty) {
             const shown = code.dirtyPaths.slice(0, 5).join(', ') + (code.dirtyPaths.length > 5 ? ', …' : '')

@@ -21,7 +21,7 @@ function readStoredModel (value: unknown, formats: readonly ModelFormat[]): Stor
   const m = parseModel(value)
   const adapter = adapterFor(formats, m.format)
   if (adapter !== undefined) return adapter.readModel(value)
-  return { format: m.format, path: m.path, topology: m.topology, tensors: m.tensors.map(t => ({ tensor: t.tensor, role: 'weights' })), files: [], runnable: false }
+  return { format: m.format, path: m.path, topology: m.topology, tensors: m.tensors.map(t => ({ tensor: t.tensor, role: 'weights' })), files: [], runnable: false, contract: null, customObjects: [] }
 }
 
 export async function loadModels (side: Side, formats: readonly ModelFormat[]): Promise<Map<string, SideModel>> {

@@ -67,6 +67,10 @@ function layoutOf (desc: ModelDescriptor, jsonBytes: Uint8Array, plans: ReturnTy
     topology: desc.topology === null ? null : { format: desc.format, topology: jsonValue(desc.topology), meta: jsonValue(desc.meta) as Record<string, unknown> },
     fingerprint: createHash('sha256').update(jsonBytes).digest('hex'),
     runnable: desc.format !== 'weights-manifest',
+    ...(desc.format === 'weights-manifest' ? { notRunnableReason: 'a weights-only manifest has no topology: it cannot be loaded or run alone' } : {}),
+    contract: null,
+    customObjects: [],
+    warnings: [],
     modelObject: ({ tensors, topology }: { tensors: readonly CID[], topology: CID | null }) => ({
       type: 'mvc/model',
       format: desc.format,
@@ -114,7 +118,9 @@ function readModel (value: unknown): StoredModel {
     topology: m.topology,
     tensors: m.tensors.map(t => ({ tensor: t.tensor, role: 'weights' })),
     files: [...new Set(shards as string[])],
-    runnable: m.format !== 'weights-manifest'
+    runnable: m.format !== 'weights-manifest',
+    contract: null,
+    customObjects: []
   }
 }
 
