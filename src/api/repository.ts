@@ -186,7 +186,7 @@ function verifySettings (v: boolean | VerifyArgs | undefined): VerifySettings | 
 
 function checkSettings (v: boolean | VerifyArgs | undefined): CheckSettings | undefined {
   const s = verifySettings(v)
-  return s === undefined ? undefined : { backend: s.backend, tolerance: s.tolerance }
+  return s === undefined ? undefined : { backend: s.backend, tolerance: s.tolerance, runtime: s.runtime, python: s.python, customObjects: s.customObjects }
 }
 
 /** Lineage given to the API, checked: `data` and `code` must parse as the documented shapes. */
@@ -261,7 +261,7 @@ export class Repository {
   async verify (args: { rev: string } & VerifyArgs): Promise<VerificationReport & { cid: CID, version: number }> {
     return await tagged('verify', async () => {
       await ensureLocal(this.repo.store, args.rev)
-      return await verifyVersion({ store: this.repo.store, rev: args.rev, formats: this.repo.formats, backend: args.backend, tolerance: args.tolerance })
+      return await verifyVersion({ ...checkSettings(args), store: this.repo.store, rev: args.rev, formats: this.repo.formats })
     })
   }
 

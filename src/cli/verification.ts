@@ -6,16 +6,19 @@ import { readFile } from 'node:fs/promises'
 import { InvalidArgumentError, isMvcError } from '../api/index.js'
 import type { VerifyArgs } from '../api/index.js'
 import type { VerificationReport, BackendName } from '../api/index.js'
-import type { Io } from './output.js'
+import { toJson, type Io } from './output.js'
 
-export interface VerifyFlags { verify?: boolean, backend?: string, atol?: number, rtol?: number }
+export interface VerifyFlags { verify?: boolean, backend?: string, atol?: number, rtol?: number, runtime?: string, python?: string, 'custom-objects'?: string[] }
 
 export function verifyOptions<T> (y: Argv<T>, what: string): Argv<T & VerifyFlags> {
   return y
     .option('verify', { type: 'boolean', default: true, describe: `${what} (--no-verify skips it and never loads TensorFlow.js)` })
     .option('backend', { type: 'string', choices: ['tensorflow', 'wasm', 'cpu'], describe: 'TensorFlow.js backend (default: tensorflow when @tensorflow/tfjs-node is installed, else wasm, else cpu)' })
     .option('atol', { type: 'number', describe: 'absolute tolerance (default 1e-5, or as recorded)' })
-    .option('rtol', { type: 'number', describe: 'relative tolerance (default 1e-5, or as recorded)' }) as Argv<T & VerifyFlags>
+    .option('rtol', { type: 'number', describe: 'relative tolerance (default 1e-5, or as recorded)' })
+    .option('runtime', { type: 'string', choices: ['tfjs', 'python-tensorflow'], describe: 'run models with this runtime when it can (default: the one that recorded them; at commit, each format\'s best)' })
+    .option('python', { type: 'string', describe: 'Python interpreter with TensorFlow for the python-tensorflow runtime (default: MVC_PYTHON, else python3)' })
+    .option('custom-objects', { type: 'string', array: true, nargs: 1, describe: 'file registering custom classes: a Python module (Keras register_keras_serializable) or a JS module (tf.serialization.registerClass); repeatable' }) as Argv<T & VerifyFlags>
 }
 
 /** Verification settings from flags; undefined when --no-verify. */
@@ -33,7 +36,15 @@ export async function verifyArgs (a: VerifyFlags & { inputs?: string, 'require-v
       throw new InvalidArgumentError(`cannot read --inputs ${a.inputs}: ${(e as Error).message}`, { path: a.inputs })
     }
   }
-  return { backend: a.backend as BackendName | undefined, tolerance, inputs, require: a['require-verify'] }
+  return {
+    backend: a.backend as BackendName | undefined,
+    tolerance,
+    inputs,
+    require: a['require-verify'],
+    ...(a.runtime !== undefined ? { runtime: a.runtime } : {}),
+    ...(a.python !== undefined ? { python: a.python } : {}),
+    ...(a['custom-objects'] !== undefined ? { customObjects: a['custom-objects'] } : {})
+  }
 }
 
 export function formatReport (r: VerificationReport): string {
@@ -46,7 +57,8 @@ export function formatReport (r: VerificationReport): string {
   lines.push(`verifying on ${r.backend} (recorded on ${r.recordedBackend}), atol ${r.tolerance.atol}, rtol ${r.tolerance.rtol}`)
   for (const m of r.models) {
     if (m.status === 'skipped') { lines.push(`  ${m.path}: skipped (${m.reason ?? ''})`); continue }
-    lines.push(`  ${m.path}`)
+    const ran = m.runtime === undefined ? '' : `  (${m.runtime.id} ${m.runtime.version}${m.recordedBy !== undefined && (m.recordedBy.id !== m.runtime.id || m.recordedBy.version !== m.runtime.version) ? `; recorded by ${m.recordedBy.id} ${m.recordedBy.version}` : ''})`
+    lines.push(`  ${m.path}${ran}`)
     for (const o of m.outputs) {
       const extra = o.shapeMismatch !== undefined ? ` shape [${o.shapeMismatch.actual.join(',')}], recorded [${o.shapeMismatch.expected.join(',')}]` : o.missing !== undefined ? ` missing in ${o.missing}` : ''
       lines.push(`    ${o.name.padEnd(32)} max_abs_diff ${o.maxAbsDiff.toExponential(3)}  ${o.pass ? 'PASS' : 'FAIL'}${extra}`)
@@ -56,11 +68,13 @@ export function formatReport (r: VerificationReport): string {
   return lines.join('\n')
 }
 
-/** Prints the report carried by a VERIFICATION_FAILED error before it propagates. */
+/** Prints the report carried by a VERIFICATION_FAILED / _UNAVAILABLE error before it propagates (as JSON on stdout with --json). */
 function printFailedReport (io: Io, err: unknown, json: boolean): void {
-  if (!isMvcError(err) || err.code !== 'VERIFICATION_FAILED') return
+  if (!isMvcError(err) || (err.code !== 'VERIFICATION_FAILED' && err.code !== 'VERIFICATION_UNAVAILABLE')) return
   const report = (err.data as { report?: VerificationReport }).report
-  if (report !== undefined && !json) io.out(formatReport(report))
+  if (report === undefined) return
+  if (json) io.out(toJson({ ...report, error: { code: err.code, message: err.message } }))
+  else io.out(formatReport(report))
 }
 
 /**

@@ -138,13 +138,20 @@ async function givenValues (options: CommitOptions): Promise<{ params: Values, m
 async function verificationFor (snap: SnapshotResult, abs: string, tx: Transaction, settings: VerifySettings): Promise<VerificationRecord | null> {
   const manifest = snap.manifest.value
   if (manifest.models.length === 0 && !manifest.entries.some(e => e.path.endsWith('saved_model.pb'))) return null
-  const record = await recordVerification({
+  const recorded = await recordVerification({
     ...settings,
     sink: tx,
-    models: [...snap.models.values()].map(m => ({ path: m.layout.path, format: m.layout.format, runnable: m.layout.runnable, adapter: m.adapter })),
+    models: [...snap.models.values()].map(m => ({ path: m.layout.path, format: m.layout.format, runnable: m.layout.runnable, notRunnableReason: m.layout.notRunnableReason, adapter: m.adapter })),
     readFile: async rel => await readFile(resolve(abs, rel)),
-    paths: manifest.entries.map(e => e.path)
+    dir: snap.manifest.value.kind === 'dir' ? abs : dirname(abs)
   })
+  // A SavedModel no adapter recognised: say why it is not verified.
+  const covered = new Set(recorded.models.map(m => m.path))
+  const savedModels = manifest.entries.map(e => e.path).filter(p => (p === 'saved_model.pb' || p.endsWith('/saved_model.pb')) && !covered.has(p))
+  const record: VerificationRecord = {
+    ...recorded,
+    models: [...recorded.models, ...savedModels.map(p => ({ path: p, status: 'skipped' as const, reason: 'SavedModels can only be run with @tensorflow/tfjs-node, which is not installed here' }))]
+  }
   const skipped = record.models.filter(m => m.status === 'skipped')
   if (settings.require === true && (skipped.length > 0 || record.models.length === 0)) {
     throw new VerificationUnavailableError(

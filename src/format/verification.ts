@@ -10,8 +10,11 @@ import { CID } from 'multiformats/cid'
 export interface Tolerance { readonly atol: number, readonly rtol: number }
 export const DEFAULT_TOLERANCE: Tolerance = Object.freeze({ atol: 1e-5, rtol: 1e-5 })
 
+/** The runtime that recorded a model's outputs: its id ('tfjs', 'python-tensorflow'), version and backend. */
+export interface RuntimeRecord { readonly id: string, readonly version: string, readonly backend: string }
+
 export type ModelVerification =
-  | { readonly path: string, readonly status: 'recorded', readonly inputs: readonly CID[], readonly outputs: readonly CID[] }
+  | { readonly path: string, readonly status: 'recorded', readonly inputs: readonly CID[], readonly outputs: readonly CID[], readonly runtime?: RuntimeRecord }
   | { readonly path: string, readonly status: 'skipped', readonly reason: string }
 
 export interface VerificationRecord {
@@ -52,7 +55,11 @@ export function parseVerificationRecord (v: unknown): VerificationRecord | null 
       const inputs = links(m.inputs)
       const outputs = links(m.outputs)
       if (inputs === undefined || outputs === undefined) return null
-      models.push({ path: m.path, status: 'recorded', inputs, outputs })
+      const rt = m.runtime
+      const runtime = isRecord(rt) && typeof rt.id === 'string' && typeof rt.version === 'string' && typeof rt.backend === 'string'
+        ? { id: rt.id, version: rt.version, backend: rt.backend }
+        : undefined
+      models.push(runtime === undefined ? { path: m.path, status: 'recorded', inputs, outputs } : { path: m.path, status: 'recorded', inputs, outputs, runtime })
     } else if (m.status === 'skipped' && typeof m.reason === 'string') {
       models.push({ path: m.path, status: 'skipped', reason: m.reason })
     } else return null

@@ -152,6 +152,8 @@ export interface ModelFormat {
 export interface ModelRuntime {
   /** 'tfjs', 'python-tensorflow'… */
   readonly id: string
+  /** True when it loads models from a folder on disk (another process reads them), not through `read`. */
+  readonly needsDirectory?: boolean
   /**
    * Prepares the runtime (imports its library, selects a backend). Throws VerificationUnavailableError
    * saying what to install when it cannot run here.
@@ -162,6 +164,10 @@ export interface ModelRuntime {
 export interface RuntimeOptions {
   /** A backend the user asked for (TF.js: 'wasm', 'cpu', 'tensorflow'). */
   readonly backend?: string
+  /** The Python interpreter for runtimes that use one (`--python`). */
+  readonly python?: string
+  /** Files that register custom classes (`--custom-objects`): Python modules, or JS modules calling tf.serialization.registerClass. */
+  readonly customObjects?: readonly string[]
 }
 
 export interface OpenRuntime {
@@ -169,8 +175,13 @@ export interface OpenRuntime {
   readonly backend: string
   /** The runtime library's version, recorded with the outputs. */
   readonly version: string
-  /** Loads a model whose main file is `path`, reading its files through `read` (paths relative to the snapshot root). */
-  load (model: { readonly format: string, readonly path: string }, read: (path: string) => Promise<Uint8Array>): Promise<LoadedModel>
+  /**
+   * Loads a model whose main file is `path`, reading its files through `read` (paths relative to the
+   * snapshot root), or from `where.dir` — the snapshot's folder on disk — when the runtime needs a directory.
+   */
+  load (model: { readonly format: string, readonly path: string }, read: (path: string) => Promise<Uint8Array>, where?: { readonly dir?: string }): Promise<LoadedModel>
+  /** Releases what `open` started (a child process). */
+  close? (): Promise<void>
 }
 
 export interface LoadedModel {

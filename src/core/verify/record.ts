@@ -10,13 +10,14 @@
  * Runtimes are opened lazily (TF.js is imported only when a model is to be run).
  */
 import type { CID } from 'multiformats/cid'
-import { VerificationUnavailableError, isMvcError } from '../../errors.js'
+import { isMvcError } from '../../errors.js'
 import { DEFAULT_TOLERANCE, type ModelVerification, type Tolerance, type VerificationRecord } from '../../format/verification.js'
-import type { ModelFormat, OpenRuntime } from '../../formats/interface.js'
+import type { ModelFormat } from '../../formats/interface.js'
 import { bindInputs, type TensorData } from '../../formats/tensor-data.js'
 import type { ObjectSink } from '../objects.js'
 import { parseInputsFile, referenceInputs } from './inputs.js'
 import { storeTensorData } from './tensors.js'
+import { Runtimes } from './runtimes.js'
 
 export interface VerifySettings {
   /** Runtime backend (TF.js: 'wasm', 'cpu', 'tensorflow'); default: the runtime's best available. */
@@ -26,74 +27,71 @@ export interface VerifySettings {
   readonly inputs?: Uint8Array
   /** Commit only: fail (VERIFICATION_UNAVAILABLE) when a model can't be loaded or run, instead of recording why. */
   readonly require?: boolean
+  /** Run with this runtime when it can ('tfjs', 'python-tensorflow'); default: each format's best. */
+  readonly runtime?: string
+  /** The Python interpreter for the Python runtime (`--python`; default MVC_PYTHON, else python3). */
+  readonly python?: string
+  /** Files registering custom classes (`--custom-objects`). */
+  readonly customObjects?: readonly string[]
 }
 
 export interface RecordOptions extends VerifySettings {
   readonly sink: ObjectSink
-  /** Models of the snapshot: main file path, whether it can run alone, and its adapter. */
-  readonly models: ReadonlyArray<{ readonly path: string, readonly format: string, readonly runnable: boolean, readonly adapter: ModelFormat }>
+  /** Models of the snapshot: main file path, format, whether it can run alone (and why not), and its adapter. */
+  readonly models: ReadonlyArray<{ readonly path: string, readonly format: string, readonly runnable: boolean, readonly notRunnableReason?: string, readonly adapter: ModelFormat }>
   /** Reads a file of the snapshot by relative path. */
   readonly readFile: (rel: string) => Promise<Uint8Array>
-  /** Files of the snapshot, to recognise SavedModels. */
-  readonly paths: readonly string[]
+  /** The snapshot's folder on disk (for runtimes that load from a folder). */
+  readonly dir: string
 }
 
 function reasonOf (e: unknown): string {
   return isMvcError(e) || e instanceof Error ? e.message : String(e)
 }
 
-/** Runs each runnable model and records its inputs and outputs. Never throws for a model that can't run: it is recorded as skipped. */
+/**
+ * Runs each runnable model and records its inputs and outputs. Never throws for a model that can't
+ * run: it is recorded as skipped with the reason (a weights-only file, a missing runtime or class).
+ */
 export async function recordVerification (options: RecordOptions): Promise<VerificationRecord> {
   const tolerance = options.tolerance ?? DEFAULT_TOLERANCE
-  const savedModels = options.paths.filter(p => p === 'saved_model.pb' || p.endsWith('/saved_model.pb'))
-  const runnable = options.models.filter(m => m.runnable)
-  const skipped: ModelVerification[] = savedModels.map(p => ({
-    path: p,
-    status: 'skipped' as const,
-    reason: 'SavedModels can only be run with @tensorflow/tfjs-node, which is not installed here'
-  }))
-  if (runnable.length === 0) return { backend: 'none', tfjsVersion: 'none', tolerance, models: skipped }
-  // One runtime per adapter, opened once.
-  const opened = new Map<ModelFormat, Promise<OpenRuntime>>()
-  const runtimeFor = async (adapter: ModelFormat): Promise<OpenRuntime> => {
-    let p = opened.get(adapter)
-    if (p === undefined) {
-      const rt = adapter.runtimes[0]
-      p = rt === undefined
-        ? Promise.reject(new VerificationUnavailableError(`no runtime can run ${adapter.id} models`, { format: adapter.id }))
-        : rt.open({ backend: options.backend })
-      opened.set(adapter, p)
-    }
-    return await p
-  }
-  let first: OpenRuntime | undefined
-  try {
-    first = await runtimeFor(runnable[0]!.adapter)
-  } catch (e) {
-    return { backend: options.backend ?? 'none', tfjsVersion: 'none', tolerance, models: [...runnable.map(r => ({ path: r.path, status: 'skipped' as const, reason: reasonOf(e) })), ...skipped] }
-  }
+  const runtimes = new Runtimes({ backend: options.backend, python: options.python, customObjects: options.customObjects })
   const models: ModelVerification[] = []
-  for (const r of runnable) {
-    try {
-      const rt = await runtimeFor(r.adapter)
-      const loaded = await rt.load({ format: r.format, path: r.path }, options.readFile)
-      try {
-        const sig = loaded.inputs
-        const inputs: TensorData[] = options.inputs !== undefined
-          ? bindInputs(sig, parseInputsFile(options.inputs))
-          : referenceInputs(undefined, sig)
-        const outputs = await loaded.run(inputs)
-        const inputCids: CID[] = []
-        for (const t of inputs) inputCids.push(await storeTensorData(options.sink, t))
-        const outputCids: CID[] = []
-        for (const t of outputs) outputCids.push(await storeTensorData(options.sink, t))
-        models.push({ path: r.path, status: 'recorded', inputs: inputCids, outputs: outputCids })
-      } finally {
-        loaded.dispose()
+  let tfjs: { backend: string, version: string } | undefined
+  try {
+    for (const m of options.models) {
+      if (!m.runnable) {
+        models.push({ path: m.path, status: 'skipped', reason: m.notRunnableReason ?? 'it cannot be loaded or run on its own' })
+        continue
       }
-    } catch (e) {
-      models.push({ path: r.path, status: 'skipped', reason: reasonOf(e) })
+      try {
+        const loaded = await runtimes.load(m.adapter, { format: m.format, path: m.path }, options.readFile, async () => options.dir, options.runtime)
+        try {
+          const sig = loaded.model.inputs
+          const inputs: TensorData[] = options.inputs !== undefined
+            ? bindInputs(sig, parseInputsFile(options.inputs))
+            : referenceInputs(undefined, sig)
+          const outputs = await loaded.model.run(inputs)
+          const inputCids: CID[] = []
+          for (const t of inputs) inputCids.push(await storeTensorData(options.sink, t))
+          const outputCids: CID[] = []
+          for (const t of outputs) outputCids.push(await storeTensorData(options.sink, t))
+          const runtime = { id: loaded.runtime.id, version: loaded.open.version, backend: loaded.open.backend }
+          if (runtime.id === 'tfjs') tfjs ??= { backend: runtime.backend, version: runtime.version }
+          // TF.js records keep their historical shape (runtime on the record); others name theirs per model.
+          models.push(runtime.id === 'tfjs'
+            ? { path: m.path, status: 'recorded', inputs: inputCids, outputs: outputCids }
+            : { path: m.path, status: 'recorded', inputs: inputCids, outputs: outputCids, runtime })
+        } finally {
+          loaded.model.dispose()
+        }
+      } catch (e) {
+        models.push({ path: m.path, status: 'skipped', reason: reasonOf(e) })
+      }
     }
+  } finally {
+    await runtimes.close()
   }
-  return { backend: first.backend, tfjsVersion: first.version, tolerance, models: [...models, ...skipped] }
+  const attempted = options.models.some(m => m.runnable)
+  return { backend: tfjs?.backend ?? (attempted ? options.backend ?? 'none' : 'none'), tfjsVersion: tfjs?.version ?? 'none', tolerance, models }
 }

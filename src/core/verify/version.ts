@@ -2,7 +2,8 @@
  * Verifying a version: from the store (`mvc verify`) or from the files a checkout just wrote.
  */
 import { join, dirname } from 'node:path'
-import { readFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import type { CID } from 'multiformats/cid'
 import { InvalidArgumentError, VerificationFailedError, VerificationUnavailableError } from '../../errors.js'
 import { decodeObject } from '../../content/block.js'
@@ -13,6 +14,7 @@ import type { ModelFormat } from '../../formats/interface.js'
 import type { ObjectStore } from '../../store/interface.js'
 import { readCommit, readFileBytes, readManifest } from '../objects.js'
 import { resolveRev } from '../refs.js'
+import { materialize } from '../materialize.js'
 import { checkVerification, type VerificationReport } from './check.js'
 
 export interface CheckSettings {
@@ -20,6 +22,16 @@ export interface CheckSettings {
   readonly backend?: string
   /** Overrides the tolerance recorded at commit. */
   readonly tolerance?: Tolerance
+  /** Run with this runtime when it can; default: the one that recorded each model's outputs. */
+  readonly runtime?: string
+  /** The Python interpreter for the Python runtime. */
+  readonly python?: string
+  /** Files registering custom classes. */
+  readonly customObjects?: readonly string[]
+}
+
+function settingsOf (s: CheckSettings): CheckSettings {
+  return { backend: s.backend, tolerance: s.tolerance, runtime: s.runtime, python: s.python, customObjects: s.customObjects }
 }
 
 /** The format and adapter of each model of a manifest, by main file path. */
@@ -47,12 +59,12 @@ export function failIfFailed (report: VerificationReport, what: string): void {
 export async function verifyCheckout (options: CheckSettings & { store: ObjectStore, record: VerificationRecord, manifest: Manifest, target: string, version: number, formats: readonly ModelFormat[] }): Promise<VerificationReport> {
   const base = options.manifest.kind === 'file' ? dirname(options.target) : options.target
   const report = await checkVerification({
+    ...settingsOf(options),
     store: options.store,
     record: options.record,
     models: await modelsOf(options.store, options.manifest, options.formats),
     readFile: async rel => await readFile(join(base, rel)),
-    backend: options.backend,
-    tolerance: options.tolerance
+    dir: async () => base
   })
   failIfFailed(report, `v${options.version}`)
   return report
@@ -69,18 +81,36 @@ export async function verifyVersion (options: CheckSettings & { store: ObjectSto
     throw new VerificationUnavailableError(`v${commit.version} has no verification record (it holds no TF.js model, or was committed with verification off)`, { version: commit.version })
   }
   const files = new Map(manifest.entries.map(e => [e.path, e.file]))
-  const report = await checkVerification({
-    store,
-    record,
-    models: await modelsOf(store, manifest, options.formats),
-    readFile: async rel => {
-      const f = files.get(rel)
-      if (f === undefined) throw new InvalidArgumentError(`v${commit.version} has no file ${rel}`, { path: rel })
-      return await readFileBytes(store, f)
-    },
-    backend: options.backend,
-    tolerance: options.tolerance
-  })
-  failIfFailed(report, `v${commit.version}`)
-  return { ...report, cid, version: commit.version }
+  // Runtimes that load from a folder (another process) get the version rebuilt in a temporary one.
+  let temp: string | undefined
+  try {
+    const report = await checkVerification({
+      ...settingsOf(options),
+      store,
+      record,
+      models: await modelsOf(store, manifest, options.formats),
+      readFile: async rel => {
+        const f = files.get(rel)
+        if (f === undefined) throw new InvalidArgumentError(`v${commit.version} has no file ${rel}`, { path: rel })
+        return await readFileBytes(store, f)
+      },
+      dir: async () => {
+        if (temp === undefined) {
+          temp = await mkdtemp(join(tmpdir(), 'mvc-verify-'))
+          await materialize({ store, manifest, target: manifest.kind === 'file' ? join(temp, manifest.entries[0]!.path) : join(temp, 'v') })
+        }
+        return manifest.kind === 'file' ? temp : join(temp, 'v')
+      }
+    })
+    failIfFailed(report, `v${commit.version}`)
+    if (!report.verified) {
+      const why = report.models.map(m => `${m.path}: ${m.reason ?? 'nothing recorded'}`)
+      throw new VerificationUnavailableError(
+        `v${commit.version} could not be verified: ${why.length > 0 ? why.join('; ') : 'no model with recorded outputs'}`,
+        { report: { ...report, cid: cid.toString(), version: commit.version } })
+    }
+    return { ...report, cid, version: commit.version }
+  } finally {
+    if (temp !== undefined) await rm(temp, { recursive: true, force: true })
+  }
 }

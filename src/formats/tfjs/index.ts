@@ -11,6 +11,8 @@
  * - runtime: TF.js in this process (runtime.ts: backend selection; model.ts: loading and inference).
  */
 import { createHash } from 'node:crypto'
+import { resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import type { CID } from 'multiformats/cid'
 import { fail, isCount, parseModel } from '../../format/objects.js'
 import type { FileAccess, LoadedModel, ModelFormat, ModelLayout, ModelRuntime, OpenRuntime, StoredModel } from '../interface.js'
@@ -124,6 +126,21 @@ function readModel (value: unknown): StoredModel {
   }
 }
 
+/**
+ * Custom classes for TF.js: JavaScript modules that call `tf.serialization.registerClass` when
+ * imported (Python files are for the Python runtime and are skipped here).
+ */
+export async function importCustomObjects (files: readonly string[]): Promise<void> {
+  for (const f of files) {
+    if (!/\.(m|c)?js$/i.test(f)) continue
+    try {
+      await import(pathToFileURL(resolve(f)).href)
+    } catch (e) {
+      throw new InvalidArgumentError(`cannot import the custom-objects module ${f}: ${e instanceof Error ? e.message : String(e)}`, { path: f }, { cause: e })
+    }
+  }
+}
+
 /** TF.js in this process: wasm by default, tfjs-node when installed, cpu always (runtime.ts). */
 export const tfjsRuntime: ModelRuntime = {
   id: 'tfjs',
@@ -133,6 +150,7 @@ export const tfjsRuntime: ModelRuntime = {
       throw new InvalidArgumentError(`unknown TensorFlow.js backend ${JSON.stringify(backend)}; expected one of ${BACKENDS.join(', ')}`, { backend })
     }
     const rt = await loadRuntime(backend as BackendName | undefined)
+    await importCustomObjects(options.customObjects ?? [])
     return {
       backend: rt.backend,
       version: rt.tfjsVersion,
