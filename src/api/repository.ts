@@ -9,7 +9,7 @@ import type { CID } from 'multiformats/cid'
 import type * as TF from '@tensorflow/tfjs'
 import { InvalidArgumentError, isMvcError } from '../errors.js'
 import { parseCodeLineage, parseDataLineage, type ParamValue } from '../format/lineage.js'
-import type { Author, CommitObject, Manifest } from '../format/objects.js'
+import type { Author } from '../format/objects.js'
 import type { Tolerance } from '../format/verification.js'
 import { DEFAULT_REMOTE, HEAD } from '../format/keys.js'
 import type { BackendName } from '../formats/tfjs/runtime.js'
@@ -18,10 +18,10 @@ import { initRepo, openRepo, type Repo } from '../core/repo.js'
 import { commit, type CommitResult, type Lineage } from '../core/commit.js'
 import { checkout, type CheckoutOutcome } from '../core/checkout.js'
 import { status, type StatusResult } from '../core/worktree.js'
-import { log, namesByCommit, type LogEntry, type LogOptions } from '../core/history.js'
+import { log, type LogEntry, type LogOptions } from '../core/history.js'
+import { show, type ShowResult } from '../core/show.js'
 import * as nameRefs from '../core/names.js'
 import { resolveRev } from '../core/refs.js'
-import { readCommit, readManifest } from '../core/objects.js'
 import { fsck, type FsckReport } from '../core/fsck.js'
 import { verifyVersion, type CheckSettings, type VerificationReport, type VerifySettings } from '../core/verify/index.js'
 import { ensureLocal } from '../core/partial.js'
@@ -37,6 +37,7 @@ import { LevelObjectStore } from '../store/level-store.js'
 import type { ObjectStore } from '../store/interface.js'
 
 export { cloneDirName }
+export type { ShowResult }
 export type { CloneResult, PullResult }
 
 async function tagged<T> (caller: string, fn: () => Promise<T>): Promise<T> {
@@ -122,12 +123,6 @@ export interface CheckoutArgs {
   readonly verify?: boolean | VerifyArgs
 }
 
-export interface ShowResult {
-  readonly cid: CID
-  readonly commit: CommitObject
-  readonly manifest: Manifest
-  readonly names: string[]
-}
 
 /** Which remote to talk to: a configured name (default `origin`), or (push only) a URL or path. `transport` is an already open remote to use instead (tests, embedding). */
 export interface RemoteArgs {
@@ -278,15 +273,7 @@ export class Repository {
    * @example const { commit } = await repo.show({ rev: 'v2' })
    */
   async show (args: { rev: string }): Promise<ShowResult> {
-    return await tagged('show', async () => {
-      const store = this.repo.store
-      await ensureLocal(store, args.rev)
-      const cid = await resolveRev(store, args.rev)
-      const c = await readCommit(store, cid)
-      const manifest = await readManifest(store, c.model)
-      const names = (await namesByCommit(store)).get(cid.toString()) ?? []
-      return { cid, commit: c, manifest, names }
-    })
+    return await tagged('show', async () => await show(this.repo, args.rev))
   }
 
   /**

@@ -206,7 +206,7 @@ export async function commit (options: CommitOptions): Promise<CommitResult> {
     // Lineage: metadata.json beside the model, then what was given; data hashed, code read from git.
     const folder = snap.manifest.value.kind === 'dir' ? abs : dirname(abs)
     const meta = await readMetadata(folder)
-    let dataLineage = lineage.data ?? null
+    let dataLineage = lineage.data ?? (meta.dataRef !== undefined ? dataRef(meta.dataRef) : null)
     if (data !== undefined && 'ref' in data) dataLineage = dataRef(data.ref)
     else if (data !== undefined) {
       const hashed = await hashData({ store, path: data.path, root: repo.root })
@@ -231,7 +231,8 @@ export async function commit (options: CommitOptions): Promise<CommitResult> {
       params: { ...meta.params, ...given.params },
       metrics: { ...meta.metrics, ...given.metrics },
       environment: environmentLineage(verification),
-      verification
+      verification,
+      ...(meta.inputs !== undefined ? { inputs: meta.inputs } : {})
     }
     const written = await writeObject<CommitObject>(tx, value)
     const newObjects = tx.stagedObjects
@@ -243,7 +244,8 @@ export async function commit (options: CommitOptions): Promise<CommitResult> {
     tx.setMeta(META.lastPath, utf8.encode(rel))
     setWorktreeBase(tx, rel, written.cid)
     await tx.commit()
-    return { committed: true, cid: written.cid, version, parent, ...base, newObjects, newBytes, verification, commit: value }
+    const allWarnings = [...warnings, ...meta.warnings.map(w => `metadata.json: ${w}`)]
+    return { committed: true, cid: written.cid, version, parent, ...base, warnings: allWarnings, newObjects, newBytes, verification, commit: value }
   } catch (err) {
     await tx.abort()
     throw err

@@ -84,6 +84,19 @@ export interface ModelObject {
   readonly fields: Readonly<Record<string, unknown>>
 }
 
+/** A model's inputs or outputs as its format declares them (null: a dimension of any size). */
+export interface TensorContract {
+  readonly name: string
+  readonly dtype: string
+  readonly shape: ReadonlyArray<number | null>
+}
+
+/** What a model takes and gives: recorded at commit, shown by `show`, compared by `diff` (a change is breaking). */
+export interface ModelContract {
+  readonly inputs: readonly TensorContract[]
+  readonly outputs: readonly TensorContract[]
+}
+
 export interface Author { readonly name: string, readonly email: string }
 
 /** `mvc/commit`: one version. Lineage fields are null until something records them. */
@@ -108,6 +121,8 @@ export interface CommitObject {
   readonly environment: EnvironmentLineage | null
   /** Reference inputs and outputs (src/format/verification.ts). */
   readonly verification: VerificationRecord | null
+  /** The inputs the model declares (metadata.json `input_signature`); absent when none was declared. */
+  readonly inputs?: readonly TensorContract[]
 }
 
 export function fail (what: string, why: string): never {
@@ -184,8 +199,20 @@ export function parseCommit (v: unknown): CommitObject {
     params,
     metrics,
     environment: parseEnvironmentLineage(v.environment),
-    verification: parseVerificationRecord(v.verification)
+    verification: parseVerificationRecord(v.verification),
+    ...(Array.isArray(v.inputs) ? { inputs: v.inputs.filter(isContractTensor) } : {})
   }
+}
+
+function isContractTensor (v: unknown): v is TensorContract {
+  return isRecord(v) && typeof v.name === 'string' && typeof v.dtype === 'string' && Array.isArray(v.shape) && v.shape.every(d => d === null || isCount(d))
+}
+
+/** A model object's or commit's contract field, or null when absent or not understood. */
+export function parseContract (v: unknown): ModelContract | null {
+  if (!isRecord(v) || !Array.isArray(v.inputs) || !Array.isArray(v.outputs)) return null
+  if (!v.inputs.every(isContractTensor) || !v.outputs.every(isContractTensor)) return null
+  return { inputs: v.inputs, outputs: v.outputs }
 }
 
 export function parseTensor (v: unknown): TensorObject {

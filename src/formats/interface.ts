@@ -65,18 +65,8 @@ export interface TopologyValue {
   readonly meta: Readonly<Record<string, unknown>>
 }
 
-/** A model's inputs or outputs as its format declares them (null: a dimension of any size). */
-export interface TensorContract {
-  readonly name: string
-  readonly dtype: string
-  readonly shape: ReadonlyArray<number | null>
-}
-
-/** What a model takes and gives: recorded at commit, shown by `show`, compared by `diff` (a change is breaking). */
-export interface ModelContract {
-  readonly inputs: readonly TensorContract[]
-  readonly outputs: readonly TensorContract[]
-}
+export type { ModelContract, TensorContract } from '../format/objects.js'
+import type { ModelContract } from '../format/objects.js'
 
 /** What an adapter found: one model of a snapshot. */
 export interface ModelLayout {

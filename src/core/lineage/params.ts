@@ -203,31 +203,123 @@ export async function readValuesFile (path: string, what: 'params' | 'metrics'):
 
 export const METADATA_FILE = 'metadata.json'
 
+/** A declared input of a model (metadata.json `input_signature`). */
+export interface DeclaredInput { readonly name: string, readonly dtype: string, readonly shape: ReadonlyArray<number | null> }
+
+export interface Metadata {
+  readonly params: Values
+  readonly metrics: Record<string, number | string>
+  readonly found: boolean
+  /** `data.dataset_id`, recorded as an external data reference when no --data is given. */
+  readonly dataRef?: string
+  /** `input_signature`: the inputs the model declares. */
+  readonly inputs?: readonly DeclaredInput[]
+  /** What was not read, and why: metadata never blocks a commit (the file is stored as it is). */
+  readonly warnings: readonly string[]
+}
+
+/** Flattens what it can, leaving out (with a warning) values a commit cannot record. */
+function lenientValues (v: Record<string, unknown>, prefix: string, path: string, warnings: string[]): Values {
+  const out: Values = {}
+  for (const [k, x] of Object.entries(v)) {
+    const key = prefix === '' ? k : `${prefix}.${k}`
+    try {
+      Object.assign(out, flattenValues({ [key]: x }, path))
+    } catch (e) {
+      warnings.push(`${key} not read: ${(e as Error).message.replace(`${path}: `, '')}`)
+    }
+  }
+  return out
+}
+
+function lenientMetrics (v: Values, path: string, warnings: string[]): Record<string, number | string> {
+  const out: Record<string, number | string> = {}
+  for (const [k, x] of Object.entries(v)) {
+    try {
+      Object.assign(out, checkMetrics({ [k]: x }, path))
+    } catch {
+      warnings.push(`metric ${k} not read: ${JSON.stringify(x)} is not a finite number or a string`)
+    }
+  }
+  return out
+}
+
+function declaredInputs (v: unknown): DeclaredInput[] | undefined {
+  if (!Array.isArray(v)) return undefined
+  const out: DeclaredInput[] = []
+  for (const [i, e] of v.entries()) {
+    if (!isPlainObject(e)) return undefined
+    const shape = e.shape
+    if (!Array.isArray(shape) || !shape.every(d => d === null || (typeof d === 'number' && Number.isInteger(d)))) return undefined
+    out.push({ name: typeof e.name === 'string' ? e.name : `input_${i}`, dtype: typeof e.dtype === 'string' ? e.dtype : 'float32', shape: shape.map(d => d === null || (d as number) < 0 ? null : d as number) })
+  }
+  return out
+}
+
 /**
  * `metadata.json` in a folder (the layout TensorFlow guides use next to a saved model): its `params`
- * (or `hyperparameters`) and `metrics` objects. Missing file → empty; invalid JSON, or those fields
- * not being objects → InvalidArgumentError naming the file. Other fields are ignored.
+ * (or `hyperparameters`) and `metrics` objects; the guides' fields `model_name`, `format`, `version`,
+ * `tensorflow_version`, `keras_version` and `training` {optimizer, loss, metrics, batch_size, epochs,
+ * seed} as params; `data` {dataset_id, split, preprocessing} as a data reference and `data.*` params;
+ * `input_signature` as the declared inputs. Anything else is ignored. A file mvc cannot read (invalid
+ * JSON, fields of the wrong kind, non-finite numbers) never blocks a commit: what was not read is
+ * returned in `warnings`, and the file is stored like any other.
  */
-export async function readMetadata (dir: string): Promise<{ params: Values, metrics: Record<string, number | string>, found: boolean }> {
+export async function readMetadata (dir: string): Promise<Metadata> {
   const path = join(dir, METADATA_FILE)
+  const warnings: string[] = []
+  const none = (found: boolean): Metadata => ({ params: {}, metrics: {}, found, warnings })
   let text: string
   try { text = await readFile(path, 'utf8') } catch (e) {
     const code = (e as NodeJS.ErrnoException).code
-    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return { params: {}, metrics: {}, found: false }
-    throw new InvalidArgumentError(`cannot read ${path}: ${(e as Error).message}`, { path })
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return none(false)
+    warnings.push(`${METADATA_FILE} could not be read (${(e as Error).message}); nothing in it was recorded`)
+    return none(true)
   }
   let parsed: unknown
   try { parsed = JSON.parse(text) as unknown } catch (e) {
-    throw new InvalidArgumentError(`${path} is not valid JSON (${(e as Error).message}); fix it or move it out of the folder`, { path })
+    warnings.push(`${METADATA_FILE} is not valid JSON (${(e as Error).message}); nothing in it was recorded (it is stored as a file)`)
+    return none(true)
   }
-  if (!isPlainObject(parsed)) return { params: {}, metrics: {}, found: true }
+  if (!isPlainObject(parsed)) {
+    warnings.push(`${METADATA_FILE} is not a JSON object; nothing in it was recorded`)
+    return none(true)
+  }
   const field = (name: string): Record<string, unknown> => {
     const v = parsed[name]
     if (v === undefined || v === null) return {}
-    if (!isPlainObject(v)) throw new InvalidArgumentError(`${path}: "${name}" must be an object of key → value`, { path, field: name })
+    if (!isPlainObject(v)) {
+      warnings.push(`"${name}" not read: it is ${Array.isArray(v) ? 'a list' : `a ${typeof v}`}, not an object of key → value`)
+      return {}
+    }
     return v
   }
-  const params = { ...flattenValues(field('hyperparameters'), path), ...flattenValues(field('params'), path) }
-  const metrics = checkMetrics(flattenValues(field('metrics'), path), path)
-  return { params, metrics, found: true }
+  const params: Values = { ...lenientValues(field('hyperparameters'), '', path, warnings), ...lenientValues(field('params'), '', path, warnings) }
+  for (const k of ['model_name', 'format', 'version', 'tensorflow_version', 'keras_version']) {
+    const v = parsed[k]
+    if (v === undefined || v === null) continue
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') Object.assign(params, lenientValues({ [k]: v }, '', path, warnings))
+    else warnings.push(`"${k}" not read: not a string or number`)
+  }
+  const training = field('training')
+  for (const [k, v] of Object.entries(training)) {
+    // A list of metric names (or any list of strings) is one value: "accuracy,auc".
+    if (Array.isArray(v) && v.every(x => typeof x === 'string')) params[`training.${k}`] = v.join(',')
+    else Object.assign(params, lenientValues({ [k]: v }, 'training', path, warnings))
+  }
+  const data = field('data')
+  let dataRef: string | undefined
+  if (typeof data.dataset_id === 'string' && data.dataset_id.trim() !== '') dataRef = data.dataset_id
+  for (const [k, v] of Object.entries(data)) {
+    if (k === 'dataset_id') continue
+    if (Array.isArray(v) && v.every(x => typeof x === 'string')) params[`data.${k}`] = v.join(',')
+    else Object.assign(params, lenientValues({ [k]: v }, 'data', path, warnings))
+  }
+  const metrics = lenientMetrics(lenientValues(field('metrics'), '', path, warnings), path, warnings)
+  let inputs: DeclaredInput[] | undefined
+  if (parsed.input_signature !== undefined && parsed.input_signature !== null) {
+    inputs = declaredInputs(parsed.input_signature)
+    if (inputs === undefined) warnings.push('"input_signature" not read: expected a list of { name, dtype, shape }')
+  }
+  return { params, metrics, found: true, warnings, ...(dataRef !== undefined ? { dataRef } : {}), ...(inputs !== undefined ? { inputs } : {}) }
 }
