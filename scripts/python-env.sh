@@ -7,7 +7,7 @@
 #
 # The venv lives outside the repository (~1.5 GB): $MVC_PYTHON_ENV, default ~/.cache/mvc/tf-venv
 # (--h5py-alt: $MVC_PYTHON_ENV_H5PY_ALT, default ~/.cache/mvc/h5py-alt-venv). It is built with the
-# Python named by $MVC_PYTHON (default python3) from the exact pins in fixtures/tf/requirements*.txt,
+# Python named by $MVC_PYTHON_BASE (default python3) from the exact pins in fixtures/tf/requirements*.txt,
 # installed with --no-deps (the pin list is complete). A marker file records the SHA-256 of the
 # requirements file and the Python version; when it matches, the script only prints the path, so a
 # second run takes milliseconds. The marker is written last, so an interrupted build is redone.
@@ -33,13 +33,13 @@ esac
 say() { echo "python-env: $*" >&2; }
 die() { local code=$1; shift; echo "python-env: ERROR: $*" >&2; exit "$code"; }
 
-base_python="${MVC_PYTHON:-python3}"
+base_python="${MVC_PYTHON_BASE:-python3}"
 command -v "$base_python" >/dev/null 2>&1 ||
-  die 2 "no '$base_python' on PATH; install Python 3.10-3.13 or set MVC_PYTHON to one"
+  die 2 "no '$base_python' on PATH; install Python 3.10-3.13 or set MVC_PYTHON_BASE to one"
 pyver=$("$base_python" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])') ||
   die 2 "'$base_python' does not run"
 "$base_python" -c 'import sys; sys.exit(0 if (3, 10) <= sys.version_info[:2] <= (3, 13) else 1)' ||
-  die 2 "Python $pyver ($base_python): TensorFlow 2.21 needs Python 3.10-3.13; set MVC_PYTHON"
+  die 2 "Python $pyver ($base_python): TensorFlow 2.21 needs Python 3.10-3.13; set MVC_PYTHON_BASE"
 
 want=$( { sha256sum "$requirements" | cut -d' ' -f1; echo "python $pyver"; } | sha256sum | cut -d' ' -f1)
 marker="$venv/.mvc-env-ok"
