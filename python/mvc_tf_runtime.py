@@ -1,7 +1,8 @@
 """mvc's optional Python runtime: load a model with real TensorFlow/Keras and run it.
 
 mvc spawns `<python> python/mvc_tf_runtime.py`, writes ONE JSON request to stdin and reads ONE JSON
-response from stdout. Nothing else is ever written to stdout (TensorFlow's and Keras's messages, and
+response from stdout; with `--lines`, one request per line and one response per line until stdin
+closes, models staying loaded between requests (what mvc uses). Nothing else is ever written to stdout (TensorFlow's and Keras's messages, and
 anything a custom-objects file prints, go to stderr). The process exits 0 whenever it wrote a response,
 ok or not; any other exit means it crashed before answering.
 
@@ -504,7 +505,18 @@ def load_tfjs_layers(path: str, found: dict, given: list):
     return KerasModel(model, f"tf_keras {tf_keras.__version__} model_from_json + TF.js weights")
 
 
+_LOADED: dict = {}
+
+
 def load(req: dict):
+    """The model a request names, loaded once per process (--lines mode serves several requests)."""
+    key = json.dumps([req.get("format"), req.get("path"), req.get("custom_objects") or []])
+    if key not in _LOADED:
+        _LOADED[key] = _load(req)
+    return _LOADED[key]
+
+
+def _load(req: dict):
     fmt, path = req.get("format"), req.get("path")
     if fmt not in FORMATS:
         raise RuntimeFailure("BAD_REQUEST", f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
@@ -614,6 +626,15 @@ def main() -> int:
     out = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
+    if "--lines" in sys.argv[1:]:
+        # One request per line, one response per line, until stdin closes; models stay loaded.
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            out.write(json.dumps(handle(line)))
+            out.write("\n")
+            out.flush()
+        return 0
     response = handle(sys.stdin.read())
     out.write(json.dumps(response))
     out.write("\n")
