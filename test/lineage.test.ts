@@ -397,19 +397,62 @@ describe('params and metrics', () => {
     await expectCode(readValuesFile(join(dir, 'missing.json'), 'metrics'), 'INVALID_ARGUMENT')
   })
 
-  test('metadata.json: params/hyperparameters and metrics are read; absent is fine; malformed names the file', TIMEOUT, async () => {
+  test('metadata.json: params/hyperparameters and metrics are read; absent is fine; what cannot be read is a warning, never an error', TIMEOUT, async () => {
     const dir = await newDir()
-    assert.deepEqual(await readMetadata(dir), { params: {}, metrics: {}, found: false })
+    assert.deepEqual(await readMetadata(dir), { params: {}, metrics: {}, found: false, warnings: [] })
     await put(join(dir, 'metadata.json'), JSON.stringify({ hyperparameters: { lr: 0.1, epochs: 5 }, params: { lr: 0.2 }, metrics: { val: { acc: 0.8 } }, labels: ['a', 'b'] }))
-    assert.deepEqual(await readMetadata(dir), { params: { lr: 0.2, epochs: 5 }, metrics: { 'val.acc': 0.8 }, found: true })
+    assert.deepEqual(await readMetadata(dir), { params: { lr: 0.2, epochs: 5 }, metrics: { 'val.acc': 0.8 }, found: true, warnings: [] })
     await put(join(dir, 'metadata.json'), '{"labels": ["cat"], "timeStamp": "x"}') // another tool's metadata: ignored
-    assert.deepEqual(await readMetadata(dir), { params: {}, metrics: {}, found: true })
+    assert.deepEqual(await readMetadata(dir), { params: {}, metrics: {}, found: true, warnings: [] })
+    // Issue 9: a metadata file mvc cannot read never blocks a commit; the warning says what was not read.
     await put(join(dir, 'metadata.json'), '{ broken')
-    const e = await expectCode(readMetadata(dir), 'INVALID_ARGUMENT') as { data: { path: string }, message: string }
-    assert.equal(e.data.path, join(dir, 'metadata.json'))
-    assert.ok(e.message.includes('metadata.json'))
-    await put(join(dir, 'metadata.json'), '{"metrics": [1]}')
-    await expectCode(readMetadata(dir), 'INVALID_ARGUMENT')
+    const broken = await readMetadata(dir)
+    assert.deepEqual([broken.params, broken.metrics, broken.found], [{}, {}, true])
+    assert.equal(broken.warnings.length, 1)
+    assert.match(broken.warnings[0]!, /metadata\.json is not valid JSON/)
+    await put(join(dir, 'metadata.json'), '{"metrics": ["accuracy"], "params": {"lr": 0.1, "bad": null}}')
+    const list = await readMetadata(dir)
+    assert.deepEqual(list.params, { lr: 0.1, bad: null })
+    assert.deepEqual(list.metrics, {})
+    assert.match(list.warnings.join('\n'), /"metrics" not read: it is a list/)
+    await put(join(dir, 'metadata.json'), '{"metrics": {"acc": 0.9, "loss": "NaN", "f1": null}}')
+    const nan = await readMetadata(dir)
+    assert.deepEqual(nan.metrics, { acc: 0.9 })
+    assert.equal(nan.warnings.length, 2, nan.warnings.join('\n'))
+  })
+
+  test('metadata.json as TensorFlow guides write it: training, data and input_signature are read', TIMEOUT, async () => {
+    const dir = await newDir()
+    await put(join(dir, 'metadata.json'), JSON.stringify({
+      model_name: 'mlp', format: 'keras', version: '1.2.0', tensorflow_version: '2.21.0', keras_version: '3.15.1',
+      input_signature: [{ name: 'features', dtype: 'float32', shape: [null, 8] }],
+      training: { optimizer: 'adam', loss: 'sparse_categorical_crossentropy', metrics: ['accuracy', 'auc'], batch_size: 32, epochs: 5, seed: 7 },
+      data: { dataset_id: 'iris@v3', split: 'train', preprocessing: ['standardize'] },
+      notes: 'free text'
+    }))
+    const m = await readMetadata(dir)
+    assert.deepEqual(m.warnings, [])
+    assert.deepEqual(m.params, {
+      model_name: 'mlp', format: 'keras', version: '1.2.0', tensorflow_version: '2.21.0', keras_version: '3.15.1',
+      'training.optimizer': 'adam', 'training.loss': 'sparse_categorical_crossentropy', 'training.metrics': 'accuracy,auc',
+      'training.batch_size': 32, 'training.epochs': 5, 'training.seed': 7, 'data.split': 'train', 'data.preprocessing': 'standardize'
+    })
+    assert.equal(m.dataRef, 'iris@v3')
+    assert.deepEqual(m.inputs, [{ name: 'features', dtype: 'float32', shape: [null, 8] }])
+    // Committed: params, the data reference and the declared inputs are in the commit.
+    const root = await newDir()
+    await Repository.init({ dir: root })
+    const repo = await Repository.open({ dir: root })
+    try {
+      await put(join(root, 'model', 'w.bin'), 'w')
+      await writeFile(join(root, 'model', 'metadata.json'), await readFile(join(dir, 'metadata.json')))
+      const r = await repo.commit({ path: join(root, 'model'), message: 'x', verify: false, code: false })
+      assert.deepEqual(r.warnings, [])
+      const { commit } = await repo.show({ rev: 'v1' })
+      assert.deepEqual(commit.data, { kind: 'ref', ref: 'iris@v3' })
+      assert.deepEqual(commit.inputs, [{ name: 'features', dtype: 'float32', shape: [null, 8] }])
+      assert.equal(commit.params['training.epochs'], 5)
+    } finally { await repo.close() }
   })
 
   test('precedence: API/flag values > files > metadata.json', TIMEOUT, async () => {

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs'
 import { formatBytes, formatDate, toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
-import type { CommitObject } from '../../api/index.js'
+import type { CommitObject, ModelSummary } from '../../api/index.js'
 
 function formatValues (v: Readonly<Record<string, unknown>>): string {
   const keys = Object.keys(v).sort()
@@ -38,8 +38,28 @@ export function lineageLines (c: CommitObject): string[] {
   if (v === null) lines.push('verify    (not recorded)')
   else if (v.models.length === 0) lines.push('verify    no TF.js model')
   for (const [i, m] of (v?.models ?? []).entries()) {
-    const what = m.status === 'recorded' ? `recorded (${m.inputs.length} inputs, ${m.outputs.length} outputs, ${v!.backend})` : `skipped: ${m.reason}`
+    const by = m.status === 'recorded' && m.runtime !== undefined ? `${m.runtime.id} ${m.runtime.version}` : v!.backend
+    const what = m.status === 'recorded' ? `recorded (${m.inputs.length} inputs, ${m.outputs.length} outputs, ${by})` : `skipped: ${m.reason}`
     lines.push(`${i === 0 ? 'verify    ' : '          '}${m.path}: ${what}`)
+  }
+  if (c.inputs !== undefined) lines.push(`inputs    ${formatContract(c.inputs)} (declared in metadata.json)`)
+  return lines
+}
+
+function formatContract (ts: ReadonlyArray<{ name: string, dtype: string, shape: ReadonlyArray<number | null> }>): string {
+  return ts.map(t => `${t.name} ${t.dtype}[${t.shape.map(d => d ?? '?').join(',')}]`).join(', ')
+}
+
+/** One block per model: its format, tensors, contract and the custom classes it needs. */
+export function modelLines (models: readonly ModelSummary[]): string[] {
+  const lines: string[] = []
+  for (const m of models) {
+    lines.push(`model     ${m.path}: ${m.format}, ${m.tensors} tensors${m.runnable ? '' : ', weights only'}`)
+    if (m.contract !== null) {
+      lines.push(`          inputs  ${formatContract(m.contract.inputs)}`)
+      if (m.contract.outputs.length > 0) lines.push(`          outputs ${formatContract(m.contract.outputs)}`)
+    }
+    if (m.customObjects.length > 0) lines.push(`          custom  ${m.customObjects.join(', ')} (verify with --custom-objects <file>)`)
   }
   return lines
 }
@@ -54,7 +74,7 @@ export function showCommand (io: Io): CommandModule<GlobalArgs, Args> {
     handler: async args => {
       await withRepo(args, async repo => {
         const s = await repo.show({ rev: args.rev })
-        if (args.json === true) { io.out(toJson({ cid: s.cid, names: s.names, commit: s.commit, manifest: s.manifest })); return }
+        if (args.json === true) { io.out(toJson({ cid: s.cid, names: s.names, commit: s.commit, manifest: s.manifest, models: s.models })); return }
         const c = s.commit
         const total = s.manifest.entries.reduce((a, e) => a + e.size, 0)
         const lines = [
@@ -66,6 +86,7 @@ export function showCommand (io: Io): CommandModule<GlobalArgs, Args> {
           `path      ${c.path} (${s.manifest.kind === 'file' ? 'file' : 'folder'})`,
           `manifest  ${c.model.toString()}: ${s.manifest.entries.length} files, ${formatBytes(total)}`,
           ...lineageLines(c),
+          ...modelLines(s.models),
           '',
           `    ${c.message}`,
           ''
