@@ -169,6 +169,7 @@ const validateDiffJson: Check = obj({
     stats: nullable(obj({ elements: int, changedElements: int, maxAbs: num, meanAbs: num, relL2: nullable(num), relL2Exact: bool, nonFinite: int, chunks: int, chunksRead: int, chunksSkipped: int })),
     note: nullable(str)
   })),
+  contracts: arr(obj({ model: str, a: any, b: any, breaking: bool, changes: arr(str) })),
   files: obj({ added: arr(str), removed: arr(str), modified: arr(obj({ path: str, content: bool, mode: nullable(obj({ a: int, b: int })) })), dirsAdded: arr(str), dirsRemoved: arr(str) }),
   params: nullable(obj({ added: arr(named), removed: arr(named), changed: arr(obj({ name: str, a: any, b: any })) })),
   metrics: nullable(obj({ added: arr(named), removed: arr(named), changed: arr(obj({ name: str, a: any, b: any, delta: nullable(num) })) })),

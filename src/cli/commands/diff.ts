@@ -115,9 +115,16 @@ export function formatDiff (d: DiffResult): string {
     if (m.jsonChanged && m.a !== null && m.b !== null && m.a.equals(m.b)) l.push(`  ~ ${m.path}: JSON file bytes changed (same topology and weights)`)
     return l
   }))
+  for (const c of d.contracts) {
+    section(`contract  ${c.model}${c.breaking ? '  BREAKING' : ''}`, c.changes.map(l => `  ${c.breaking ? '!' : '~'} ${l}`))
+  }
   for (const t of d.topology) section(`topology  ${t.model}`, t.changes.flatMap(topologyLine).map(l => `  ${l}`))
   const byModel = new Map<string, TensorDiff[]>()
-  for (const t of d.tensors) byModel.set(t.model, [...(byModel.get(t.model) ?? []), t])
+  // Weights first, then each other part of a model (optimizer state) apart.
+  for (const t of d.tensors) {
+    const key = t.role === undefined ? t.model : `${t.model} (${t.role})`
+    byModel.set(key, [...(byModel.get(key) ?? []), t])
+  }
   for (const [model, list] of byModel) {
     section(`tensors  ${model}`, table([['', 'name', 'shape', 'dtype', 'max_abs', 'mean_abs', 'rel_l2'], ...list.map(tensorRow)]))
   }
@@ -184,6 +191,7 @@ export function formatStat (d: DiffResult): string {
     `tensors:  ${s.tensors.changed} changed, ${s.tensors.added} added, ${s.tensors.removed} removed, ${s.tensors.unchanged} unchanged`,
     `files:    ${s.files.added} added, ${s.files.removed} removed, ${s.files.modified} modified`
   ]
+  if (d.contracts.length > 0) lines.splice(2, 0, `contract: ${d.contracts.length} changed${d.contracts.some(c => c.breaking) ? ' (BREAKING)' : ''}`)
   if (s.params !== null && s.metrics !== null) {
     lines.push(`params:   ${s.params.added} added, ${s.params.removed} removed, ${s.params.changed} changed`)
     lines.push(`metrics:  ${s.metrics.added} added, ${s.metrics.removed} removed, ${s.metrics.changed} changed`)

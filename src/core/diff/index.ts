@@ -20,10 +20,12 @@ import { compareManifests } from '../worktree.js'
 import { commitSide, worktreeSide, type Side } from './sides.js'
 import { diffModelTensors, loadModels, readTopology } from './tensors.js'
 import { diffTopology } from './topology.js'
+import { diffContract } from './contract.js'
+import type { ModelContract } from '../../format/objects.js'
 import { diffCode, diffData, diffRecords } from './lineage.js'
 import { deepEqual } from './values.js'
 import type {
-  CodeDiff, DataDiff, DiffCounters, DiffOptions, DiffResult, DiffSummary, FilesDiff, LineageStatus, MetricsDiff,
+  CodeDiff, ContractDiff, DataDiff, DiffCounters, DiffOptions, DiffResult, DiffSummary, FilesDiff, LineageStatus, MetricsDiff,
   ModelDiff, ModelStatus, ModelTopologyDiff, ParamsDiff, TensorDiff
 } from './types.js'
 
@@ -58,6 +60,7 @@ async function compareSides (store: ObjectStore, formats: readonly ModelFormat[]
   const models: ModelDiff[] = []
   const topology: ModelTopologyDiff[] = []
   const tensors: TensorDiff[] = []
+  const contracts: ContractDiff[] = []
   let unchangedTensors = 0
   const modelFiles = new Set<string>()
   for (const path of paths) {
@@ -80,6 +83,8 @@ async function compareSides (store: ObjectStore, formats: readonly ModelFormat[]
       shards: shardsDiffer ? { a: [...ma.model.files], b: [...mb.model.files] } : null,
       jsonChanged
     })
+    const contract = diffContract(path, ma?.model.contract ?? null, mb?.model.contract ?? null)
+    if (contract !== null && ma !== undefined && mb !== undefined) contracts.push(contract)
     if (sameModel) { unchangedTensors += mb.model.tensors.length; continue }
     const t = await diffModelTensors(path, a, b, ma?.model ?? null, mb?.model ?? null, counters, exactNorm)
     tensors.push(...t.tensors)
@@ -129,6 +134,9 @@ async function compareSides (store: ObjectStore, formats: readonly ModelFormat[]
     }
     data = await diffData(store, a.commit.data, b.commit.data)
     code = diffCode(a.commit.code, b.commit.code)
+    const declared = (c: typeof a.commit): ModelContract | null => c.inputs === undefined ? null : { inputs: c.inputs, outputs: [] }
+    const d = diffContract('metadata.json', declared(a.commit), declared(b.commit))
+    if (d !== null) contracts.push(d)
   }
 
   const count = <T>(xs: readonly T[], f: (x: T) => boolean): number => xs.reduce((n, x) => n + (f(x) ? 1 : 0), 0)
@@ -160,11 +168,11 @@ async function compareSides (store: ObjectStore, formats: readonly ModelFormat[]
   }
   const lineageDiffers = (s: LineageStatus | null): boolean => s !== null && s !== 'none' && s !== 'same'
   const identical =
-    models.every(m => m.status === 'unchanged') && topology.length === 0 && tensors.length === 0 &&
+    models.every(m => m.status === 'unchanged') && topology.length === 0 && tensors.length === 0 && contracts.length === 0 &&
     files.added.length + files.removed.length + files.modified.length + files.dirsAdded.length + files.dirsRemoved.length === 0 &&
     (summary.params === null || summary.params.added + summary.params.removed + summary.params.changed === 0) &&
     (summary.metrics === null || summary.metrics.added + summary.metrics.removed + summary.metrics.changed === 0) &&
     !lineageDiffers(summary.data) && !lineageDiffers(summary.code) &&
     (a.endpoint.exists === b.endpoint.exists) && a.manifest.kind === b.manifest.kind
-  return { a: a.endpoint, b: b.endpoint, identical, models, topology, tensors, files, params, metrics, data, code, summary, stats: counters }
+  return { a: a.endpoint, b: b.endpoint, identical, models, topology, tensors, contracts, files, params, metrics, data, code, summary, stats: counters }
 }

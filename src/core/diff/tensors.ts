@@ -60,6 +60,8 @@ export async function diffModelTensors (
   const unchanged = (mb?.tensors.length ?? 0) - onlyB.length
   const ta = ma === null ? [] : await readTensorObjects(a, ma, onlyA)
   const tb = mb === null ? [] : await readTensorObjects(b, mb, onlyB)
+  const roleOf = (m: StoredModel | null, index: number): string => m?.tensors[index]?.role ?? 'weights'
+  const withRole = (d: TensorDiff, role: string): TensorDiff => role === 'weights' ? d : { ...d, role }
   const byNameA = new Map<string, TensorEntry[]>()
   for (const t of ta) byNameA.set(t.tensor.name, [...(byNameA.get(t.tensor.name) ?? []), t])
   const out: TensorDiff[] = []
@@ -68,7 +70,7 @@ export async function diffModelTensors (
   for (const eb of tb) {
     const ea = byNameA.get(eb.tensor.name)?.find(x => !matched.has(x))
     if (ea === undefined) {
-      out.push({ model: path, name: eb.tensor.name, status: 'added', kind: null, a: null, b: meta(eb.tensor, eb.cid), stats: null, note: null })
+      out.push(withRole({ model: path, name: eb.tensor.name, status: 'added', kind: null, a: null, b: meta(eb.tensor, eb.cid), stats: null, note: null }, roleOf(mb, eb.index)))
       continue
     }
     matched.add(ea)
@@ -93,10 +95,10 @@ export async function diffModelTensors (
     } else {
       note = kind === 'shape' ? 'shape changed' : 'dtype changed'
     }
-    out.push({ model: path, name: y.name, status: 'changed', kind, a: meta(x, ea.cid), b: meta(y, eb.cid), stats, note })
+    out.push(withRole({ model: path, name: y.name, status: 'changed', kind, a: meta(x, ea.cid), b: meta(y, eb.cid), stats, note }, roleOf(mb, eb.index)))
   }
   for (const ea of ta) {
-    if (!matched.has(ea)) out.push({ model: path, name: ea.tensor.name, status: 'removed', kind: null, a: meta(ea.tensor, ea.cid), b: null, stats: null, note: null })
+    if (!matched.has(ea)) out.push(withRole({ model: path, name: ea.tensor.name, status: 'removed', kind: null, a: meta(ea.tensor, ea.cid), b: null, stats: null, note: null }, roleOf(ma, ea.index)))
   }
   return { tensors: out, unchanged, shapeChanges }
 }

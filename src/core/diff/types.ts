@@ -3,6 +3,7 @@
  */
 import type { CID } from 'multiformats/cid'
 import type { Repo } from '../repo.js'
+import type { ModelContract } from '../../format/objects.js'
 
 // ---------------------------------------------------------------------------------------------------
 // result shapes (documented in docs/cli.md, "mvc diff")
@@ -104,6 +105,8 @@ export interface TensorDiff {
   readonly stats: TensorStats | null
   /** Why there are no stats for a changed tensor (e.g. 'quantized: bytes differ'); null otherwise. */
   readonly note: string | null
+  /** The part of the model the tensor belongs to when it is not a weight ('optimizer'). */
+  readonly role?: string
 }
 
 export interface FileModified {
@@ -182,6 +185,16 @@ export interface DiffCounters {
   normChunksRead: number
 }
 
+/** A change to what a model takes or gives (`model` is the model's path, or 'metadata.json' for declared inputs). */
+export interface ContractDiff {
+  readonly model: string
+  readonly a: ModelContract | null
+  readonly b: ModelContract | null
+  /** True when callers of the old model may break. */
+  readonly breaking: boolean
+  readonly changes: readonly string[]
+}
+
 export interface DiffResult {
   readonly a: DiffEndpoint
   readonly b: DiffEndpoint
@@ -190,6 +203,8 @@ export interface DiffResult {
   readonly models: readonly ModelDiff[]
   readonly topology: readonly ModelTopologyDiff[]
   readonly tensors: readonly TensorDiff[]
+  /** Input/output contract changes (empty when none). */
+  readonly contracts: readonly ContractDiff[]
   readonly files: FilesDiff
   /** null when b is the working folder (it has no lineage). */
   readonly params: ParamsDiff | null
