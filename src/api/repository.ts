@@ -119,8 +119,10 @@ export interface CheckoutArgs {
   readonly to?: string
   readonly force?: boolean
   readonly onFile?: (path: string, size: number) => void
-  /** Verify behaviour after rebuilding (default true when the commit recorded it). */
+  /** Verify behaviour before putting the files in place (default true when the commit recorded it). */
   readonly verify?: boolean | VerifyArgs
+  /** Put the files in place even when verification fails (status then says so). */
+  readonly keepOnFail?: boolean
 }
 
 
@@ -246,7 +248,7 @@ export class Repository {
    */
   async checkout (args: CheckoutArgs): Promise<CheckoutOutcome> {
     if (typeof args.rev !== 'string') throw new TypeError('checkout: rev must be a string')
-    return await tagged('checkout', async () => await checkout({ repo: this.repo, rev: args.rev, to: args.to, force: args.force, onFile: args.onFile, verify: checkSettings(args.verify) }))
+    return await tagged('checkout', async () => await checkout({ repo: this.repo, rev: args.rev, to: args.to, force: args.force, onFile: args.onFile, verify: checkSettings(args.verify), keepOnFail: args.keepOnFail }))
   }
 
   /**

@@ -1,14 +1,18 @@
 /**
- * `mvc checkout`, whole: fetch the version's content if this is a partial clone, rebuild its files
- * (staging folder, then swap; worktree.ts), then load the models and compare their outputs with those
- * recorded at commit (verify/).
+ * `mvc checkout`, whole: fetch the version's content if this is a partial clone, rebuild its files in
+ * a staging folder beside the target (worktree.ts), load the staged models and compare their outputs
+ * with those recorded at commit (verify/), and only then swap the files into place. A version that
+ * fails verification never replaces the user's files — unless `keepOnFail`, and then status and show
+ * say that the files there failed verification.
  */
 import type { Remote } from '../remote/interface.js'
 import type { Repo } from './repo.js'
 import { ensureLocal } from './partial.js'
 import type { ProgressFn } from './transfer.js'
 import { verifyCheckout, type CheckSettings, type VerificationReport } from './verify/index.js'
-import { checkoutFiles, type CheckoutResult } from './worktree.js'
+import { completeCheckout, prepareCheckout, type CheckoutResult } from './worktree.js'
+import { join } from 'node:path'
+import { VerificationFailedError, VerificationUnavailableError, isMvcError } from '../errors.js'
 
 export interface CheckoutOperation {
   readonly repo: Repo
@@ -19,6 +23,8 @@ export interface CheckoutOperation {
   readonly onFile?: (path: string, size: number) => void
   /** Verify behaviour after rebuilding with these settings (when the commit recorded it); undefined: don't. */
   readonly verify?: CheckSettings
+  /** Put the files in place even when verification fails (they are marked as failed). */
+  readonly keepOnFail?: boolean
   /** Partial clones: the remote to fetch missing content through (default: the configured one). */
   readonly transport?: Remote
   readonly onProgress?: ProgressFn
@@ -29,9 +35,25 @@ export type CheckoutOutcome = CheckoutResult & { verification?: VerificationRepo
 export async function checkout (options: CheckoutOperation): Promise<CheckoutOutcome> {
   const { repo } = options
   await ensureLocal(repo.store, options.rev, { transport: options.transport, onProgress: options.onProgress })
-  const r = await checkoutFiles({ repo, rev: options.rev, to: options.to, force: options.force, onFile: options.onFile })
-  const record = r.commit.verification
-  if (options.verify === undefined || record === null) return r
-  const report = await verifyCheckout({ ...options.verify, store: repo.store, record, manifest: r.manifest, target: r.target, version: r.commit.version, formats: repo.formats })
+  const p = await prepareCheckout({ repo, rev: options.rev, to: options.to, force: options.force, onFile: options.onFile })
+  const record = p.commit.verification
+  if (options.verify === undefined || record === null) return await completeCheckout(repo, p)
+  let report: VerificationReport
+  try {
+    report = await verifyCheckout({ ...options.verify, store: repo.store, record, manifest: p.manifest, target: p.manifest.kind === 'file' ? join(p.staged.dir, p.manifest.entries[0]!.path) : p.staged.dir, version: p.commit.version, formats: repo.formats })
+  } catch (err) {
+    if (options.keepOnFail === true && isMvcError(err) && err.code === VerificationFailedError.code) {
+      await completeCheckout(repo, p, true)
+    } else if (isMvcError(err) && err.code === VerificationUnavailableError.code) {
+      // The bytes are verified (every chunk re-hashed); only behaviour could not be checked here:
+      // the files go in place and the error (exit 9) says what would be needed to check it.
+      const r = await completeCheckout(repo, p)
+      err.message = `checked out v${r.commit.version} to ${r.target}, but its behaviour could not be verified here: ${err.message}`
+    } else {
+      await p.staged.discard()
+    }
+    throw err
+  }
+  const r = await completeCheckout(repo, p)
   return { ...r, verification: report }
 }

@@ -12,7 +12,7 @@ import type { Author, CommitObject } from '../format/objects.js'
 import type { CodeLineage, DataLineage, EnvironmentLineage } from '../format/lineage.js'
 import type { VerificationRecord } from '../format/verification.js'
 import { MVC_DIR, isWithin } from '../format/paths.js'
-import { META, utf8, worktreeKey } from '../format/keys.js'
+import { META, failedCheckoutKey, utf8, worktreeKey } from '../format/keys.js'
 import type { Transaction } from '../store/interface.js'
 import type { Repo } from './repo.js'
 import { headBranch, headCommit, nextVersion, setNextVersion, VERSIONS } from './refs.js'
@@ -243,6 +243,7 @@ export async function commit (options: CommitOptions): Promise<CommitResult> {
     setNextVersion(tx, version + 1)
     tx.setMeta(META.lastPath, utf8.encode(rel))
     setWorktreeBase(tx, rel, written.cid)
+    tx.setMeta(failedCheckoutKey(rel), null)
     await tx.commit()
     const allWarnings = [...warnings, ...meta.warnings.map(w => `metadata.json: ${w}`)]
     return { committed: true, cid: written.cid, version, parent, ...base, warnings: allWarnings, newObjects, newBytes, verification, commit: value }

@@ -1,14 +1,22 @@
 /**
  * Rebuilding a manifest on disk. Everything is written into a staging folder next to the target
  * (same filesystem, so the final rename is atomic), every chunk is re-hashed as it is read, every file
- * is fsync'd, and only then is the old target moved aside and the staging folder renamed into place.
- * Any failure before the swap removes the staging folder and leaves the target as it was.
+ * is fsync'd, and only then is the old target moved aside and the staging content renamed into place.
+ * Any failure before the swap removes the staging folder and leaves the target as it was. Between
+ * staging and swapping, the caller may check the staged files (checkout verifies behaviour there, so a
+ * version that fails verification never replaces the user's files).
+ *
+ * Manifests may come from someone else (a remote), so: every path is checked before anything is
+ * written (no escapes, no control characters, no two paths that a case-insensitive or
+ * normalisation-insensitive file system would merge); no write, rename or delete passes through a
+ * symbolic link in any folder between the repository root and the target; only permission bits
+ * (0o777) are applied; every entry's size must equal its file object's.
  */
 import { mkdir, open, rename, rm, lstat } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
+import { basename, dirname, join, relative, sep } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import type { CID } from 'multiformats/cid'
-import { SymlinkRefusedError, UnsafePathError } from '../errors.js'
+import { InvalidObjectError, SymlinkRefusedError, UnsafePathError } from '../errors.js'
 import type { Manifest } from '../format/objects.js'
 import { assertSafePath } from '../format/paths.js'
 import type { ObjectStore } from '../store/interface.js'
@@ -39,14 +47,26 @@ export function checkManifestPaths (manifest: Manifest): void {
       if (manifest.entries.some(e => e.path === prefix)) throw new UnsafePathError(`manifest: ${JSON.stringify(prefix)} is both a file and a folder`, { path: prefix })
     }
   }
+  // Two names one file system would store as one (NFC/NFD, or case on macOS and Windows) must not
+  // overwrite each other at checkout.
+  const folded = new Map<string, string>()
+  for (const p of seen) {
+    const key = p.normalize('NFC').toLowerCase()
+    const other = folded.get(key)
+    if (other !== undefined) throw new UnsafePathError(`manifest: ${JSON.stringify(other)} and ${JSON.stringify(p)} differ only by case or Unicode normalisation; a checkout could write one over the other`, { path: p, other })
+    folded.set(key, p)
+  }
   if (manifest.kind === 'file' && manifest.entries[0]!.path.includes('/')) {
     throw new UnsafePathError('manifest: a single-file snapshot has a path with folders', { path: manifest.entries[0]!.path })
   }
 }
 
 /** Writes one file object's bytes to a path, reading (and verifying) chunk by chunk. */
-export async function writeFileFromObject (store: ObjectStore, fileCid: CID, path: string, mode: number): Promise<number> {
+export async function writeFileFromObject (store: ObjectStore, fileCid: CID, path: string, mode: number, expectedSize?: number): Promise<number> {
   const file = await readFileObject(store, fileCid)
+  if (expectedSize !== undefined && file.size !== expectedSize) {
+    throw new InvalidObjectError(`file object ${fileCid.toString()} holds ${file.size} bytes but the manifest says ${expectedSize}; the repository object is corrupt or crafted`, { cid: fileCid.toString(), size: file.size, expected: expectedSize })
+  }
   const fh = await open(path, 'wx', 0o600)
   try {
     let lastCid: string | undefined
@@ -69,11 +89,12 @@ export async function writeFileFromObject (store: ObjectStore, fileCid: CID, pat
         pending = store.get(next[0])
         pending.catch(() => {}) // surfaced when awaited
       }
-      if (offset + length > bytes.length) throw new UnsafePathError(`file object ${fileCid.toString()}: extent runs past the end of chunk ${key}`, { cid: fileCid.toString() })
+      if (offset + length > bytes.length) throw new InvalidObjectError(`file object ${fileCid.toString()}: extent runs past the end of chunk ${key}`, { cid: fileCid.toString() })
       let done = 0
       while (done < length) done += (await fh.write(bytes, offset + done, length - done)).bytesWritten
     }
-    await fh.chmod(mode)
+    // Permission bits only: setuid, setgid and sticky bits from a manifest are never applied.
+    await fh.chmod(mode & 0o777)
     await fh.sync()
     return file.size
   } finally {
@@ -81,55 +102,112 @@ export async function writeFileFromObject (store: ObjectStore, fileCid: CID, pat
   }
 }
 
-/** Builds a manifest into a staging path next to `target` and swaps it into place. */
-export async function materialize (options: MaterializeOptions): Promise<{ files: number, bytes: number }> {
+/**
+ * Refuses when a folder between `root` (excluded) and `target` (included) is a symbolic link, so that
+ * nothing is written, renamed or deleted through one. `target` must lie inside `root`.
+ */
+export async function assertNoLinkedAncestors (root: string, target: string): Promise<void> {
+  const rel = relative(root, target)
+  if (rel === '' || rel.startsWith('..')) return
+  let at = root
+  for (const part of rel.split(sep)) {
+    at = join(at, part)
+    const st = await lstat(at).catch(() => undefined)
+    if (st === undefined) return // nothing further exists: it will be created as real folders
+    if (st.isSymbolicLink()) {
+      throw new SymlinkRefusedError(`${at} is a symbolic link; mvc never writes through links (a checkout there could change files outside the repository). Replace the link with a folder, or check out with --to <dir>.`, { path: at })
+    }
+  }
+}
+
+/** Staging folder names carry the writer's pid, so leftovers of dead processes can be told apart. */
+export const STAGING_PATTERN = /^\.(.+)\.mvc-(new|old)-(\d+)-[0-9a-f]{8}$/
+
+/** A manifest written into a staging folder, not yet in place. */
+export interface Staged {
+  /** The folder holding the staged snapshot (the files of a single-file manifest sit inside it). */
+  readonly dir: string
+  readonly files: number
+  readonly bytes: number
+  /** Moves the staged content into place (the old target is removed only after). */
+  swap (): Promise<void>
+  /** Removes the staging folder; the target is untouched. */
+  discard (): Promise<void>
+}
+
+/** Writes a manifest into a staging folder next to `target`. Nothing at `target` changes yet. */
+export async function stage (options: MaterializeOptions & { root?: string }): Promise<Staged> {
   const { store, manifest, target } = options
   checkManifestPaths(manifest)
+  const parent = dirname(target)
+  if (options.root !== undefined) await assertNoLinkedAncestors(options.root, target)
   const existing = await lstat(target).catch(() => undefined)
   if (existing?.isSymbolicLink() === true) {
     throw new SymlinkRefusedError(`${target} is a symbolic link; refusing to replace it. Remove it or check out with --to <dir>.`, { path: target })
   }
-  const parent = dirname(target)
   await mkdir(parent, { recursive: true })
-  const tag = randomBytes(4).toString('hex')
+  if (options.root !== undefined) await assertNoLinkedAncestors(options.root, target)
+  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`
   const staging = join(parent, `.${basename(target)}.mvc-new-${tag}`)
   const old = join(parent, `.${basename(target)}.mvc-old-${tag}`)
   let files = 0
   let bytes = 0
+  await mkdir(staging)
   try {
     if (manifest.kind === 'file') {
       const e = manifest.entries[0]!
-      bytes += await writeFileFromObject(store, e.file, staging, e.mode)
+      bytes += await writeFileFromObject(store, e.file, join(staging, e.path), e.mode, e.size)
       files++
       options.onFile?.(e.path, e.size)
     } else {
-      await mkdir(staging)
       for (const d of manifest.dirs) await mkdir(join(staging, d), { recursive: true })
       const made = new Set<string>()
       for (const e of manifest.entries) {
         const dir = dirname(join(staging, e.path))
         if (!made.has(dir)) { await mkdir(dir, { recursive: true }); made.add(dir) }
-        bytes += await writeFileFromObject(store, e.file, join(staging, e.path), e.mode)
+        bytes += await writeFileFromObject(store, e.file, join(staging, e.path), e.mode, e.size)
         files++
         options.onFile?.(e.path, e.size)
       }
       for (const d of made) await syncDir(d)
     }
+    await syncDir(staging)
   } catch (err) {
     await rm(staging, { recursive: true, force: true })
     throw err
   }
-  // Swap. Between the two renames the old content sits at `old`; a crash there leaves both folders,
-  // and `mvc checkout` can be run again (docs/design.md, "Checkout").
-  if (existing !== undefined) await rename(target, old)
-  try {
-    await rename(staging, target)
-  } catch (err) {
-    if (existing !== undefined) await rename(old, target)
-    await rm(staging, { recursive: true, force: true })
-    throw err
+  const content = manifest.kind === 'file' ? join(staging, manifest.entries[0]!.path) : staging
+  return {
+    dir: staging,
+    files,
+    bytes,
+    async swap () {
+      // Between the two renames the old content sits at `old`; a crash there leaves both, and
+      // `mvc checkout` can be run again (docs/design.md, "Checkout").
+      if (options.root !== undefined) await assertNoLinkedAncestors(options.root, target)
+      const before = await lstat(target).catch(() => undefined)
+      if (before?.isSymbolicLink() === true) throw new SymlinkRefusedError(`${target} became a symbolic link; refusing to replace it`, { path: target })
+      if (before !== undefined) await rename(target, old)
+      try {
+        await rename(content, target)
+      } catch (err) {
+        if (before !== undefined) await rename(old, target)
+        await rm(staging, { recursive: true, force: true })
+        throw err
+      }
+      await syncDir(parent)
+      if (before !== undefined) await rm(old, { recursive: true, force: true })
+      if (content !== staging) await rm(staging, { recursive: true, force: true })
+    },
+    async discard () {
+      await rm(staging, { recursive: true, force: true })
+    }
   }
-  await syncDir(parent)
-  if (existing !== undefined) await rm(old, { recursive: true, force: true })
-  return { files, bytes }
+}
+
+/** Builds a manifest into a staging folder next to `target` and swaps it into place. */
+export async function materialize (options: MaterializeOptions & { root?: string }): Promise<{ files: number, bytes: number }> {
+  const staged = await stage(options)
+  await staged.swap()
+  return { files: staged.files, bytes: staged.bytes }
 }

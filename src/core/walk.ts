@@ -5,7 +5,7 @@
 import { lstat, readdir } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import type { BigIntStats } from 'node:fs'
-import { InputNotFoundError, SymlinkRefusedError, UnsupportedFileTypeError, InvalidArgumentError } from '../errors.js'
+import { InputNotFoundError, SymlinkRefusedError, UnsupportedFileTypeError, UnsafePathError } from '../errors.js'
 import { comparePaths } from '../format/objects.js'
 import { MVC_DIR, unsafePathReason } from '../format/paths.js'
 
@@ -37,13 +37,23 @@ export async function walk (abs: string): Promise<Walk> {
   const dirs: string[] = []
   async function visit (dirAbs: string, dirRel: string): Promise<boolean> {
     const names = await readdir(dirAbs)
+    // Names that a case-insensitive or normalising file system would merge cannot be checked out safely.
+    const folded = new Map<string, string>()
+    for (const name of names) {
+      const key = name.normalize('NFC').toLowerCase()
+      const other = folded.get(key)
+      if (other !== undefined) {
+        throw new UnsafePathError(`cannot store ${JSON.stringify(join(dirAbs, other))} and ${JSON.stringify(join(dirAbs, name))}: their names differ only by case or Unicode normalisation, and a checkout on macOS or Windows would write one over the other. Rename one.`, { path: join(dirAbs, name), other: join(dirAbs, other) })
+      }
+      folded.set(key, name)
+    }
     let any = false
     for (const name of names) {
       if (name === MVC_DIR) continue
       const childAbs = join(dirAbs, name)
       const rel = dirRel === '' ? name : `${dirRel}/${name}`
       const why = unsafePathReason(rel)
-      if (why !== undefined) throw new InvalidArgumentError(`cannot store ${childAbs}: its name is not portable (${why})`, { path: childAbs })
+      if (why !== undefined) throw new UnsafePathError(`cannot store ${JSON.stringify(childAbs)}: its name is not portable (${why})`, { path: childAbs })
       const st = await lstat(childAbs, { bigint: true })
       if (st.isSymbolicLink()) {
         throw new SymlinkRefusedError(`${childAbs} is a symbolic link; mvc never follows links (they could point outside the model). Replace it with the file it points to, or move it out of the folder.`, { path: childAbs })

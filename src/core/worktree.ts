@@ -2,7 +2,7 @@
  * The working copy: status against the commit a path was last committed or checked out from, the
  * "uncommitted changes" guard of checkout, and checkout itself.
  */
-import { resolve, join, relative, sep } from 'node:path'
+import { dirname, resolve, join, relative, sep } from 'node:path'
 import { MVC_DIR, assertSafePath, isWithin } from '../format/paths.js'
 import { lstat } from 'node:fs/promises'
 import { CID } from 'multiformats/cid'
@@ -14,7 +14,8 @@ import { snapshot, walk } from './snapshot.js'
 import { StatCache } from './statcache.js'
 import { headCommit, resolveRev } from './refs.js'
 import { lastPath, repoRelative, resolveCommitPath, setWorktreeBase, worktreeBase } from './commit.js'
-import { materialize } from './materialize.js'
+import { assertNoLinkedAncestors, stage, type Staged } from './materialize.js'
+import { failedCheckoutKey, utf8 } from '../format/keys.js'
 
 export interface StatusResult {
   /** Repository-relative path examined. */
@@ -23,6 +24,8 @@ export interface StatusResult {
   readonly base: { readonly cid: CID, readonly version: number } | null
   readonly exists: boolean
   readonly clean: boolean
+  /** Set when the files there are a version whose verification failed (checked out with --keep-on-fail). */
+  readonly failedVerification?: { readonly cid: CID, readonly version: number }
   readonly added: string[]
   readonly modified: string[]
   readonly removed: string[]
@@ -76,11 +79,14 @@ export async function status (repo: Repo, path: string | undefined): Promise<Sta
   const current = rel === '.' ? undefined : await currentManifest(repo, abs, rel)
   const diff = compareManifests(baseManifest, current?.manifest)
   const dirsChanged = JSON.stringify(baseManifest?.dirs ?? []) !== JSON.stringify(current?.manifest.dirs ?? [])
+  const failed = await repo.store.readMeta(failedCheckoutKey(rel))
+  const failedCid = failed === undefined ? undefined : utf8.decode(failed)
   return {
     path: rel,
     base: base === undefined ? null : { cid: base.cid, version: base.commit.version },
     exists: current !== undefined,
     clean: diff.added.length + diff.modified.length + diff.removed.length === 0 && !dirsChanged,
+    ...(failedCid !== undefined && base !== undefined && base.cid.toString() === failedCid ? { failedVerification: { cid: base.cid, version: base.commit.version } } : {}),
     ...diff
   }
 }
@@ -135,7 +141,19 @@ async function assertClean (repo: Repo, abs: string, rel: string | undefined): P
     { path: abs, changed })
 }
 
-export async function checkoutFiles (options: CheckoutOptions): Promise<CheckoutResult> {
+/** A checkout whose files are written into a staging folder, not yet in place. */
+export interface PreparedCheckout {
+  readonly cid: CID
+  readonly commit: CommitObject
+  readonly manifest: Manifest
+  readonly target: string
+  /** Repository-relative target, when it lies inside the repository. */
+  readonly rel: string | undefined
+  readonly staged: Staged
+}
+
+/** Resolves, checks the target, and writes the version into a staging folder beside it. */
+export async function prepareCheckout (options: CheckoutOptions): Promise<PreparedCheckout> {
   const { repo } = options
   const cid = await resolveRev(repo.store, options.rev)
   const commit = await readCommit(repo.store, cid)
@@ -150,21 +168,39 @@ export async function checkoutFiles (options: CheckoutOptions): Promise<Checkout
     throw new InvalidArgumentError(`cannot check out into ${target}: it is inside the repository's .mvc folder`, { path: target })
   }
   const rel = isWithin(repo.root, target) ? repoRelative(repo.root, target) : undefined
+  // Inside the repository, no folder on the way may be a link (a hostile commit path could aim through one).
+  if (rel !== undefined) await assertNoLinkedAncestors(repo.root, dirname(target))
   if (options.force !== true) await assertClean(repo, target, rel)
-  const { files, bytes } = await materialize({ store: repo.store, manifest, target, onFile: options.onFile })
-  if (rel !== undefined) {
-    // Record what the folder now holds, so status and the next checkout know it is clean.
-    const cache = StatCache.for(repo.store, rel)
-    const tree = await walk(target)
-    const byPath = new Map(manifest.entries.map(e => [e.path, e.file.toString()]))
+  const staged = await stage({ store: repo.store, manifest, target, onFile: options.onFile, ...(rel !== undefined ? { root: repo.root } : {}) })
+  return { cid, commit, manifest, target, rel, staged }
+}
+
+/**
+ * Swaps the staged files into place and records what the folder now holds (baseline and stat cache),
+ * so status and the next checkout know it is clean. `failed`: the version's verification failed and
+ * the user kept the files anyway (`--keep-on-fail`); status and show say so until the next commit or
+ * checkout of that path.
+ */
+export async function completeCheckout (repo: Repo, p: PreparedCheckout, failed = false): Promise<CheckoutResult> {
+  await p.staged.swap()
+  if (p.rel !== undefined) {
+    const cache = StatCache.for(repo.store, p.rel)
+    const tree = await walk(p.target)
+    const byPath = new Map(p.manifest.entries.map(e => [e.path, e.file.toString()]))
     for (const f of tree.files) {
       const fileCid = byPath.get(f.rel)
       if (fileCid !== undefined) cache.record(f.rel, f.stats, fileCid)
     }
     const tx = await repo.store.transaction()
     cache.flush(tx)
-    setWorktreeBase(tx, rel, cid)
+    setWorktreeBase(tx, p.rel, p.cid)
+    tx.setMeta(failedCheckoutKey(p.rel), failed ? utf8.encode(p.cid.toString()) : null)
     await tx.commit()
   }
-  return { cid, commit, manifest, target, files, bytes }
+  return { cid: p.cid, commit: p.commit, manifest: p.manifest, target: p.target, files: p.staged.files, bytes: p.staged.bytes }
+}
+
+/** Rebuilds a version's files in place (staged, then swapped). */
+export async function checkoutFiles (options: CheckoutOptions): Promise<CheckoutResult> {
+  return await completeCheckout(options.repo, await prepareCheckout(options))
 }

@@ -89,10 +89,13 @@ export const META = {
   /** `alias-log/<name>/<seq, 8 digits>` → JSON alias move record. */
   aliasLog: 'alias-log/',
   /** A served repository's random id, for clients that pin it. */
-  repositoryId: 'repo-id'
+  repositoryId: 'repo-id',
+  /** `checkout-failed/<path>` → the commit whose files were kept at that path although its verification failed. */
+  checkoutFailed: 'checkout-failed/'
 } as const
 
 export function worktreeKey (rel: string): string { return META.worktree + rel }
+export function failedCheckoutKey (rel: string): string { return META.checkoutFailed + rel }
 export function remoteConfigKey (name: string): string { return META.remote + name }
 /** Width of the zero-padded sequence number in alias log keys, so keys sort in move order. */
 export const ALIAS_LOG_SEQ_WIDTH = 8

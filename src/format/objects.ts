@@ -6,6 +6,7 @@
  */
 import { CID } from 'multiformats/cid'
 import { InvalidObjectError } from '../errors.js'
+import { DAG_CBOR, RAW } from '../content/block.js'
 import { parseCodeLineage, parseDataLineage, parseEnvironmentLineage, type CodeLineage, type DataLineage, type EnvironmentLineage } from './lineage.js'
 import { parseVerificationRecord, type VerificationRecord } from './verification.js'
 
@@ -137,9 +138,11 @@ export function isCount (v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
 }
 
-function link (v: unknown, what: string, field: string): CID {
+/** A link of the kind its position requires: raw chunks for bytes, dag-cbor objects for structure. */
+function link (v: unknown, what: string, field: string, codec: number = DAG_CBOR): CID {
   const c = CID.asCID(v)
   if (c === null) fail(what, `${field} is not a link`)
+  if (c.code !== codec) fail(what, `${field} ${c.toString()} is a ${c.code === RAW ? 'raw chunk' : c.code === DAG_CBOR ? 'structured object' : `codec 0x${c.code.toString(16)} object`}, where a ${codec === RAW ? 'raw chunk' : 'structured object'} belongs`)
   return c
 }
 
@@ -149,7 +152,7 @@ export function parseFile (v: unknown): FileObject {
   let total = 0
   const extents = v.extents.map((e: unknown): Extent => {
     if (!Array.isArray(e) || (e.length !== 2 && e.length !== 3)) fail('file', 'extent is not [cid, length, offset?]')
-    const cid = link(e[0], 'file', 'extent chunk')
+    const cid = link(e[0], 'file', 'extent chunk', RAW)
     if (!isCount(e[1]) || (e.length === 3 && !isCount(e[2]))) fail('file', 'extent length or offset is not a count')
     total += e[1] as number
     return e.length === 3 ? [cid, e[1] as number, e[2] as number] : [cid, e[1] as number]
@@ -224,7 +227,7 @@ export function parseTensor (v: unknown): TensorObject {
   const chunks = v.chunks.map((c: unknown): readonly [CID, number] => {
     if (!Array.isArray(c) || c.length !== 2 || !isCount(c[1])) fail('tensor', 'chunk is not [cid, length]')
     total += c[1] as number
-    return [link(c[0], 'tensor', 'chunk'), c[1] as number]
+    return [link(c[0], 'tensor', 'chunk', RAW), c[1] as number]
   })
   if (total !== v.size) fail('tensor', `chunks add up to ${total} bytes, size says ${String(v.size)}`)
   return { type: 'mvc/tensor', name: v.name, dtype: v.dtype, shape: v.shape as number[], quantization: v.quantization ?? null, size: v.size, chunks }

@@ -1,7 +1,8 @@
 /**
  * Path rules for manifests. Manifest paths come from repositories that may have been written by
  * someone else (a remote, a crafted object), so every path is checked before anything is written:
- * relative, '/'-separated, no '.', '..' or empty segments, no NUL or backslash, and never inside `.mvc`.
+ * relative, '/'-separated, no '.', '..' or empty segments, no NUL, control character or backslash,
+ * and never inside `.mvc`. The same rules refuse such names at commit.
  */
 import { isAbsolute, relative, sep } from 'node:path'
 import { UnsafePathError } from '../errors.js'
@@ -12,6 +13,8 @@ export const MVC_DIR = '.mvc'
 export function unsafePathReason (p: string): string | undefined {
   if (p.length === 0) return 'it is empty'
   if (p.includes('\0')) return 'it contains a NUL byte'
+  // eslint-disable-next-line no-control-regex
+  if (/[\x01-\x1f\x7f-\x9f]/.test(p)) return 'it contains a control character (a newline, an escape…), which could rewrite a terminal or break tools that read paths line by line'
   if (p.includes('\\')) return 'it contains a backslash'
   if (p.startsWith('/') || /^[A-Za-z]:/.test(p)) return 'it is absolute'
   for (const seg of p.split('/')) {

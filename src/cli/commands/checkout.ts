@@ -2,7 +2,7 @@ import type { CommandModule } from 'yargs'
 import { formatReport, verifyArgs, verifyingStep, verifyOptions, type VerifyFlags } from '../verification.js'
 import { formatBytes, progress, toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
 
-interface Args extends GlobalArgs, VerifyFlags { rev: string, to?: string, force?: boolean }
+interface Args extends GlobalArgs, VerifyFlags { rev: string, to?: string, force?: boolean, 'keep-on-fail'?: boolean }
 
 export function checkoutCommand (io: Io): CommandModule<GlobalArgs, Args> {
   return {
@@ -11,13 +11,14 @@ export function checkoutCommand (io: Io): CommandModule<GlobalArgs, Args> {
     builder: y => verifyOptions(y, 'load the rebuilt model with TF.js and compare outputs with those recorded at commit')
       .positional('rev', { type: 'string', demandOption: true, describe: 'version to check out' })
       .option('to', { type: 'string', describe: 'write here instead of the committed path' })
-      .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'overwrite uncommitted changes in the target' }),
+      .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'overwrite uncommitted changes in the target' })
+      .option('keep-on-fail', { type: 'boolean', default: false, describe: 'put the files in place even when verification fails (status then says so); by default a version that fails verification leaves your files as they were' }),
     handler: async args => {
       await withRepo(args, async repo => {
         const p = progress(io, 'checking out')
         const verify = (await verifyArgs(args, true)) ?? false
         const r = await verifyingStep(io, args.json === true, [p], async () =>
-          await repo.checkout({ rev: args.rev, to: args.to, force: args.force, verify, onFile: (_f, size) => p.tick(size) }))
+          await repo.checkout({ rev: args.rev, to: args.to, force: args.force, verify, keepOnFail: args['keep-on-fail'], onFile: (_f, size) => p.tick(size) }))
         if (args.json === true) {
           io.out(toJson({ cid: r.cid, version: r.commit.version, target: r.target, files: r.files, bytes: r.bytes, verification: r.verification ?? null }))
           return

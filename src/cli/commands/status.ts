@@ -22,6 +22,7 @@ export function statusCommand (io: Io): CommandModule<GlobalArgs, Args> {
         for (const p of s.modified) lines.push(`  modified: ${p}`)
         for (const p of s.removed) lines.push(`  removed:  ${p}`)
         if (s.clean) lines.push('nothing changed')
+        if (s.failedVerification !== undefined) lines.push(`warning: these files are v${s.failedVerification.version}, whose behaviour FAILED verification when checked out (--keep-on-fail); run \`mvc verify v${s.failedVerification.version}\` for the report`)
         io.out(lines.join('\n'))
       })
     }
