@@ -128,7 +128,7 @@ function messageOf (e: unknown): string {
 }
 
 function invalid (indexPath: string, what: string, data: Record<string, unknown> = {}, cause?: unknown): InvalidModelError {
-  return new InvalidModelError(`${indexPath}: ${what}; it is not a readable TensorFlow checkpoint index (re-save the checkpoint, or remove it from the folder)`,
+  return new InvalidModelError(`${indexPath}: ${what}; re-save the checkpoint, or remove it from the folder`,
     { file: indexPath, ...data }, cause === undefined ? undefined : { cause })
 }
 
