@@ -50,9 +50,10 @@ function keyRank (key: string): [number, number] {
 }
 
 /**
- * Display names: the variable's full name from the object graph (`hidden1/kernel`) when it has one and
- * no better-placed key has the same name (a SavedModel lists each variable twice, under `variables/`
- * and `_all_variables/`), else the raw key. Names are unique within the checkpoint.
+ * Display names: the variable's full name from the object graph (`hidden1/kernel`) when it has one,
+ * else the raw key. When several keys hold the same variable (a Keras 3 SavedModel lists each under
+ * `variables/N` and `_all_variables/M`), the best-placed key gets the name and the others their first
+ * key segment before it. Names are unique within the checkpoint (raw keys where they would clash).
  */
 export function tensorNames (keys: readonly string[], graph: ObjectGraph | null): Map<string, string> {
   const fullName = new Map<string, string>()
@@ -67,12 +68,15 @@ export function tensorNames (keys: readonly string[], graph: ObjectGraph | null)
   const names = new Map<string, string>()
   for (const k of keys) names.set(k, k)
   for (const [name, ks] of byName) {
-    const best = [...ks].sort((a, b) => {
+    const [best, ...rest] = [...ks].sort((a, b) => {
       const [ua, la] = keyRank(a)
       const [ub, lb] = keyRank(b)
       return ua - ub || la - lb || (a < b ? -1 : a > b ? 1 : 0)
-    })[0]!
-    names.set(best, name)
+    })
+    names.set(best!, name)
+    // The other keys of the same variable are named by their first key segment and the name
+    // (`_all_variables/hidden1/kernel`): their numbered keys are not stable from one save to the next.
+    for (const k of rest) names.set(k, `${k.split('/')[0]!}/${name}`)
   }
   // A full name equal to another tensor's raw key would make two tensors share a name: keep keys then.
   const counts = new Map<string, number>()
