@@ -19,7 +19,8 @@ import type { FileAccess, ModelLayout, SnapshotFile } from '../src/formats/inter
 import { layoutCheckpoint, readCheckpoint, type CheckpointTensor } from '../src/formats/tf-checkpoint/index.js'
 import { savedModelFormat } from '../src/formats/saved-model/index.js'
 import { jsonError, mvcJson, mvcOk, newRepo, removeDir, runMvc, tmpdir, treeSnapshot } from './helpers.js'
-import { CHECKPOINTS, tfFixtures, type TfReference } from './tf-reference.js'
+import { CHECKPOINTS, runInput, tfFixtures, type TfReference } from './tf-reference.js'
+import { VerificationUnavailableError } from '../src/errors.js'
 
 let root = ''
 let reference: TfReference
@@ -320,4 +321,52 @@ test('CLI: a truncated or damaged index, or a garbage saved_model.pb, is INVALID
     assert.equal(await storedCount(repo), count, `${name}: nothing stored`)
   }
   assert.deepEqual(await mvcJson(['log'], { cwd: repo }), [], 'no commit was written')
+})
+
+// ---------------------------------------------------------------------------------------------------
+// the tfjs-node runtime (optional: it runs where @tensorflow/tfjs-node is installed)
+
+function tfjsNodeInstalled (): boolean {
+  try {
+    import.meta.resolve('@tensorflow/tfjs-node')
+    return true
+  } catch {
+    return false
+  }
+}
+
+test('SavedModel runtime without @tensorflow/tfjs-node: VERIFICATION_UNAVAILABLE saying what to install', { skip: tfjsNodeInstalled() && 'tfjs-node is installed here' }, async () => {
+  const rt = savedModelFormat.runtimes[0]!
+  assert.equal(rt.id, 'tfjs-node')
+  await assert.rejects(rt.open({}), (e: unknown) => {
+    assert.ok(e instanceof VerificationUnavailableError)
+    assert.equal(e.code, 'VERIFICATION_UNAVAILABLE')
+    assert.match(e.message, /npm install @tensorflow\/tfjs-node/)
+    return true
+  })
+})
+
+test('SavedModel runtime with @tensorflow/tfjs-node: outputs equal TensorFlow\'s', { skip: !tfjsNodeInstalled() && '@tensorflow/tfjs-node is not installed' }, async () => {
+  const rt = await savedModelFormat.runtimes[0]!.open({})
+  assert.equal(rt.backend, 'tensorflow')
+  for (const d of ['mlp-savedmodel', 'mlp-savedmodel-tfkeras', 'seeds-savedmodel']) {
+    const dir = join(root, d)
+    const loaded = await rt.load({ format: 'saved-model', path: 'saved_model.pb' }, async p => new Uint8Array(await readFile(join(dir, p))))
+    try {
+      const [spec] = loaded.inputs
+      const n = spec!.shape[1] as number
+      const data = new Uint8Array(new Float32Array(Array.from({ length: 2 * n }, (_, i) => runInput(i))).buffer)
+      const out = await loaded.run([{ name: spec!.name, dtype: 'float32', shape: [2, n], data }])
+      const expected = reference.outputs[d]!
+      assert.deepEqual(out.map(o => o.name), Object.keys(expected).sort())
+      for (const o of out) {
+        const got = new Float32Array(o.data.slice().buffer)
+        const want = new Float32Array(new Uint8Array(Buffer.from(expected[o.name]!, 'hex')).buffer)
+        assert.equal(got.length, want.length)
+        for (let i = 0; i < got.length; i++) assert.ok(Math.abs(got[i]! - want[i]!) <= 1e-5, `${d} ${o.name}[${i}]: ${got[i]} vs ${want[i]}`)
+      }
+    } finally {
+      loaded.dispose()
+    }
+  }
 })

@@ -32,6 +32,16 @@ export interface TfReference {
   readonly names: Record<string, Record<string, string>>
   /** By SavedModel folder: the serving_default signature as `tf.saved_model.load` sees it. */
   readonly signatures: Record<string, { inputs: TfSignatureTensor[], outputs: TfSignatureTensor[] }>
+  /**
+   * By SavedModel folder: serving_default run by TensorFlow on `runInput` (float32 [2, n], n the
+   * input's last dimension): each output's float32 bytes, hex.
+   */
+  readonly outputs: Record<string, Record<string, string>>
+}
+
+/** The input TensorFlow runs each SavedModel on: element i of a [2, n] float32 tensor. */
+export function runInput (i: number): number {
+  return (i % 7) / 7 - 0.3
 }
 
 /** Checkpoint prefixes (relative to the fixtures root) the tests read. */
@@ -63,7 +73,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import trackable_object_graph_pb2
 root, out = sys.argv[1], sys.argv[2]
 ckpts, sms = json.loads(sys.argv[3]), json.loads(sys.argv[4])
-ref = {"checkpoints": {}, "names": {}, "signatures": {}}
+ref = {"checkpoints": {}, "names": {}, "signatures": {}, "outputs": {}}
 for prefix in ckpts:
     r = tf.train.load_checkpoint(os.path.join(root, prefix))
     shapes, dtypes = r.get_variable_to_shape_map(), r.get_variable_to_dtype_map()
@@ -89,6 +99,10 @@ for d in sms:
     ins = sig.structured_input_signature[1]
     outs = sig.structured_outputs
     ref["signatures"][d] = {"inputs": [spec(k, ins[k]) for k in sorted(ins)], "outputs": [spec(k, outs[k]) for k in sorted(outs)]}
+    (name, s), = ins.items()
+    n = s.shape[-1]
+    x = tf.constant([[(i % 7) / 7 - 0.3 for i in range(r * n, r * n + n)] for r in range(2)], dtype=tf.float32)
+    ref["outputs"][d] = {k: v.numpy().astype("<f4").tobytes().hex() for k, v in sig(**{name: x}).items()}
 with open(out, "w") as f:
     json.dump(ref, f)
 `
