@@ -8,6 +8,15 @@
  * variables index and its data shards, the assets its meta graph names) are written to a temporary
  * folder through `read`, loaded, and the folder is removed when the model is disposed. Inputs and
  * outputs are the `serving_default` signature's, by signature key, in key order.
+ *
+ * Without network access to tfjs-node's download host, it can be built against the TensorFlow pip
+ * wheel (checked with tfjs-node 4.22.0 and tensorflow-cpu 2.21.0, whose `libtensorflow_cc.so.2`
+ * exports the C and eager C APIs): `npm install --ignore-scripts @tensorflow/tfjs-node`, then in its
+ * folder link `deps/include` to the wheel's `tensorflow/include`, `deps/lib/libtensorflow.so{,.2}` and
+ * `deps/lib/libtensorflow_cc.so.2` to `libtensorflow_cc.so.2`, `deps/lib/libtensorflow_framework.so{,.2}`
+ * to the wheel's, run `node-gyp rebuild --nodedir=/usr --module_name=tfjs_binding
+ * --module_path=./lib/napi-v8 --napi_build_version=8`, and copy `build/Release/tfjs_binding.node`
+ * to `lib/napi-v8/`.
  */
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
