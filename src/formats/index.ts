@@ -13,12 +13,17 @@
  */
 import type { ModelFormat } from './interface.js'
 import { tfjsFormat } from './tfjs/index.js'
+import { savedModelFormat } from './saved-model/index.js'
+import { tfCheckpointFormat } from './tf-checkpoint/index.js'
 
 export type * from './interface.js'
 export type { TensorData, TensorDType, InputSpec } from './tensor-data.js'
 
-/** The adapters mvc uses unless told otherwise, in detection order. */
-export const DEFAULT_FORMATS: readonly ModelFormat[] = [tfjsFormat]
+/**
+ * The adapters mvc uses unless told otherwise, in detection order. SavedModels come before
+ * checkpoints: a SavedModel claims its `variables/` checkpoint, which is then not detected again.
+ */
+export const DEFAULT_FORMATS: readonly ModelFormat[] = [tfjsFormat, savedModelFormat, tfCheckpointFormat]
 
 /** The adapter that writes `mvc/model` objects with this `format` value. */
 export function adapterFor (formats: readonly ModelFormat[], format: string): ModelFormat | undefined {
