@@ -54,7 +54,10 @@ export function formatReport (r: VerificationReport): string {
     if (r.models.length === 0) lines.push('verification skipped: no TF.js model was recorded in this version')
     return lines.join('\n')
   }
-  lines.push(`verifying on ${r.backend} (recorded on ${r.recordedBackend}), atol ${r.tolerance.atol}, rtol ${r.tolerance.rtol}`)
+  const tfjsOnly = r.models.every(m => m.runtime === undefined)
+  lines.push(tfjsOnly
+    ? `verifying on ${r.backend} (recorded on ${r.recordedBackend}), atol ${r.tolerance.atol}, rtol ${r.tolerance.rtol}`
+    : `verifying, atol ${r.tolerance.atol}, rtol ${r.tolerance.rtol}`)
   for (const m of r.models) {
     if (m.status === 'skipped') { lines.push(`  ${m.path}: skipped (${m.reason ?? ''})`); continue }
     const ran = m.runtime === undefined ? '' : `  (${m.runtime.id} ${m.runtime.version}${m.recordedBy !== undefined && (m.recordedBy.id !== m.runtime.id || m.recordedBy.version !== m.runtime.version) ? `; recorded by ${m.recordedBy.id} ${m.recordedBy.version}` : ''})`

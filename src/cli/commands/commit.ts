@@ -54,7 +54,7 @@ export function commitCommand (io: Io): CommandModule<GlobalArgs, Args> {
           const v = r.verification ?? null
           for (const m of v?.models ?? []) {
             if (m.status === 'skipped') io.err(`verification skipped: ${m.path}: ${m.reason}`)
-            else io.err(`verification recorded: ${m.path} (${m.inputs.length} inputs, ${m.outputs.length} outputs, ${v!.backend})`)
+            else io.err(`verification recorded: ${m.path} (${m.inputs.length} inputs, ${m.outputs.length} outputs, ${m.runtime !== undefined ? `${m.runtime.id}, ${m.runtime.version}` : v!.backend})`)
           }
           io.err(`${r.path}: ${r.stats.files} files, ${formatBytes(r.stats.bytes)}; ${r.newObjects} new objects, ${formatBytes(r.newBytes)} added`)
           for (const w of r.warnings) io.err(`warning: ${w}`)

@@ -23,6 +23,7 @@ import { InvalidModelError } from '../../errors.js'
 import type { FileAccess, ModelContract, ModelFormat, ModelLayout, ModelRuntime, StoredModel } from '../interface.js'
 import { layoutCheckpoint, readCheckpoint, readTensorEntries, tensorEntries, type Checkpoint } from '../tf-checkpoint/index.js'
 import { tfjsNodeSavedModelRuntime } from './tfjs-node.js'
+import { pythonRuntime } from '../python/index.js'
 import { KerasSavedMetadataProto, SavedModelProto, decodePlain, type KerasSavedMetadata, type SavedModel } from './protos.js'
 import { summarise } from './summary.js'
 
@@ -66,8 +67,8 @@ async function kerasMetadata (access: FileAccess, path: string, warnings: string
   }
 }
 
-/** The runtimes that can run SavedModels, best first. Others (Python TensorFlow) are added here. */
-export const savedModelRuntimes: ModelRuntime[] = [tfjsNodeSavedModelRuntime]
+/** The runtimes that can run SavedModels, best first: TensorFlow itself (Python), then tfjs-node when installed. */
+export const savedModelRuntimes: ModelRuntime[] = [pythonRuntime, tfjsNodeSavedModelRuntime]
 
 async function layoutOf (access: FileAccess, claimed: ReadonlySet<string>, path: string): Promise<ModelLayout> {
   const dir = dirOf(path)
