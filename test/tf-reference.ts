@@ -114,7 +114,7 @@ async function exists (p: string): Promise<boolean> {
 let cached: Promise<{ root: string, reference: TfReference }> | undefined
 
 /** The venv's interpreter (creating the venv if needed: minutes the first time). */
-async function python (): Promise<string> {
+export async function python (): Promise<string> {
   const { stdout } = await run('bash', [join(REPO_ROOT, 'scripts', 'python-env.sh')], { maxBuffer: 64 << 20 })
   return stdout.trim().split('\n').pop()!
 }
