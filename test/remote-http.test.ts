@@ -33,7 +33,9 @@ async function serveMemory (): Promise<{ server: RunningServer, store: LevelObje
   return { server, store, tampered, close: async () => { await server.close(); await store.close() } }
 }
 
-remoteSuite('http', async (): Promise<RemoteFixture> => {
+remoteSuite({ name: 'http', supports: { corruption: true, auth: true, processes: true }, factory: httpFixture })
+
+async function httpFixture (): Promise<RemoteFixture> {
   const main = await serveMemory()
   const others: Array<() => Promise<void>> = []
   const remote = await openHttpRemote(main.server.url, { token: WRITE })
@@ -56,7 +58,7 @@ remoteSuite('http', async (): Promise<RemoteFixture> => {
       await main.close()
     }
   }
-})
+}
 
 // ------------------------------------------------------------------------------------ client tests
 

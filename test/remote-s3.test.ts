@@ -161,7 +161,7 @@ if (!ENABLED && !SKIP) {
   })
 } else {
   if (ENABLED) {
-    remoteSuite('s3', fixture)
+    remoteSuite({ name: 's3', supports: { corruption: true, auth: true, processes: true }, factory: fixture })
   } else {
     test('remote conformance: s3', { skip: 'MVC_SKIP_S3 set' }, () => {})
   }

@@ -4,6 +4,7 @@
  *   /abs/path, ./rel/path, file:///abs/path   folder remote (src/remote/folder.ts)
  *   http://host:port/…, https://…            `mvc serve` over HTTP: module ./http-client.js
  *   s3://bucket/prefix                       S3: module ./s3.js
+ *   memory://name                            in-memory remote (memory.ts): never opened by URL, only passed as a transport
  *
  * HTTP and S3 remotes are wrapped in a `RetryingRemote` (retry.ts): the transports make one attempt
  * per operation, retries are this one wrapper. Folder remotes are not wrapped (nothing transient).
@@ -65,6 +66,9 @@ export async function openRemote (url: string, options: OpenRemoteOptions = {}):
   const scheme = remoteScheme(url)
   if (scheme === 'folder') {
     return await openFolderRemote(folderPath(url), { create: options.create, lockTimeoutMs: options.lockTimeoutMs })
+  }
+  if (scheme === 'memory') {
+    throw new RemoteError(`${url} is an in-memory remote: it exists only inside the process that created it and cannot be opened by URL; pass the open remote as the transport`, { url })
   }
   const token = options.token ?? (process.env.MVC_TOKEN !== undefined && process.env.MVC_TOKEN !== '' ? process.env.MVC_TOKEN : undefined)
   const opener = await loadTransport(scheme, url)
