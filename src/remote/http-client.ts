@@ -20,6 +20,7 @@ import {
   UnsupportedFormatError, isMvcError
 } from '../errors.js'
 import { FORMAT_VERSION } from '../store/open.js'
+import { pool } from '../store/async.js'
 import type { Remote, RemoteRef } from './interface.js'
 import {
   API_PREFIX, joinChunks, MAX_HAS_BATCH, MAX_OBJECT_BYTES, PROTOCOL_VERSION, ProtocolCode, REPOSITORY_HEADER,
@@ -102,22 +103,19 @@ export class HttpRemote implements Remote {
     const out = new Array<boolean>(cids.length)
     const starts: number[] = []
     for (let i = 0; i < cids.length; i += size) starts.push(i)
-    const worker = async (): Promise<void> => {
-      for (let start = starts.shift(); start !== undefined; start = starts.shift()) {
-        const batch = cids.slice(start, start + size)
-        const what = `asking which of ${batch.length} objects it has`
-        const res = await this.request('POST', 'has', {
-          body: utf8.encode(JSON.stringify(batch.map(c => c.toString()))), contentType: 'application/json', maxBytes: MAX_JSON_RESPONSE_BYTES, what
-        })
-        if (res.status !== 200) throw this.failure(res, what)
-        const answer = this.json(res, what)
-        if (!Array.isArray(answer) || answer.length !== batch.length || !answer.every(b => typeof b === 'boolean')) {
-          throw this.protocolError(what, `expected ${batch.length} booleans`)
-        }
-        answer.forEach((b: boolean, i) => { out[start + i] = b })
+    await pool(starts, HAS_PARALLEL, async start => {
+      const batch = cids.slice(start, start + size)
+      const what = `asking which of ${batch.length} objects it has`
+      const res = await this.request('POST', 'has', {
+        body: utf8.encode(JSON.stringify(batch.map(c => c.toString()))), contentType: 'application/json', maxBytes: MAX_JSON_RESPONSE_BYTES, what
+      })
+      if (res.status !== 200) throw this.failure(res, what)
+      const answer = this.json(res, what)
+      if (!Array.isArray(answer) || answer.length !== batch.length || !answer.every(b => typeof b === 'boolean')) {
+        throw this.protocolError(what, `expected ${batch.length} booleans`)
       }
-    }
-    await Promise.all(Array.from({ length: Math.min(HAS_PARALLEL, starts.length) }, worker))
+      answer.forEach((b: boolean, i) => { out[start + i] = b })
+    })
     return out
   }
 
