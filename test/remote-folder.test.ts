@@ -9,7 +9,14 @@ import { removeDir, tmpdir } from './helpers.js'
 import { remoteSuite, type RemoteFixture } from './remote-suite.js'
 import { corruptStoredObject } from './store-suite.js'
 
-remoteSuite('folder', async (): Promise<RemoteFixture> => {
+remoteSuite({
+  name: 'folder',
+  supports: { corruption: true, auth: false, processes: true },
+  reasons: { auth: 'a folder remote is guarded by file permissions, not credentials' },
+  factory
+})
+
+async function factory (): Promise<RemoteFixture> {
   const dir = await tmpdir('mvc-folder-remote-')
   const path = join(dir, 'remote.mvc')
   const remote = await openFolderRemote(path, { create: true })
@@ -25,4 +32,5 @@ remoteSuite('folder', async (): Promise<RemoteFixture> => {
       await removeDir(dir)
     }
   }
-})
+
+}

@@ -14,8 +14,7 @@ import { isMvcError } from '../src/errors.js'
 import { openMemoryStore } from '../src/store/open.js'
 import type { LevelObjectStore } from '../src/store/level-store.js'
 import type { Remote } from '../src/remote/interface.js'
-import { openHttpRemote } from '../src/remote/http-client.js'
-import { openRemote } from '../src/remote/open.js'
+import { openHttpRemote, openRemote } from '../src/remote/open.js'
 import { startServer, type RunningServer } from '../src/remote/http-server.js'
 import type { Access } from '../src/remote/http-protocol.js'
 import { keystream } from './helpers.js'
@@ -34,7 +33,9 @@ async function serveMemory (): Promise<{ server: RunningServer, store: LevelObje
   return { server, store, tampered, close: async () => { await server.close(); await store.close() } }
 }
 
-remoteSuite('http', async (): Promise<RemoteFixture> => {
+remoteSuite({ name: 'http', supports: { corruption: true, auth: true, processes: true }, factory: httpFixture })
+
+async function httpFixture (): Promise<RemoteFixture> {
   const main = await serveMemory()
   const others: Array<() => Promise<void>> = []
   const remote = await openHttpRemote(main.server.url, { token: WRITE })
@@ -57,7 +58,7 @@ remoteSuite('http', async (): Promise<RemoteFixture> => {
       await main.close()
     }
   }
-})
+}
 
 // ------------------------------------------------------------------------------------ client tests
 

@@ -23,6 +23,9 @@ import { isMvcError } from '../src/errors.js'
 import type { Remote } from '../src/remote/interface.js'
 import { openRemote } from '../src/remote/open.js'
 import { openS3Remote, parseS3Url } from '../src/remote/s3.js'
+import { openS3Remote as openS3RemoteWithRetries } from '../src/remote/open.js'
+import { RetryingRemote, type RetryEvent } from '../src/remote/retry.js'
+import { faultyProxy } from './remote-faults.js'
 import { remoteSuite, type RemoteFixture } from './remote-suite.js'
 
 const SKIP = process.env.MVC_SKIP_S3 === '1'
@@ -161,7 +164,7 @@ if (!ENABLED && !SKIP) {
   })
 } else {
   if (ENABLED) {
-    remoteSuite('s3', fixture)
+    remoteSuite({ name: 's3', supports: { corruption: true, auth: true, processes: true }, factory: fixture })
   } else {
     test('remote conformance: s3', { skip: 'MVC_SKIP_S3 set' }, () => {})
   }
@@ -485,5 +488,29 @@ if (!ENABLED && !SKIP) {
       await fx.remote.close()
       assert.equal(await codeOf(fx.remote.listRefs('refs/')), 'REMOTE_ERROR', 'closed')
     } finally { await fx.destroy() }
+  })
+
+  s3test('openRemote wraps S3 in RetryingRemote: a 503 the SDK gives up on is retried as a whole operation (proxy in front of the server)', async () => {
+    const fx = await fixture()
+    const proxy = await faultyProxy(process.env.AWS_ENDPOINT_URL ?? 'http://127.0.0.1:7480')
+    const events: RetryEvent[] = []
+    const remote = await openS3RemoteWithRetries(fx.url, { endpoint: proxy.url, retry: { baseDelayMs: 50, onRetry: e => events.push(e) } })
+    try {
+      assert.ok(remote instanceof RetryingRemote)
+      const plain = await openRemote(fx.url)
+      try { assert.ok(plain instanceof RetryingRemote, 'openRemote wraps S3 too') } finally { await plain.close() }
+      const o = chunk('through a failing proxy', 5000)
+      // The first three PUTs of the object are answered 503 (SlowDown) by the "gateway"; then it passes.
+      proxy.plan = (method, path, attempt) => method === 'PUT' && path.includes(`/objects/${o.cid.toString()}`) && attempt <= 3 ? 503 : 'pass'
+      await remote.put(o.cid, o.bytes)
+      const tries = proxy.log.filter(e => e.key.startsWith('PUT ') && e.key.includes(`/objects/${o.cid.toString()}`))
+      assert.deepEqual(tries.map(e => e.fault), [503, 503, 503, 'pass'])
+      assert.ok(events.length >= 1 && events.every(e => e.operation === 'put'), `the wrapper retried: ${events.length}`)
+      assert.equal(Buffer.compare(Buffer.from(await fx.remote.get(o.cid)), Buffer.from(o.bytes)), 0, 'stored, read back directly')
+    } finally {
+      await remote.close()
+      await proxy.close()
+      await fx.destroy()
+    }
   })
 }

@@ -2,22 +2,26 @@
  * The remote conformance suite: one set of behaviours every `Remote` backend (folder, HTTP, S3) must
  * show, exercised through the real push / fetch / pull / clone code with real local repositories.
  *
- * A backend's test file calls `remoteSuite(name, factory)`; every test calls `factory()` for a fresh,
- * empty remote and `destroy()`s it at the end. Tests commit small plain folders and one small TF.js
- * model from fixtures/build.ts (verification off, except in the test where it is the point).
+ * A backend's test file calls `remoteSuite({ name, factory, supports })`; every test calls `factory()`
+ * for a fresh, empty remote and `destroy()`s it at the end. `supports` declares the optional
+ * capabilities of the backend (like abstract-level's manifest): a test that needs one declared absent
+ * is reported as skipped with the reason; one declared present must work, hooks included. Tests commit
+ * small plain folders and one small TF.js model from fixtures/build.ts (verification off, except in the
+ * test where it is the point).
  *
  * Contract for fixtures:
  * - `remote` is read-write and may be used by several transfers at once (the racing-push test);
- * - `url` works with `mvc remote add` / `mvc clone` in a child process, given `env`;
- * - the CLI test calls `remote.close()` before starting child processes (a folder remote holds its
- *   store's lock while open) and does not use `remote` afterwards; `destroy()` must still work;
- * - `corrupt(cid)` makes the remote return wrong bytes for that object from then on;
- * - `readOnly()`, `unauthenticated()`, `wrongRepository()` exist only for backends with auth. The
- *   expected codes: no or unknown token → AUTH_FAILED; a read-only token pushing → AUTH_FAILED; a remote
- *   that turns out to serve another repository → REMOTE_ERROR (the credentials are fine; the URL or the
- *   remote's pinned repository id is wrong — see docs/remotes.md, "Errors").
+ * - `processes`: `url` works with `mvc remote add` / `mvc clone` in a child process, given `env`; the
+ *   CLI test calls `remote.close()` before starting child processes (a folder remote holds its store's
+ *   lock while open) and does not use `remote` afterwards; `destroy()` must still work;
+ * - `corruption`: `corrupt(cid)` makes the remote return wrong bytes for that object from then on;
+ * - `auth`: `unauthenticated()` and `wrongRepository()` (and `readOnly()` where the backend can make
+ *   read-only credentials). The expected codes: no or unknown token → AUTH_FAILED; a read-only token
+ *   pushing → AUTH_FAILED; a remote that turns out to serve another repository → REMOTE_ERROR (the
+ *   credentials are fine; the URL or the remote's pinned repository id is wrong — see
+ *   docs/remotes.md, "Errors").
  */
-import { after, before, describe, test } from 'node:test'
+import { after, before, describe, test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { cp, mkdir, realpath, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -31,6 +35,24 @@ import type { Remote } from '../src/remote/interface.js'
 import { RemoteError, isMvcError } from '../src/errors.js'
 import { buildFixtures, type FixtureInfo } from '../fixtures/build.js'
 import { jsonError, mvcJson, mvcOk, removeDir, runMvc, tmpdir, treeSnapshot, writeRandomFile, MiB } from './helpers.js'
+
+/** Optional capabilities of a remote backend. */
+export interface RemoteSupports {
+  /** Stored objects can be damaged behind the remote's back (fixture: `corrupt`). */
+  readonly corruption: boolean
+  /** It checks credentials and which repository it serves (fixture: `unauthenticated`, `wrongRepository`, maybe `readOnly`). */
+  readonly auth: boolean
+  /** Another process reaches it by its URL (`mvc remote add`, `mvc clone` in child processes). */
+  readonly processes: boolean
+}
+
+export interface RemoteSuiteOptions {
+  readonly name: string
+  readonly factory: () => Promise<RemoteFixture>
+  readonly supports: RemoteSupports
+  /** Why each capability it lacks is absent, for the skip messages. */
+  readonly reasons?: Partial<Record<keyof RemoteSupports, string>>
+}
 
 export interface RemoteFixture {
   /** Read-write. */
@@ -152,7 +174,12 @@ async function remoteRef (remote: Remote, name: string): Promise<string | undefi
 
 // ------------------------------------------------------------------------------------------ suite
 
-export function remoteSuite (name: string, factory: () => Promise<RemoteFixture>): void {
+export function remoteSuite ({ name, factory, supports, reasons = {} }: RemoteSuiteOptions): void {
+  /** A test that needs `capability`: skipped, with the reason, where the backend declares it absent. */
+  const needs = (capability: keyof RemoteSupports, title: string, fn: (t: TestContext) => Promise<void>): void => {
+    if (supports[capability]) test(title, TIMEOUT, fn)
+    else test(title, { skip: `${name} declares no ${capability}${reasons[capability] !== undefined ? ` (${reasons[capability]!})` : ''}` }, () => {})
+  }
   describe(`remote conformance: ${name}`, () => {
     let base: string
     let fixtures: FixtureInfo[]
@@ -266,10 +293,10 @@ export function remoteSuite (name: string, factory: () => Promise<RemoteFixture>
       } finally { await fx.destroy() }
     })
 
-    test('wrong bytes from the remote: fetch fails with CORRUPT_OBJECT naming the CID, and nothing of it is stored', TIMEOUT, async t => {
+    needs('corruption', 'wrong bytes from the remote: fetch fails with CORRUPT_OBJECT naming the CID, and nothing of it is stored', async () => {
       const fx = await factory()
       try {
-        if (fx.corrupt === undefined) { t.skip('backend cannot corrupt objects'); return }
+        assert.ok(fx.corrupt !== undefined, `${name} declares corruption but its fixture has no corrupt()`)
         const a = await newRepo('corrupt', false)
         const v1 = await commit(a.repo, a.model, 'v1')
         await a.repo.push({ transport: fx.remote })
@@ -329,10 +356,11 @@ export function remoteSuite (name: string, factory: () => Promise<RemoteFixture>
       } finally { await fx.destroy() }
     })
 
-    test('auth: no token and read-only tokens are refused with AUTH_FAILED; another repository is REMOTE_ERROR', TIMEOUT, async t => {
+    needs('auth', 'auth: no token and read-only tokens are refused with AUTH_FAILED; another repository is REMOTE_ERROR', async t => {
       const fx = await factory()
       try {
-        if (fx.unauthenticated === undefined && fx.readOnly === undefined && fx.wrongRepository === undefined) { t.skip('backend has no auth'); return }
+        assert.ok(fx.unauthenticated !== undefined && fx.wrongRepository !== undefined, `${name} declares auth but its fixture lacks unauthenticated() or wrongRepository()`)
+        if (fx.readOnly === undefined) t.diagnostic(`${name}: no read-only credentials configured; that part is not run`)
         const a = await newRepo('auth', false)
         await commit(a.repo, a.model, 'v1')
         if (fx.unauthenticated !== undefined) {
@@ -363,7 +391,7 @@ export function remoteSuite (name: string, factory: () => Promise<RemoteFixture>
       } finally { await fx.destroy() }
     })
 
-    test('CLI end to end: remote add, push --json, clone, checkout (child processes)', TIMEOUT, async () => {
+    needs('processes', 'CLI end to end: remote add, push --json, clone, checkout (child processes)', async () => {
       const fx = await factory()
       try {
         await fx.remote.close() // child processes open the remote themselves

@@ -1,15 +1,20 @@
 /**
- * The ObjectStore conformance suite. Every store implementation runs these same tests:
- * `storeSuite({ name, factory })` where factory returns a fresh, empty, open store and a way to
- * damage one object's stored bytes (for the corruption tests).
+ * The ObjectStore conformance suite. Every store implementation runs these same tests, as
+ * abstract-level's suite does: `suite({ name, test, factory, supports })`, where `factory` returns a
+ * fresh, empty, open store and `supports` declares the optional capabilities the implementation has.
+ * A test that needs a capability declared absent is reported as skipped, with the reason; a capability
+ * declared present must work (and its fixture hook must exist), or the test fails.
+ *
+ * The suite also covers `BatchWriter` (src/store/batch.ts), which needs nothing but the store contract.
  */
-import { describe, test } from 'node:test'
+import { describe, test as nodeTest } from 'node:test'
 import assert from 'node:assert/strict'
-import { CID } from 'multiformats/cid'
+import type { CID } from 'multiformats/cid'
 import { encodeObject, rawCid } from '../src/content/block.js'
 import type { ObjectStore } from '../src/store/interface.js'
 import type { LevelObjectStore } from '../src/store/level-store.js'
 import { MemoryPacks } from '../src/store/packs.js'
+import { BatchWriter } from '../src/store/batch.js'
 import { open } from 'node:fs/promises'
 
 /**
@@ -40,14 +45,42 @@ export async function corruptStoredObject (store: LevelObjectStore, cid: CID): P
   } finally { await fh.close() }
 }
 
+/** Optional capabilities of a store implementation. */
+export interface StoreSupports {
+  /** Committed data survives close and reopen (fixture: `reopen`). */
+  readonly persistence: boolean
+  /** While the store is open, a second open waits (bounded) and fails with REPOSITORY_LOCKED (fixture: `openAgain`). */
+  readonly locking: boolean
+  /** Stored bytes can be damaged behind the store's back, to check that reads re-hash (fixture: `corrupt`). */
+  readonly corruption: boolean
+}
+
 export interface StoreFixture {
   readonly store: ObjectStore
-  /** Flips one byte of the stored copy of an object (in its pack or index entry). */
-  readonly corrupt: (cid: CID) => Promise<void>
+  /** Flips one byte of the stored copy of an object (in its pack or index entry): `corruption`. */
+  readonly corrupt?: (cid: CID) => Promise<void>
   /** Closes and removes everything. */
   readonly destroy: () => Promise<void>
-  /** Closes and reopens the same store (persistence), when the implementation has one. */
+  /** Closes and reopens the same store: `persistence`. */
   readonly reopen?: () => Promise<ObjectStore>
+  /** Opens the same store a second time while it is open, waiting at most `lockTimeoutMs`: `locking`. */
+  readonly openAgain?: (lockTimeoutMs: number) => Promise<ObjectStore>
+}
+
+export interface StoreSuiteOptions {
+  /** Names the implementation in test names. */
+  readonly name: string
+  /** The test function to register with (node:test's `test`). */
+  readonly test?: typeof nodeTest
+  readonly factory: () => Promise<StoreFixture>
+  readonly supports: StoreSupports
+}
+
+/** Why each capability may be absent, for skip messages. */
+const CAPABILITY: Readonly<Record<keyof StoreSupports, string>> = {
+  persistence: 'keeps nothing after close',
+  locking: 'has no lock: nothing else can open it',
+  corruption: 'offers no way to damage stored bytes'
 }
 
 function bytes (n: number, seed: number): Uint8Array {
@@ -67,11 +100,21 @@ async function codeOf (p: Promise<unknown>): Promise<string | undefined> {
   return undefined
 }
 
-export function storeSuite (name: string, factory: () => Promise<StoreFixture>): void {
+export function suite ({ name, test = nodeTest, factory, supports }: StoreSuiteOptions): void {
   describe(`ObjectStore conformance: ${name}`, () => {
     const use = async (fn: (f: StoreFixture) => Promise<void>): Promise<void> => {
       const f = await factory()
       try { await fn(f) } finally { await f.destroy() }
+    }
+    /** A test that needs `capability`: skipped, with the reason, where the implementation declares it absent. */
+    const needs = (capability: keyof StoreSupports, title: string, fn: () => Promise<void>): void => {
+      if (supports[capability]) test(title, fn)
+      else test(title, { skip: `${name} declares no ${capability} (${CAPABILITY[capability]})` }, () => {})
+    }
+    const hook = <K extends 'corrupt' | 'reopen' | 'openAgain'>(f: StoreFixture, key: K): NonNullable<StoreFixture[K]> => {
+      const h = f[key]
+      assert.ok(h !== undefined, `${name} declares the capability but its fixture has no ${key}()`)
+      return h as NonNullable<StoreFixture[K]>
     }
 
     test('raw chunks and objects round-trip after commit, and not before', async () => use(async ({ store }) => {
@@ -119,7 +162,9 @@ export function storeSuite (name: string, factory: () => Promise<StoreFixture>):
       assert.equal(await codeOf(store.get(rawCid(bytes(10, 4)))), 'OBJECT_NOT_FOUND')
     }))
 
-    test('every read re-hashes: a damaged chunk is CORRUPT_OBJECT naming the CID', async () => use(async ({ store, corrupt }) => {
+    needs('corruption', 'every read re-hashes: a damaged chunk is CORRUPT_OBJECT naming the CID', async () => use(async f => {
+      const { store } = f
+      const corrupt = hook(f, 'corrupt')
       const chunk = bytes(70_000, 5)
       const c = rawCid(chunk)
       const obj = encodeObject({ type: 'test', text: 'hello' })
@@ -248,25 +293,127 @@ export function storeSuite (name: string, factory: () => Promise<StoreFixture>):
       for (const [c, b] of written.slice(0, 10)) sameBytes(await store.get(c), b)
     }))
 
-    test('committed data survives close and reopen', async (t) => {
+    needs('persistence', 'committed data survives close and reopen', async () => {
       const f = await factory()
-      if (f.reopen === undefined) {
-        await f.destroy()
-        // The in-memory store has no persistence; assert that explicitly rather than skip.
-        assert.equal(name.includes('memory'), true, 'only the memory store may lack reopen')
-        return
-      }
-      const chunk = bytes(2000, 9)
-      const c = rawCid(chunk)
-      const tx = await f.store.transaction()
-      await tx.putRaw(c, chunk)
-      tx.setRef({ name: 'HEAD', value: 'ref: refs/heads/main' })
-      await tx.commit()
-      const again = await f.reopen()
-      sameBytes(await again.get(c), chunk)
-      assert.equal(await again.readRef('HEAD'), 'ref: refs/heads/main')
-      await f.destroy()
-      t.diagnostic('reopened')
+      try {
+        const reopen = hook(f, 'reopen')
+        const chunk = bytes(2000, 9)
+        const c = rawCid(chunk)
+        const tx = await f.store.transaction()
+        await tx.putRaw(c, chunk)
+        tx.setRef({ name: 'HEAD', value: 'ref: refs/heads/main' })
+        await tx.commit()
+        const again = await reopen()
+        sameBytes(await again.get(c), chunk)
+        assert.equal(await again.readRef('HEAD'), 'ref: refs/heads/main')
+      } finally { await f.destroy() }
     })
+
+    needs('locking', 'a second open while the store is open waits, then fails with REPOSITORY_LOCKED', async () => use(async f => {
+      const openAgain = hook(f, 'openAgain')
+      const started = Date.now()
+      assert.equal(await codeOf(openAgain(300)), 'REPOSITORY_LOCKED')
+      assert.ok(Date.now() - started >= 250, `it waited for the lock (${Date.now() - started} ms)`)
+    }))
+
+    test('hasMany answers for committed objects only, in order', async () => use(async ({ store }) => {
+      const a = bytes(100, 11)
+      const b = encodeObject({ type: 'test', n: 11 })
+      const absent = rawCid(bytes(100, 12))
+      assert.deepEqual(await store.hasMany([]), [])
+      const tx = await store.transaction()
+      await tx.putRaw(rawCid(a), a)
+      await tx.putObject(b.cid, b.bytes)
+      assert.deepEqual(await store.hasMany([rawCid(a), b.cid]), [false, false], 'staged objects are not stored yet')
+      await tx.commit()
+      assert.deepEqual(await store.hasMany([absent, b.cid, rawCid(a), absent]), [false, true, true, false])
+    }))
+
+    // ------------------------------------------------------------------------- BatchWriter
+
+    test('BatchWriter: verifies, stages (staged objects count as present), commits every flushBytes and on flush', async () => use(async ({ store }) => {
+      const w = new BatchWriter(store, { source: 'the test', flushBytes: 10_000 })
+      const small = bytes(4000, 20)
+      const obj = encodeObject({ type: 'test', n: 20 })
+      assert.equal(await w.put(rawCid(small), small), true)
+      assert.equal(await w.put(rawCid(small), small), false, 'a staged object is not new')
+      assert.equal(await w.put(obj.cid, obj.bytes), true)
+      assert.deepEqual(await w.hasMany([rawCid(small), obj.cid]), [true, true])
+      assert.deepEqual(await store.hasMany([rawCid(small), obj.cid]), [false, false], 'staged, not committed')
+      // Past flushBytes the batch is committed by the put that crosses it.
+      const big = bytes(7000, 21)
+      await w.put(rawCid(big), big)
+      assert.deepEqual(await store.hasMany([rawCid(small), obj.cid, rawCid(big)]), [true, true, true])
+      const more = bytes(100, 22)
+      await w.put(rawCid(more), more)
+      assert.equal(await store.has(rawCid(more)), false)
+      sameBytes(await w.get(rawCid(more)), more) // reading a staged object commits it first
+      assert.equal(await store.has(rawCid(more)), true)
+      const last = bytes(100, 23)
+      await w.put(rawCid(last), last)
+      await w.flush()
+      assert.equal(await store.has(rawCid(last)), true)
+      assert.equal(await w.put(rawCid(last), last), false, 'a stored object is not new')
+    }))
+
+    test('BatchWriter: wrong bytes are CORRUPT_OBJECT naming the source, and nothing is stored', async () => use(async ({ store }) => {
+      const w = new BatchWriter(store, { source: 'the lying sender' })
+      const good = bytes(500, 30)
+      const wrong = good.slice()
+      wrong[7] ^= 1
+      try {
+        await w.put(rawCid(good), wrong)
+        assert.fail('wrong bytes were accepted')
+      } catch (err) {
+        assert.equal((err as { code?: string }).code, 'CORRUPT_OBJECT')
+        assert.match((err as Error).message, /the lying sender/)
+      }
+      await w.flush()
+      assert.deepEqual(await w.hasMany([rawCid(good)]), [false])
+      assert.equal(await store.has(rawCid(good)), false)
+    }))
+
+    test('BatchWriter: flushed(fn) runs fn after the staged objects are committed, with no put staging meanwhile', async () => use(async ({ store }) => {
+      const w = new BatchWriter(store, { source: 'the test' })
+      const a = bytes(300, 40)
+      await w.put(rawCid(a), a)
+      const b = bytes(300, 41)
+      let putB: Promise<boolean> | undefined
+      const seen = await w.flushed(async () => {
+        putB = w.put(rawCid(b), b) // waits for fn: it cannot open a transaction under it
+        const tx = await store.transaction()
+        tx.setRef({ name: 'refs/heads/main', value: rawCid(a).toString(), expect: null })
+        await tx.commit()
+        return await store.hasMany([rawCid(a), rawCid(b)])
+      })
+      assert.deepEqual(seen, [true, false])
+      assert.equal(await putB, true)
+      await w.close()
+      assert.equal(await store.has(rawCid(b)), true)
+    }))
+
+    test('BatchWriter (durable): each put resolves once committed; concurrent puts share transactions', async t => use(async ({ store }) => {
+      // The same store, counting the transactions the writer opens.
+      let transactions = 0
+      const counted: ObjectStore = Object.create(store, {
+        transaction: { value: async () => { transactions++; return await store.transaction() } }
+      })
+      const w = new BatchWriter(counted, { source: 'the test', durable: true })
+      const chunks = Array.from({ length: 40 }, (_, i) => bytes(2000 + i, 50 + i))
+      const results = await Promise.all(chunks.map(async c => {
+        const isNew = await w.put(rawCid(c), c)
+        // Acknowledged means committed: visible in the store itself.
+        assert.equal(await store.has(rawCid(c)), true)
+        return isNew
+      }))
+      assert.deepEqual(results, chunks.map(() => true))
+      t.diagnostic(`40 concurrent durable puts: ${transactions} transactions`)
+      assert.ok(transactions < chunks.length / 2, `group commit: ${transactions} transactions for ${chunks.length} puts`)
+      // The same object put twice at once: stored once, both acknowledged after the commit.
+      const twice = bytes(999, 99)
+      const both = await Promise.all([w.put(rawCid(twice), twice), w.put(rawCid(twice), twice)])
+      assert.deepEqual(both.sort(), [false, true])
+      assert.equal(await store.has(rawCid(twice)), true)
+    }))
   })
 }

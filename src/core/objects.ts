@@ -4,44 +4,44 @@
 import type { CID } from 'multiformats/cid'
 import { decodeObject, encodeObject, type Block } from '../content/block.js'
 import { parseCommit, parseFile, parseManifest, type CommitObject, type FileObject, type Manifest } from '../format/objects.js'
-import type { ObjectStore } from '../store/interface.js'
+import type { ObjectReader, ObjectWriter } from '../store/interface.js'
 
-/** Where new objects go: a store transaction, or nowhere (dry runs that only compute CIDs). */
-export interface ObjectSink {
-  putRaw (cid: CID, bytes: Uint8Array): Promise<boolean>
-  putObject (cid: CID, bytes: Uint8Array): Promise<boolean>
-}
+/**
+ * Where new objects go: the store's `ObjectWriter` (a transaction, or `DRY_RUN`). The name is kept
+ * for the modules that still say `ObjectSink` (snapshot, models, verification, diff); it is the same type.
+ */
+export type ObjectSink = ObjectWriter
 
-/** A sink that stores nothing: used to compute what a snapshot's CIDs would be. */
-export const DRY_RUN: ObjectSink = {
+/** A writer that stores nothing: used to compute what a snapshot's CIDs would be. */
+export const DRY_RUN: ObjectWriter = {
   putRaw: async () => true,
   putObject: async () => true
 }
 
-async function readValue (store: ObjectStore, cid: CID): Promise<unknown> {
+async function readValue (store: ObjectReader, cid: CID): Promise<unknown> {
   return decodeObject(cid, await store.get(cid), `object ${cid.toString()}`)
 }
 
-export async function readCommit (store: ObjectStore, cid: CID): Promise<CommitObject> {
+export async function readCommit (store: ObjectReader, cid: CID): Promise<CommitObject> {
   return parseCommit(await readValue(store, cid))
 }
 
-export async function readManifest (store: ObjectStore, cid: CID): Promise<Manifest> {
+export async function readManifest (store: ObjectReader, cid: CID): Promise<Manifest> {
   return parseManifest(await readValue(store, cid))
 }
 
-export async function readFileObject (store: ObjectStore, cid: CID): Promise<FileObject> {
+export async function readFileObject (store: ObjectReader, cid: CID): Promise<FileObject> {
   return parseFile(await readValue(store, cid))
 }
 
-export async function writeObject<T> (sink: ObjectSink, value: T): Promise<Block<T>> {
+export async function writeObject<T> (sink: ObjectWriter, value: T): Promise<Block<T>> {
   const block = encodeObject(value)
   await sink.putObject(block.cid, block.bytes)
   return block
 }
 
 /** A whole file's bytes, from its file object (verified chunk by chunk). For model files that TF.js needs in memory. */
-export async function readFileBytes (store: ObjectStore, cid: CID): Promise<Uint8Array> {
+export async function readFileBytes (store: ObjectReader, cid: CID): Promise<Uint8Array> {
   const file = await readFileObject(store, cid)
   const out = new Uint8Array(file.size)
   let at = 0

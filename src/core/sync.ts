@@ -1,6 +1,6 @@
 /**
  * Push, fetch and pull between a local store and a `Remote` (docs/remotes.md): which refs move and
- * when, built on the object negotiation and streaming of src/remote/transfer.ts.
+ * when, built on the object negotiation and streaming of src/core/transfer.ts.
  *
  * Order, on both sides: objects first (bottom-up, see transfer.ts), then version refs, then tags, then
  * branches — each ref by compare-and-swap against the value read when the operation started — so a
@@ -11,10 +11,11 @@ import { CID } from 'multiformats/cid'
 import { decodeObject, DAG_CBOR } from '../content/block.js'
 import { InvalidArgumentError, NoCommitsError, RefConflictError, RefExistsError, RemoteError, UnknownRevisionError, isMvcError } from '../errors.js'
 import type { ObjectStore } from '../store/interface.js'
+import { BatchWriter } from '../store/batch.js'
 import type { Remote } from '../remote/interface.js'
 import {
-  negotiate, objectLinks, sendObjects, storeSource, StoreTarget,
-  type Link, type ObjectSource, type ProgressFn, type TransferPlan
+  negotiate, objectLinks, sendObjects, storeSource,
+  type Link, type ObjectSource, type ObjectTarget, type ProgressFn, type TransferPlan
 } from './transfer.js'
 import { HEAD, META, REFS, REMOTES, utf8 } from '../format/keys.js'
 import { readCommit } from './objects.js'
@@ -37,6 +38,14 @@ export interface TransferOptions {
 
 function remoteSource (remote: Remote): ObjectSource {
   return { get: async cid => await remote.get(cid), describe: `the remote ${remote.url}` }
+}
+
+/** Staged objects of a fetch are committed every 256 MiB (and when the transfer ends, either way). */
+const FETCH_BATCH_BYTES = 256 << 20
+
+/** The local store as the receiving side of a fetch: every object is re-hashed before it is staged. */
+function storeTarget (store: ObjectStore, remote: Remote): BatchWriter {
+  return new BatchWriter(store, { source: `the remote ${remote.url}`, flushBytes: FETCH_BATCH_BYTES })
 }
 
 function refConflict (message: string, data: Record<string, unknown>): RefConflictError {
@@ -86,7 +95,7 @@ async function flushQuietly (target: { flush?: () => Promise<void> }, failed: bo
 }
 
 /** Sends a plan and flushes the target whether or not every object arrived (so a re-run skips them). */
-async function transfer (source: ObjectSource, target: { hasMany: Remote['hasMany'], put: Remote['put'], flush?: () => Promise<void> }, plan: TransferPlan, phase: 'send' | 'receive', options: TransferOptions): Promise<{ objects: number, bytes: number }> {
+async function transfer (source: ObjectSource, target: ObjectTarget, plan: TransferPlan, phase: 'send' | 'receive', options: TransferOptions): Promise<{ objects: number, bytes: number }> {
   let failed = false
   try {
     return await sendObjects(source, target, plan, { phase, onProgress: options.onProgress, concurrency: options.concurrency })
@@ -340,7 +349,7 @@ export async function fetch (store: ObjectStore, remote: Remote, options: FetchO
   let received = { objects: 0, bytes: 0 }
   let skipped = 0
   if (roots.length > 0) {
-    const target = new StoreTarget(store, `the remote ${remote.url}`)
+    const target = storeTarget(store, remote)
     const plan = await negotiate(remoteSource(remote), target, roots, { content: options.commitsOnly !== true, onProgress: options.onProgress, concurrency: options.concurrency })
     skipped = plan.skipped
     received = await transfer(remoteSource(remote), target, plan, 'receive', options)
@@ -401,7 +410,7 @@ export async function fetchCommitContent (store: ObjectStore, remote: Remote, co
   const value = decodeObject(commit, await store.get(commit), `commit ${commit.toString()}`)
   const roots = objectLinks(value).filter(l => l.kind !== 'parent')
   if (roots.length === 0) return { objects: 0, bytes: 0, skipped: 0 }
-  const target = new StoreTarget(store, `the remote ${remote.url}`)
+  const target = storeTarget(store, remote)
   const plan = await negotiate(remoteSource(remote), target, roots, { parents: false, onProgress: options.onProgress, concurrency: options.concurrency })
   if (plan.objects === 0) return { objects: 0, bytes: 0, skipped: plan.skipped }
   const r = await transfer(remoteSource(remote), target, plan, 'receive', options)

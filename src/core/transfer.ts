@@ -24,7 +24,9 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { DAG_CBOR, RAW, verifyBlock } from '../content/block.js'
 import { InvalidObjectError } from '../errors.js'
-import type { ObjectStore, Transaction } from '../store/interface.js'
+import type { ObjectReader } from '../store/interface.js'
+import { pool } from '../store/async.js'
+import type { Remote } from '../remote/interface.js'
 
 export type TransferPhase = 'negotiate' | 'send' | 'receive' | 'refs' | 'done'
 
@@ -38,19 +40,21 @@ export interface TransferProgress {
 }
 export type ProgressFn = (p: TransferProgress) => void
 
-/** Where objects are read from. `get` returns verified bytes. */
+/**
+ * The sending side: a local store or a remote (`get` returns verified bytes), and its name for
+ * messages ("the local repository", "the remote http://…"). Negotiation re-hashes what it reads.
+ */
 export interface ObjectSource {
-  get (cid: CID): Promise<Uint8Array>
-  /** For messages: the store or remote the bytes come from. */
+  readonly get: ObjectReader['get']
   readonly describe: string
 }
 
-/** Where objects go. `put` verifies (or the far side does) and stores; `flush` makes puts durable. */
-export interface ObjectTarget {
-  hasMany (cids: readonly CID[]): Promise<boolean[]>
-  put (cid: CID, bytes: Uint8Array): Promise<void>
-  flush? (): Promise<void>
-}
+/**
+ * The receiving side: the part of `Remote` a transfer writes through. A remote (push), or a
+ * `BatchWriter` over the local store (fetch). `put` verifies (or the far side does) and stores; `flush`
+ * makes puts durable.
+ */
+export type ObjectTarget = Pick<Remote, 'hasMany' | 'flush'> & { put (cid: CID, bytes: Uint8Array): Promise<unknown> }
 
 import { objectLinks, type Link, type LinkKind } from '../format/links.js'
 export { objectLinks, type Link, type LinkKind }
@@ -108,36 +112,6 @@ interface Node {
 
 const DEFAULT_BATCH = 512
 const DEFAULT_CONCURRENCY = 8
-
-/** Runs `fn` over items, at most `limit` at a time; stops starting new ones after the first error, which it rethrows once running ones settle. */
-export async function pool<T> (items: readonly T[], limit: number, fn: (item: T) => Promise<void>, weigh?: (item: T) => number, budget = Infinity): Promise<void> {
-  if (items.length === 0) return
-  await new Promise<void>((resolve, reject) => {
-    let next = 0
-    let active = 0
-    let used = 0
-    let failed = false
-    let error: unknown
-    const launch = (): void => {
-      if (failed) { if (active === 0) reject(error); return }
-      if (next >= items.length) { if (active === 0) resolve(); return }
-      while (next < items.length && active < limit && !failed) {
-        const item = items[next]!
-        const w = Math.min(weigh?.(item) ?? 0, budget)
-        if (active > 0 && used + w > budget) break
-        next++
-        active++
-        used += w
-        fn(item).then(() => {}, (e: unknown) => { if (!failed) { failed = true; error = e } }).finally(() => {
-          active--
-          used -= w
-          launch()
-        })
-      }
-    }
-    launch()
-  })
-}
 
 async function hasBatched (target: ObjectTarget, cids: readonly CID[], batch: number): Promise<boolean[]> {
   const batches: CID[][] = []
@@ -304,62 +278,12 @@ export async function sendObjects (source: ObjectSource, target: ObjectTarget, p
       objects++
       bytes += b.length
       report()
-    }, o => o.bytes?.length ?? (o.size > 0 ? o.size : MAX_CHUNK), options.maxBytesInFlight ?? 16 << 20)
+    }, { weigh: o => o.bytes?.length ?? (o.size > 0 ? o.size : MAX_CHUNK), bytes: options.maxBytesInFlight ?? 16 << 20 })
   }
   return { objects, bytes }
 }
 
-/** A local store as the receiving side of a fetch: every object is re-hashed before it is staged, and staged objects are committed every `flushBytes`. */
-export class StoreTarget implements ObjectTarget {
-  private tx: Transaction | undefined
-  private tail: Promise<void> = Promise.resolve()
-
-  /** @param source where the bytes come from, named in CORRUPT_OBJECT errors */
-  constructor (private readonly store: ObjectStore, private readonly source: string, private readonly flushBytes = 256 << 20) {}
-
-  async hasMany (cids: readonly CID[]): Promise<boolean[]> {
-    return await Promise.all(cids.map(async c => await this.store.has(c)))
-  }
-
-  private async locked<T> (fn: () => Promise<T>): Promise<T> {
-    const prev = this.tail
-    let release!: () => void
-    this.tail = new Promise<void>(resolve => { release = resolve })
-    await prev
-    try { return await fn() } finally { release() }
-  }
-
-  async put (cid: CID, bytes: Uint8Array): Promise<void> {
-    // Bytes that don't match their CID are rejected here, named, and never stored.
-    verifyBlock(cid, bytes, this.source)
-    await this.locked(async () => {
-      if (this.tx === undefined) this.tx = await this.store.transaction()
-      try {
-        if (cid.code === RAW) await this.tx.putRaw(cid, bytes)
-        else await this.tx.putObject(cid, bytes)
-      } catch (err) {
-        const tx = this.tx
-        this.tx = undefined
-        await tx.abort()
-        throw err
-      }
-      if (this.tx.stagedBytes >= this.flushBytes) await this.commit()
-    })
-  }
-
-  private async commit (): Promise<void> {
-    const tx = this.tx
-    this.tx = undefined
-    await tx?.commit()
-  }
-
-  /** Commits what was received: every object staged so far has its children stored or staged (they were put first). */
-  async flush (): Promise<void> {
-    await this.locked(async () => { await this.commit() })
-  }
-}
-
 /** A local store as the sending side. */
-export function storeSource (store: ObjectStore, describe: string): ObjectSource {
+export function storeSource (store: ObjectReader, describe: string): ObjectSource {
   return { get: async cid => await store.get(cid), describe }
 }

@@ -2,14 +2,17 @@
  * `Remote` over the mvc HTTP protocol (docs/protocol.md), for `http://` and `https://` URLs: the client
  * side of `mvc serve`. Every object received is re-hashed; HTTP statuses become mvc errors with stable
  * codes (401/403 → AUTH_FAILED, 409 → REF_CONFLICT, 422 → CORRUPT_OBJECT, 404 → OBJECT_NOT_FOUND,
- * everything else and network failures → REMOTE_ERROR naming the URL).
+ * everything else and network failures → REMOTE_ERROR naming the URL, with the HTTP status in
+ * `data.status` or the network error's code in `data.cause`).
+ *
+ * This is the transport alone: each operation is one attempt. Retries are a wrapper around it
+ * (`RetryingRemote`, retry.ts), which `openRemote` (open.ts) adds.
  *
  *   const remote = await openHttpRemote('http://127.0.0.1:8080/', { token: process.env.MVC_TOKEN })
  *   const [has] = await remote.hasMany([cid])
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { CID } from 'multiformats/cid'
 import { verifyBlock } from '../content/block.js'
 import {
@@ -17,6 +20,7 @@ import {
   UnsupportedFormatError, isMvcError
 } from '../errors.js'
 import { FORMAT_VERSION } from '../store/open.js'
+import { pool } from '../store/async.js'
 import type { Remote, RemoteRef } from './interface.js'
 import {
   API_PREFIX, joinChunks, MAX_HAS_BATCH, MAX_OBJECT_BYTES, PROTOCOL_VERSION, ProtocolCode, REPOSITORY_HEADER,
@@ -33,7 +37,7 @@ export interface HttpRemoteOptions {
   readonly config?: Readonly<Record<string, unknown>>
 }
 
-/** Opens an HTTP remote. Nothing is sent until the first operation, which checks `/v1/info` first. */
+/** Opens an HTTP remote (without retries). Nothing is sent until the first operation, which checks `/v1/info` first. */
 export async function openHttpRemote (url: string, options: HttpRemoteOptions = {}): Promise<Remote> {
   const configured = options.config?.[REPOSITORY_PARAM]
   return new HttpRemote(url, options.token ?? process.env.MVC_TOKEN, options.repository ?? (typeof configured === 'string' ? configured : undefined))
@@ -41,24 +45,15 @@ export async function openHttpRemote (url: string, options: HttpRemoteOptions = 
 
 const REQUEST_IDLE_TIMEOUT_MS = 120_000
 const MAX_SOCKETS = 8
-const RETRIES = 2
-const RETRY_DELAYS_MS = [100, 500]
-/** Connection failures after which a request may not have reached the server (or its answer was lost). */
-const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED'])
-const RETRY_STATUSES = new Set([502, 503, 504])
 /** Bound on JSON responses (refs listings can be long; has answers are ≤ 10,000 booleans). */
 const MAX_JSON_RESPONSE_BYTES = 64 * 1024 * 1024
 const HAS_PARALLEL = 4
 
-interface Response { readonly status: number, readonly headers: IncomingHttpHeaders, readonly body: Uint8Array, readonly attempts: number }
+interface Response { readonly status: number, readonly headers: IncomingHttpHeaders, readonly body: Uint8Array }
 
 interface RequestOptions {
   readonly body?: Uint8Array
   readonly contentType?: string
-  /** Safe to send twice: retried on a reset connection and on 502/503/504. */
-  readonly idempotent: boolean
-  /** Retry on a reset connection even though not idempotent (the caller checks `attempts`). */
-  readonly retryOnReset?: boolean
   readonly maxBytes: number
   /** What is being done, for messages: "storing object bafk…". */
   readonly what: string
@@ -67,7 +62,7 @@ interface RequestOptions {
 const utf8 = new TextEncoder()
 const fromUtf8 = new TextDecoder()
 
-class HttpRemote implements Remote {
+export class HttpRemote implements Remote {
   readonly url: string
   private readonly base: URL
   private readonly pinned: string | undefined
@@ -108,29 +103,26 @@ class HttpRemote implements Remote {
     const out = new Array<boolean>(cids.length)
     const starts: number[] = []
     for (let i = 0; i < cids.length; i += size) starts.push(i)
-    const worker = async (): Promise<void> => {
-      for (let start = starts.shift(); start !== undefined; start = starts.shift()) {
-        const batch = cids.slice(start, start + size)
-        const what = `asking which of ${batch.length} objects it has`
-        const res = await this.request('POST', 'has', {
-          body: utf8.encode(JSON.stringify(batch.map(c => c.toString()))), contentType: 'application/json', idempotent: true, maxBytes: MAX_JSON_RESPONSE_BYTES, what
-        })
-        if (res.status !== 200) throw this.failure(res, what)
-        const answer = this.json(res, what)
-        if (!Array.isArray(answer) || answer.length !== batch.length || !answer.every(b => typeof b === 'boolean')) {
-          throw this.protocolError(what, `expected ${batch.length} booleans`)
-        }
-        answer.forEach((b: boolean, i) => { out[start + i] = b })
+    await pool(starts, HAS_PARALLEL, async start => {
+      const batch = cids.slice(start, start + size)
+      const what = `asking which of ${batch.length} objects it has`
+      const res = await this.request('POST', 'has', {
+        body: utf8.encode(JSON.stringify(batch.map(c => c.toString()))), contentType: 'application/json', maxBytes: MAX_JSON_RESPONSE_BYTES, what
+      })
+      if (res.status !== 200) throw this.failure(res, what)
+      const answer = this.json(res, what)
+      if (!Array.isArray(answer) || answer.length !== batch.length || !answer.every(b => typeof b === 'boolean')) {
+        throw this.protocolError(what, `expected ${batch.length} booleans`)
       }
-    }
-    await Promise.all(Array.from({ length: Math.min(HAS_PARALLEL, starts.length) }, worker))
+      answer.forEach((b: boolean, i) => { out[start + i] = b })
+    })
     return out
   }
 
   async get (cid: CID): Promise<Uint8Array> {
     const info = await this.info()
     const what = `getting object ${cid.toString()}`
-    const res = await this.request('GET', `objects/${cid.toString()}`, { idempotent: true, maxBytes: info.limits.maxObjectBytes, what })
+    const res = await this.request('GET', `objects/${cid.toString()}`, { maxBytes: info.limits.maxObjectBytes, what })
     if (res.status !== 200) throw this.failure(res, what, cid)
     try {
       verifyBlock(cid, res.body, this.url)
@@ -151,7 +143,7 @@ class HttpRemote implements Remote {
       throw new RemoteError(`${this.url} accepts objects of at most ${info.limits.maxObjectBytes} bytes; object ${cid.toString()} has ${bytes.length}`,
         { url: this.url, cid: cid.toString(), size: bytes.length, limit: info.limits.maxObjectBytes })
     }
-    const res = await this.request('PUT', `objects/${cid.toString()}`, { body: bytes, contentType: 'application/octet-stream', idempotent: true, maxBytes: MAX_JSON_RESPONSE_BYTES, what })
+    const res = await this.request('PUT', `objects/${cid.toString()}`, { body: bytes, contentType: 'application/octet-stream', maxBytes: MAX_JSON_RESPONSE_BYTES, what })
     if (res.status !== 200 && res.status !== 201) throw this.failure(res, what, cid)
   }
 
@@ -160,7 +152,7 @@ class HttpRemote implements Remote {
     if (problem !== undefined) throw new InvalidArgumentError(`bad ref prefix ${JSON.stringify(prefix)}: ${problem}`, { prefix })
     await this.info()
     const what = `listing refs under ${JSON.stringify(prefix)}`
-    const res = await this.request('GET', `refs?prefix=${encodeURIComponent(prefix)}`, { idempotent: true, maxBytes: MAX_JSON_RESPONSE_BYTES, what })
+    const res = await this.request('GET', `refs?prefix=${encodeURIComponent(prefix)}`, { maxBytes: MAX_JSON_RESPONSE_BYTES, what })
     if (res.status !== 200) throw this.failure(res, what)
     const refs = this.json(res, what)
     if (!Array.isArray(refs) || !refs.every(isRemoteRef)) throw this.protocolError(what, 'expected a list of { name, value }')
@@ -174,11 +166,9 @@ class HttpRemote implements Remote {
     const what = `moving ref ${name}`
     this.requireWrite(info, what)
     const res = await this.request('POST', `refs/${encodeRefPath(name)}`, {
-      body: utf8.encode(JSON.stringify({ expect, value })), contentType: 'application/json', idempotent: false, retryOnReset: true, maxBytes: MAX_JSON_RESPONSE_BYTES, what
+      body: utf8.encode(JSON.stringify({ expect, value })), contentType: 'application/json', maxBytes: MAX_JSON_RESPONSE_BYTES, what
     })
     if (res.status === 200) return
-    // A retried update whose first attempt was applied finds the ref at the value it asked for.
-    if (res.status === 409 && res.attempts > 1 && this.errorBody(res)?.data?.actual === value) return
     throw this.failure(res, what)
   }
 
@@ -196,7 +186,7 @@ class HttpRemote implements Remote {
 
   private async fetchInfo (): Promise<InfoBody> {
     const what = 'connecting'
-    const res = await this.request('GET', 'info', { idempotent: true, maxBytes: MAX_JSON_RESPONSE_BYTES, what })
+    const res = await this.request('GET', 'info', { maxBytes: MAX_JSON_RESPONSE_BYTES, what })
     if (res.status === 404) throw this.protocolError(what, 'it has no /v1/info: is this an mvc server (`mvc serve`)?')
     if (res.status !== 200) throw this.failure(res, what)
     const info = this.json(res, what) as Partial<InfoBody> | null
@@ -224,30 +214,16 @@ class HttpRemote implements Remote {
     return new AuthError(`the token in MVC_TOKEN may only read from ${this.url}, and ${what} needs write access: set MVC_TOKEN to a token with write access`, data)
   }
 
-  /** One request, retried as `options` allow; network failures become RemoteError. */
+  /** One request; network failures become RemoteError (`data.cause`: the error's code). */
   private async request (method: string, path: string, options: RequestOptions): Promise<Response> {
-    for (let attempt = 1; ; attempt++) {
-      const retry = attempt <= RETRIES
-      let res: Response
-      try {
-        res = await this.once(method, path, options, attempt)
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code
-        if (retry && (options.idempotent || options.retryOnReset === true) && code !== undefined && RESET_CODES.has(code)) {
-          await sleep(RETRY_DELAYS_MS[attempt - 1])
-          continue
-        }
-        throw this.networkError(err, options.what)
-      }
-      if (retry && options.idempotent && RETRY_STATUSES.has(res.status)) {
-        await sleep(RETRY_DELAYS_MS[attempt - 1])
-        continue
-      }
-      return res
+    try {
+      return await this.once(method, path, options)
+    } catch (err) {
+      throw this.networkError(err, options.what)
     }
   }
 
-  private async once (method: string, path: string, options: RequestOptions, attempt: number): Promise<Response> {
+  private async once (method: string, path: string, options: RequestOptions): Promise<Response> {
     const headers: Record<string, string> = { Accept: 'application/json, application/octet-stream' }
     if (this.token !== undefined) headers.Authorization = `Bearer ${this.token}`
     if (this.pinned !== undefined) headers[REPOSITORY_HEADER] = this.pinned
@@ -278,7 +254,7 @@ class HttpRemote implements Remote {
         res.on('close', () => {
           if (!res.complete) reject(Object.assign(new Error('the connection closed before the response was complete'), { code: 'ECONNRESET' }))
         })
-        res.on('end', () => { resolve({ status, headers: res.headers, body: joinChunks(chunks, total), attempts: attempt }) })
+        res.on('end', () => { resolve({ status, headers: res.headers, body: joinChunks(chunks, total) }) })
       })
       req.end(options.body)
     })

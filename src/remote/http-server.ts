@@ -11,13 +11,15 @@ import type { AddressInfo } from 'node:net'
 import { createHash, randomBytes } from 'node:crypto'
 import { readFile, stat } from 'node:fs/promises'
 import type { CID } from 'multiformats/cid'
-import { RAW, tryParseCid, verifyBlock } from '../content/block.js'
+import { tryParseCid } from '../content/block.js'
 import {
   AuthError, CorruptObjectError, InputNotFoundError, InvalidArgumentError, ObjectNotFoundError,
   RefConflictError, isMvcError
 } from '../errors.js'
-import type { ObjectStore, Transaction } from '../store/interface.js'
+import type { ObjectStore } from '../store/interface.js'
 import { FORMAT_VERSION } from '../store/open.js'
+import { ByteBudget } from '../store/async.js'
+import { BatchWriter } from '../store/batch.js'
 import {
   API_PREFIX, joinChunks, MAX_HAS_BATCH, MAX_HAS_BODY_BYTES, MAX_OBJECT_BYTES, MAX_REF_BODY_BYTES, PROTOCOL_VERSION,
   ProtocolCode, REPOSITORY_HEADER, REPOSITORY_ID_KEY, decodeRefPath, parseObjectCid, refPrefixProblem,
@@ -142,73 +144,6 @@ class HttpFailure extends Error {
 
 const badRequest = (message: string, data: Record<string, unknown> = {}): HttpFailure => new HttpFailure(400, InvalidArgumentError.code, message, data)
 
-/** Byte semaphore bounding the upload bytes held in memory, FIFO. */
-class ByteBudget {
-  private available: number
-  private readonly waiters: Array<{ n: number, go: () => void }> = []
-  constructor (private readonly total: number) { this.available = total }
-
-  async acquire (bytes: number): Promise<() => void> {
-    const n = Math.min(bytes, this.total)
-    if (this.waiters.length === 0 && n <= this.available) this.available -= n
-    else await new Promise<void>(resolve => this.waiters.push({ n, go: resolve }))
-    let released = false
-    return () => {
-      if (released) return
-      released = true
-      this.available += n
-      while (this.waiters.length > 0 && this.waiters[0]!.n <= this.available) {
-        const w = this.waiters.shift()!
-        this.available -= w.n
-        w.go()
-      }
-    }
-  }
-}
-
-/**
- * Group commit: objects whose PUTs arrive while a transaction commits go into the next one together.
- * Each PUT is answered after its transaction commits, so an acknowledged object is durable and visible,
- * and objects sent bottom-up become visible bottom-up (invariant I1).
- */
-class ObjectWriter {
-  private pending: Array<{ cid: CID, bytes: Uint8Array, resolve: (isNew: boolean) => void, reject: (err: unknown) => void }> = []
-  private draining: Promise<void> | undefined
-
-  constructor (private readonly store: ObjectStore) {}
-
-  async put (cid: CID, bytes: Uint8Array): Promise<boolean> {
-    const p = new Promise<boolean>((resolve, reject) => { this.pending.push({ cid, bytes, resolve, reject }) })
-    this.draining ??= this.drain()
-    return await p
-  }
-
-  /** Resolves when nothing is queued or committing. */
-  async idle (): Promise<void> { await this.draining }
-
-  private async drain (): Promise<void> {
-    try {
-      while (this.pending.length > 0) {
-        const batch = this.pending
-        this.pending = []
-        let tx: Transaction | undefined
-        try {
-          tx = await this.store.transaction()
-          const isNew: boolean[] = []
-          for (const p of batch) isNew.push(p.cid.code === RAW ? await tx.putRaw(p.cid, p.bytes) : await tx.putObject(p.cid, p.bytes))
-          await tx.commit()
-          batch.forEach((p, i) => p.resolve(isNew[i]!))
-        } catch (err) {
-          await tx?.abort().catch(() => {})
-          for (const p of batch) p.reject(err)
-        }
-      }
-    } finally {
-      this.draining = undefined
-    }
-  }
-}
-
 function contentLength (req: IncomingMessage): number | undefined {
   const h = req.headers['content-length']
   if (h === undefined) return undefined
@@ -288,7 +223,10 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
   // Tokens are looked up by their hash, so the lookup's timing says nothing about a token's prefix.
   const tokens = options.tokens === null ? null : new Map([...options.tokens].map(([t, a]) => [sha256hex(t), a]))
   const repositoryId = await ensureRepositoryId(store)
-  const writer = new ObjectWriter(store)
+  // Group commit: PUTs that arrive while a transaction commits go into the next one together. Each PUT
+  // is answered after its transaction commits, so an acknowledged object is durable and visible, and
+  // objects sent bottom-up become visible bottom-up (invariant I1).
+  const writer = new BatchWriter(store, { source: 'the request body', durable: true })
   const budget = new ByteBudget(options.uploadBudgetBytes ?? 256 * MiB)
   const inflight = new Set<Promise<void>>()
   let closing = false
@@ -312,9 +250,8 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       if (cid === undefined) throw badRequest(`entry ${i} of the has request is not a CID: ${JSON.stringify(s)}`, { index: i })
       return cid
     })
-    const out: boolean[] = []
-    for (let i = 0; i < cids.length; i += 256) out.push(...await Promise.all(cids.slice(i, i + 256).map(async c => await store.has(c))))
-    return out
+    // Committed objects only: an object whose PUT is still committing is not acknowledged yet.
+    return await store.hasMany(cids)
   }
 
   async function getObject (res: ServerResponse, cid: CID): Promise<void> {
@@ -345,12 +282,14 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     const release = await budget.acquire(declared)
     try {
       const bytes = await readBody(req, MAX_OBJECT_BYTES, `object ${cid.toString()}`)
+      let isNew: boolean
       try {
-        verifyBlock(cid, bytes, 'the request body')
-      } catch {
+        // Re-hashed before anything is staged; resolves once committed.
+        isNew = await writer.put(cid, bytes)
+      } catch (err) {
+        if (errorCode(err) !== CorruptObjectError.code) throw err
         throw new HttpFailure(422, CorruptObjectError.code, `the ${bytes.length} bytes sent for object ${cid.toString()} hash to a different CID; nothing was stored`, { cid: cid.toString(), size: bytes.length })
       }
-      const isNew = (await store.has(cid)) ? false : await writer.put(cid, bytes)
       sendJson(res, isNew ? 201 : 200, { cid: cid.toString(), stored: isNew })
     } finally {
       release()
@@ -538,7 +477,7 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
         clearTimeout(timer)
         await stopped
         await Promise.allSettled([...inflight])
-        await writer.idle()
+        await writer.close()
       })()
       await closed
     }

@@ -1,8 +1,9 @@
 /**
  * The remote contract. A remote is another object store reached over some transport: a folder holding
- * a bare mvc store, an `mvc serve` HTTP server, or an S3 bucket. Transfers (src/remote/transfer.ts)
- * only ever talk to this interface, and one conformance suite (test/remote-suite.ts) runs against
- * every implementation.
+ * a bare mvc store, an in-memory store, an `mvc serve` HTTP server, or an S3 bucket. Transfers
+ * (src/core/transfer.ts) only ever talk to this interface, and one conformance suite
+ * (test/remote-suite.ts) runs against every implementation. Wrappers implement it too: `RetryingRemote`
+ * (retry.ts) retries another remote's transient failures.
  *
  * Rules every implementation follows:
  * - Objects are immutable and named by CID. `put` of an object that exists is a no-op.
@@ -30,7 +31,7 @@ export interface Remote {
   casRef (name: string, expect: string | null, value: string | null): Promise<void>
   /**
    * Optional: makes every `put` that resolved so far durable. Implementations that batch puts (the
-   * folder remote stages them in one store transaction and commits every few MiB) need a point where
+   * store remotes — folder, in-memory — stage them in one store transaction, committed every few MiB) need a point where
    * the batch is committed; transfers call it before moving refs and when a transfer fails, so a re-run
    * sends only what is still missing. Write-through implementations (HTTP, S3) may omit it.
    */

@@ -4,15 +4,22 @@
  *   /abs/path, ./rel/path, file:///abs/path   folder remote (src/remote/folder.ts)
  *   http://host:port/…, https://…            `mvc serve` over HTTP: module ./http-client.js
  *   s3://bucket/prefix                       S3: module ./s3.js
+ *   memory://name                            in-memory remote (memory.ts): never opened by URL, only passed as a transport
  *
- * The HTTP and S3 transports are loaded on demand by a computed specifier, so this module builds and
- * runs without them. Each exports `open(url, options): Promise<Remote>` (also accepted under the names
- * `openHttpRemote` / `openS3Remote`, `openRemote`, or as the default export).
+ * HTTP and S3 remotes are wrapped in a `RetryingRemote` (retry.ts): the transports make one attempt
+ * per operation, retries are this one wrapper. Folder remotes are not wrapped (nothing transient).
+ *
+ * The HTTP and S3 transports are loaded on demand by a computed specifier, so a command that never
+ * talks to them never loads them (the AWS SDK is large). Each exports `open(url, options): Promise<Remote>`
+ * (also accepted under the names `openHttpRemote` / `openS3Remote`, `openRemote`, or as the default export).
  */
 import { InvalidArgumentError, RemoteError } from '../errors.js'
 import type { Remote } from './interface.js'
 import { folderPath, remoteScheme } from './url.js'
 import { openFolderRemote } from './folder.js'
+import { withRetries, type RetryPolicy } from './retry.js'
+import type { HttpRemoteOptions } from './http-client.js'
+import type { S3RemoteOptions } from './s3.js'
 
 export interface OpenRemoteOptions {
   /** Bearer token for HTTP remotes (default: the MVC_TOKEN environment variable). */
@@ -23,6 +30,8 @@ export interface OpenRemoteOptions {
   readonly lockTimeoutMs?: number
   /** Options stored with the remote's configuration (`m/remote/<name>`), passed to the transport. */
   readonly config?: Readonly<Record<string, unknown>>
+  /** HTTP and S3 remotes: how failed operations are retried (docs/remotes.md, "Retries"); `false`: not at all. */
+  readonly retry?: RetryPolicy | false
 }
 
 type Opener = (url: string, options: OpenRemoteOptions) => Promise<Remote>
@@ -58,7 +67,22 @@ export async function openRemote (url: string, options: OpenRemoteOptions = {}):
   if (scheme === 'folder') {
     return await openFolderRemote(folderPath(url), { create: options.create, lockTimeoutMs: options.lockTimeoutMs })
   }
+  if (scheme === 'memory') {
+    throw new RemoteError(`${url} is an in-memory remote: it exists only inside the process that created it and cannot be opened by URL; pass the open remote as the transport`, { url })
+  }
   const token = options.token ?? (process.env.MVC_TOKEN !== undefined && process.env.MVC_TOKEN !== '' ? process.env.MVC_TOKEN : undefined)
   const opener = await loadTransport(scheme, url)
-  return await opener(url, { ...options, token })
+  return withRetries(await opener(url, { ...options, token }), options.retry)
+}
+
+/** An HTTP remote as `openRemote` opens one (with retries), taking the HTTP transport's own options. */
+export async function openHttpRemote (url: string, options: HttpRemoteOptions & { readonly retry?: RetryPolicy | false } = {}): Promise<Remote> {
+  const opener = await loadTransport('http', url)
+  return withRetries(await opener(url, options), options.retry)
+}
+
+/** An S3 remote as `openRemote` opens one (with retries), taking the S3 transport's own options. */
+export async function openS3Remote (url: string, options: S3RemoteOptions & { readonly retry?: RetryPolicy | false } = {}): Promise<Remote> {
+  const opener = await loadTransport('s3', url)
+  return withRetries(await opener(url, options), options.retry)
 }

@@ -21,6 +21,14 @@
  *   because servers ignore `If-Match` on DELETE (radosgw 16 does) and an unconditional DELETE could
  *   remove a value someone else just wrote.
  *
+ * - Retries (docs/remotes.md, "Retries"): each request is retried by the AWS SDK's own standard strategy
+ *   (3 attempts, exponential backoff with jitter, S3's throttling codes, clock-skew correction); `casRef`
+ *   depends on it (radosgw's 500 on a conditional write that lost a race, an applied write whose answer
+ *   was lost). What the SDK gives up on is retried as a whole operation by `RetryingRemote` (retry.ts),
+ *   which `openRemote` wraps around this transport. The only loops here are S3 semantics, not transient
+ *   failures: 409 ConditionalRequestConflict (another conditional write of the key is in flight) and the
+ *   one-time switch to bare ETags in If-Match.
+ *
  * Endpoint, region and credentials come from the options, else from the AWS SDK's usual sources
  * (AWS_ENDPOINT_URL[_S3], AWS_REGION, AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE and
  * ~/.aws/config, …). With a custom endpoint requests are path-style (http://host:port/bucket/key).
@@ -41,6 +49,7 @@ import {
 } from '../errors.js'
 import type { Remote, RemoteRef } from './interface.js'
 import { refNameProblem } from '../format/keys.js'
+import { pool } from '../store/async.js'
 
 // The SDK warns (once per process, when a client is made) under Node 20 that its releases after January
 // 2027 need Node 22; mvc pins the SDK in its lock file and supports Node 20, so on stderr it is only noise.
@@ -630,18 +639,4 @@ class S3Remote implements Remote {
     const message = e.message !== undefined && e.message !== 'UnknownError' && e.message !== '' ? `: ${e.message}` : ''
     return new RemoteError(`${this.url} (${this.endpoint}): ${what} failed (${status !== undefined ? `HTTP ${status}` : 'no answer'}${name !== '' ? ` ${name}` : ''})${message}`, data, { cause: err })
   }
-}
-
-/** Runs `fn` over items, `limit` at a time; the first error is rethrown once running calls settle. */
-async function pool<T> (items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0
-  let failed: { err: unknown } | undefined
-  const worker = async (): Promise<void> => {
-    while (failed === undefined && next < items.length) {
-      const item = items[next++]!
-      try { await fn(item) } catch (err) { failed ??= { err } }
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-  if (failed !== undefined) throw failed.err
 }

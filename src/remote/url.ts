@@ -4,18 +4,21 @@
  * - `file:///abs/path` — stored as given;
  * - a plain path — resolved against the current folder, stored absolute;
  * - `http://host:port/…`, `https://…` — stored as given (the server is `mvc serve`);
- * - `s3://bucket/prefix` — stored as given.
+ * - `s3://bucket/prefix` — stored as given;
+ * - `memory://name` — an in-memory remote (memory.ts): stored as given, but it exists only inside the
+ *   process that created it, so it is used as an open `transport` and never opened by URL.
  */
 import { isAbsolute, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { InvalidArgumentError } from '../errors.js'
 
-export type RemoteScheme = 'folder' | 'http' | 's3'
+export type RemoteScheme = 'folder' | 'http' | 's3' | 'memory'
 
 /** Which transport a URL needs. */
 export function remoteScheme (url: string): RemoteScheme {
   if (/^https?:\/\//i.test(url)) return 'http'
   if (/^s3:\/\//i.test(url)) return 's3'
+  if (/^memory:\/\//i.test(url)) return 'memory'
   return 'folder'
 }
 
@@ -33,12 +36,12 @@ export function folderPath (url: string, cwd = process.cwd()): string {
 export function normalizeRemoteUrl (url: string, cwd = process.cwd()): string {
   if (typeof url !== 'string' || url.trim() === '') throw new InvalidArgumentError('a remote URL cannot be empty', { url })
   const scheme = remoteScheme(url)
-  if (scheme === 'http' || scheme === 's3') {
+  if (scheme === 'http' || scheme === 's3' || scheme === 'memory') {
     let u: URL
     try { u = new URL(url) } catch {
       throw new InvalidArgumentError(`${url} is not a valid URL`, { url })
     }
-    if (u.hostname === '') throw new InvalidArgumentError(`${url} names no ${scheme === 's3' ? 'bucket' : 'host'}`, { url })
+    if (u.hostname === '') throw new InvalidArgumentError(`${url} names no ${scheme === 's3' ? 'bucket' : scheme === 'memory' ? 'remote' : 'host'}`, { url })
     return url
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !/^file:/i.test(url)) {

@@ -9,8 +9,15 @@
  * - ref: a name (`HEAD`, `refs/heads/main`, `refs/tags/v3`) whose value is a CID or `ref: <name>`.
  * - meta: other LevelDB keys (`m/…`): format version, counters, config, caches.
  * - transaction: staged writes made visible by one atomic, synced batch.
+ * - reader / writer: `ObjectReader` (has, get) and `ObjectWriter` (putRaw, putObject), the two halves
+ *   that stores, transactions and the dry-run writer implement.
+ * - batch writer: verifies objects arriving one by one and commits them in batches (batch.ts).
  */
-export type { ObjectStore, Transaction, RefUpdate, KV, KVOp, PackFiles, PackWriter, PackLocation } from './interface.js'
+export type { ObjectReader, ObjectWriter, ObjectStore, Transaction, RefUpdate, KV, KVOp, PackFiles, PackWriter, PackLocation } from './interface.js'
+export { BatchWriter, FLUSH_BYTES } from './batch.js'
+export type { BatchWriterOptions } from './batch.js'
+export { pool, Mutex, ByteBudget } from './async.js'
+export type { PoolBudget } from './async.js'
 export { LevelObjectStore, PACK_TARGET_SIZE } from './level-store.js'
 export { DiskPacks, MemoryPacks, PACK_MAGIC, PACK_END_MAGIC } from './packs.js'
 export { openDiskStore, openMemoryStore, levelKV, FORMAT_VERSION, FORMAT_KEY, DB_DIR, PACKS_DIR, defaultLockTimeout } from './open.js'

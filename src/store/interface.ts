@@ -1,9 +1,37 @@
 /**
- * The storage contracts. One `ObjectStore` interface; the on-disk store (LevelDB + pack files) and the
- * in-memory store (memory-level + in-memory packs) implement it and run the same conformance suite
- * (test/store-conformance.test.ts). Remote backends implement `ObjectStore` reads and transactions too.
+ * The storage contracts (docs/architecture.md, "Storage vocabulary"):
+ *
+ * - `ObjectReader` (`has`, `get`): verified reads by CID. A store implements it.
+ * - `ObjectWriter` (`putRaw`, `putObject`): where new objects go. A `Transaction` implements it, and so
+ *   does the dry-run writer of the core (which stores nothing and only lets CIDs be computed).
+ * - `ObjectStore`: an `ObjectReader` with refs, metadata and `Transaction`s. The on-disk store (LevelDB +
+ *   pack files) and the in-memory store (memory-level + in-memory packs) implement it and run one
+ *   conformance suite (test/store-suite.ts).
+ * - `Transaction`: an `ObjectWriter` whose writes, refs and metadata become visible together.
+ *
+ * `KV` and `PackFiles` below are not object interfaces: they are the two seams of `LevelObjectStore`
+ * (the ordered key-value database and the pack files), so one store implementation serves disk and
+ * memory. Batching puts into transactions is `BatchWriter` (batch.ts); remotes are src/remote/.
  */
 import type { CID } from 'multiformats/cid'
+
+/** Verified reads by CID. */
+export interface ObjectReader {
+  /** True when the object is stored. */
+  has (cid: CID): Promise<boolean>
+  /** Verified bytes of an object. ObjectNotFoundError when absent, CorruptObjectError when bytes don't match. */
+  get (cid: CID): Promise<Uint8Array>
+}
+
+/** Where new objects go. Both return true when the object is new (neither stored nor already put). */
+export interface ObjectWriter {
+  /** A raw chunk (codec raw); TypeError for another codec. */
+  putRaw (cid: CID, bytes: Uint8Array): Promise<boolean>
+  /** A structured object (codec dag-cbor); TypeError for another codec. */
+  putObject (cid: CID, bytes: Uint8Array): Promise<boolean>
+}
+
+// ---------------------------------------------------------------------- seams of LevelObjectStore
 
 /** Minimal ordered key-value contract over LevelDB (level) or memory-level. Keys are UTF-8 strings. */
 export interface KV {
@@ -46,11 +74,15 @@ export interface PackWriter {
 /** A reference update checked at commit time: the ref must currently equal `expect` (null = absent). */
 export interface RefUpdate { readonly name: string, readonly value: string | null, readonly expect?: string | null }
 
-export interface ObjectStore {
-  /** True when the object is stored (committed; staged objects of open transactions don't count). */
-  has (cid: CID): Promise<boolean>
-  /** Verified bytes of an object. ObjectNotFoundError when absent, CorruptObjectError when bytes don't match. */
-  get (cid: CID): Promise<Uint8Array>
+// ---------------------------------------------------------------------------------- the store
+
+/**
+ * An object store: objects by CID, refs, metadata, and transactions. `has` and `hasMany` count committed
+ * objects only (staged objects of open transactions don't count).
+ */
+export interface ObjectStore extends ObjectReader {
+  /** `has` for many CIDs at once (order kept). */
+  hasMany (cids: readonly CID[]): Promise<boolean[]>
   /** Every stored CID (for fsck, gc and remotes). */
   cids (): AsyncIterable<CID>
   /** Value of a ref (`HEAD`, `refs/heads/main`, …), or undefined. */
@@ -70,11 +102,9 @@ export interface ObjectStore {
  * entries, structured objects, metadata and ref updates. A crash before the batch leaves only an
  * unreferenced pack file, which fsck reports and gc deletes.
  */
-export interface Transaction {
-  /** Stages a raw chunk (pack). Duplicate puts (stored or staged) are skipped; returns true if new. */
-  putRaw (cid: CID, bytes: Uint8Array): Promise<boolean>
-  /** Stages a dag-cbor object (kept inline in LevelDB). Returns true if new. */
-  putObject (cid: CID, bytes: Uint8Array): Promise<boolean>
+export interface Transaction extends ObjectWriter {
+  // putRaw stages a raw chunk (pack), putObject a dag-cbor object (inline in LevelDB); duplicate puts
+  // (stored or staged) are skipped and return false.
   /** True if stored or staged in this transaction. */
   has (cid: CID): Promise<boolean>
   setRef (update: RefUpdate): void

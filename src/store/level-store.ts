@@ -11,6 +11,7 @@ import { CID } from 'multiformats/cid'
 import { DAG_CBOR, RAW, verifyBlock } from '../content/block.js'
 import { ObjectNotFoundError, RefConflictError, InvalidObjectError } from '../errors.js'
 import type { KV, KVOp, ObjectStore, PackFiles, PackLocation, PackWriter, RefUpdate, Transaction } from './interface.js'
+import { Mutex } from './async.js'
 
 const OBJ = 'o/'
 const REF = 'r/'
@@ -41,13 +42,20 @@ function decodeIndex (v: Uint8Array): { inline: Uint8Array } | { loc: PackLocati
 }
 
 export class LevelObjectStore implements ObjectStore {
-  private queue: Promise<void> = Promise.resolve()
+  /** One transaction at a time: ref expectations are checked and applied without interleaving. */
+  private readonly transactions = new Mutex()
 
   /** @param location human-readable name for messages (e.g. the `.mvc` path) */
   constructor (readonly kv: KV, readonly packs: PackFiles, readonly location: string) {}
 
   async has (cid: CID): Promise<boolean> {
     return (await this.kv.get(OBJ + cid.toString())) !== undefined
+  }
+
+  async hasMany (cids: readonly CID[]): Promise<boolean[]> {
+    if (cids.length === 0) return []
+    const found = await this.kv.getMany(cids.map(c => OBJ + c.toString()))
+    return found.map(v => v !== undefined)
   }
 
   async get (cid: CID): Promise<Uint8Array> {
@@ -100,16 +108,11 @@ export class LevelObjectStore implements ObjectStore {
   }
 
   async transaction (): Promise<Transaction> {
-    // One transaction at a time: ref expectations are checked and applied without interleaving.
-    let release!: () => void
-    const previous = this.queue
-    this.queue = new Promise<void>(resolve => { release = resolve })
-    await previous
-    return new LevelTransaction(this, release)
+    return new LevelTransaction(this, await this.transactions.acquire())
   }
 
   async close (): Promise<void> {
-    await this.queue
+    (await this.transactions.acquire())() // the last transaction has finished
     await this.packs.close()
     await this.kv.close()
   }

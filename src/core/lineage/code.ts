@@ -27,6 +27,7 @@ import { InputNotFoundError, InvalidArgumentError } from '../../errors.js'
 import type { CodeLineage } from '../../format/lineage.js'
 import { comparePaths } from '../../format/objects.js'
 import { MVC_DIR } from '../../format/paths.js'
+import { pool } from '../../store/async.js'
 
 type Git = typeof import('isomorphic-git').default
 let gitModule: Git | undefined
@@ -299,12 +300,6 @@ async function blobHash (abs: string, mode: number, algo: 'sha1' | 'sha256'): Pr
   } catch {
     return undefined // vanished or unreadable: not what the index holds
   }
-}
-
-async function pool<T> (items: readonly T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let next = 0
-  const worker = async (): Promise<void> => { while (next < items.length) await fn(items[next++]!) }
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker))
 }
 
 const U32 = 0xffffffffn
