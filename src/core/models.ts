@@ -19,7 +19,8 @@ import { Chunker } from '../content/chunker.js'
 import { InvalidModelError } from '../errors.js'
 import type { Extent, FileObject, ManifestModel, TensorObject, TopologyObject } from '../format/objects.js'
 import type { FileAccess, ModelFormat, ModelLayout, SnapshotFile, TensorLayout } from '../formats/interface.js'
-import { writeObject, type ObjectSink } from './objects.js'
+import { writeObject } from './objects.js'
+import type { ObjectWriter } from '../store/interface.js'
 import type { StatCache } from './statcache.js'
 import type { WalkedFile } from './walk.js'
 import type { ObjectStore } from '../store/interface.js'
@@ -87,7 +88,7 @@ export class DiskFileAccess implements FileAccess {
 interface Piece { readonly offset: number, readonly length: number, readonly chunk: CID, readonly inChunk: number }
 
 /** Streams one tensor's bytes into row-aligned chunks, noting which file ranges each chunk covers. */
-async function storeTensor (sink: ObjectSink, access: DiskFileAccess, t: TensorLayout, pieces: Map<string, Piece[]>, scratch: Uint8Array): Promise<Block<TensorObject>> {
+async function storeTensor (sink: ObjectWriter, access: DiskFileAccess, t: TensorLayout, pieces: Map<string, Piece[]>, scratch: Uint8Array): Promise<Block<TensorObject>> {
   const size = tensorChunkBytes(t)
   const chunks: Array<[CID, number]> = []
   let spanIndex = 0
@@ -136,7 +137,7 @@ const GAP_READ = 1 << 20
  * The file object of a covered file: its tensor pieces in file order, and the bytes between them
  * streamed through the content-defined chunker (one stream per file) and referenced as slices.
  */
-async function storeCoveredFile (sink: ObjectSink, access: DiskFileAccess, path: string, filePieces: readonly Piece[]): Promise<{ block: Block<FileObject>, gapBytes: number }> {
+async function storeCoveredFile (sink: ObjectWriter, access: DiskFileAccess, path: string, filePieces: readonly Piece[]): Promise<{ block: Block<FileObject>, gapBytes: number }> {
   const size = access.files.get(path)?.size ?? 0
   const sorted = [...filePieces].sort((a, b) => a.offset - b.offset)
   // Gaps in file order, and the file's layout as tensor pieces and gap ranges (offsets into the gap stream).
@@ -209,7 +210,7 @@ async function storeCoveredFile (sink: ObjectSink, access: DiskFileAccess, path:
 }
 
 /** Stores one model: its tensors, the files it covers, its topology and its model object. */
-async function storeLayout (sink: ObjectSink, layout: ModelLayout, access: DiskFileAccess): Promise<{ model: CID, files: Map<string, Block<FileObject>>, bytes: number }> {
+async function storeLayout (sink: ObjectWriter, layout: ModelLayout, access: DiskFileAccess): Promise<{ model: CID, files: Map<string, Block<FileObject>>, bytes: number }> {
   const pieces = new Map<string, Piece[]>()
   const tensors: CID[] = []
   const scratch = new Uint8Array(Math.max(1, ...layout.tensors.map(tensorChunkBytes)))
@@ -250,7 +251,7 @@ export interface StoredModels {
 
 export interface StoreModelsOptions {
   readonly store: ObjectStore
-  readonly sink: ObjectSink
+  readonly sink: ObjectWriter
   readonly files: readonly WalkedFile[]
   readonly formats: readonly ModelFormat[]
   readonly cache?: StatCache

@@ -6,11 +6,6 @@ import { decodeObject, encodeObject, type Block } from '../content/block.js'
 import { parseCommit, parseFile, parseManifest, type CommitObject, type FileObject, type Manifest } from '../format/objects.js'
 import type { ObjectReader, ObjectWriter } from '../store/interface.js'
 
-/**
- * Where new objects go: the store's `ObjectWriter` (a transaction, or `DRY_RUN`). The name is kept
- * for the modules that still say `ObjectSink` (snapshot, models, verification, diff); it is the same type.
- */
-export type ObjectSink = ObjectWriter
 
 /** A writer that stores nothing: used to compute what a snapshot's CIDs would be. */
 export const DRY_RUN: ObjectWriter = {

@@ -11,7 +11,8 @@ import { InvalidArgumentError } from '../errors.js'
 import { comparePaths, type Extent, type FileObject, type Manifest, type ManifestEntry } from '../format/objects.js'
 import { DEFAULT_FORMATS } from '../formats/index.js'
 import type { ModelFormat } from '../formats/interface.js'
-import { writeObject, type ObjectSink } from './objects.js'
+import { writeObject } from './objects.js'
+import type { ObjectWriter } from '../store/interface.js'
 import { storeModels, type StoredModels } from './models.js'
 import { walk, type Walk, type WalkedFile } from './walk.js'
 import type { StatCache } from './statcache.js'
@@ -30,7 +31,7 @@ export interface SnapshotStats {
 }
 
 /** Streams one file through the chunker into the sink; returns its file object block. */
-export async function storeFile (sink: ObjectSink, file: WalkedFile, params: ChunkingParams = DEFAULT_CHUNKING): Promise<Block<FileObject>> {
+export async function storeFile (sink: ObjectWriter, file: WalkedFile, params: ChunkingParams = DEFAULT_CHUNKING): Promise<Block<FileObject>> {
   const fh = await open(file.abs, 'r')
   const extents: Extent[] = []
   let size = 0
@@ -62,7 +63,7 @@ export async function storeFile (sink: ObjectSink, file: WalkedFile, params: Chu
 
 export interface SnapshotOptions {
   readonly store: ObjectStore
-  readonly sink: ObjectSink
+  readonly sink: ObjectWriter
   readonly abs: string
   readonly cache?: StatCache
   /** When set, a cached file CID is used only if the object is in the store (commits need that; dry runs don't). */

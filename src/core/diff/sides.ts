@@ -8,7 +8,8 @@ import type { CID } from 'multiformats/cid'
 import { decodeObject } from '../../content/block.js'
 import type { CommitObject, Manifest } from '../../format/objects.js'
 import type { Repo } from '../repo.js'
-import { readCommit, readManifest, type ObjectSink } from '../objects.js'
+import { readCommit, readManifest } from '../objects.js'
+import type { ObjectWriter } from '../../store/interface.js'
 import { resolveRev } from '../refs.js'
 import { snapshot, walk } from '../snapshot.js'
 import { StatCache } from '../statcache.js'
@@ -43,7 +44,7 @@ export async function commitSide (repo: Repo, rev: string): Promise<Side> {
 }
 
 /** A sink that stores no chunk (like DRY_RUN) but keeps the structured objects, which are small. */
-class CaptureSink implements ObjectSink {
+class CaptureSink implements ObjectWriter {
   readonly objects = new Map<string, Uint8Array>()
   async putRaw (): Promise<boolean> { return true }
   async putObject (cid: CID, bytes: Uint8Array): Promise<boolean> {

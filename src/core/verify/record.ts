@@ -14,7 +14,7 @@ import { isMvcError } from '../../errors.js'
 import { DEFAULT_TOLERANCE, type ModelVerification, type Tolerance, type VerificationRecord } from '../../format/verification.js'
 import type { ModelFormat } from '../../formats/interface.js'
 import { bindInputs, type TensorData } from '../../formats/tensor-data.js'
-import type { ObjectSink } from '../objects.js'
+import type { ObjectWriter } from '../../store/interface.js'
 import { parseInputsFile, referenceInputs } from './inputs.js'
 import { storeTensorData } from './tensors.js'
 import { Runtimes } from './runtimes.js'
@@ -36,7 +36,7 @@ export interface VerifySettings {
 }
 
 export interface RecordOptions extends VerifySettings {
-  readonly sink: ObjectSink
+  readonly sink: ObjectWriter
   /** Models of the snapshot: main file path, format, whether it can run alone (and why not), and its adapter. */
   readonly models: ReadonlyArray<{ readonly path: string, readonly format: string, readonly runnable: boolean, readonly notRunnableReason?: string, readonly adapter: ModelFormat }>
   /** Reads a file of the snapshot by relative path. */

@@ -6,12 +6,13 @@ import { decodeObject, rawCid } from '../../content/block.js'
 import { parseTensor, type TensorObject } from '../../format/objects.js'
 import type { TensorData } from '../../formats/tensor-data.js'
 import type { ObjectStore } from '../../store/interface.js'
-import { writeObject, type ObjectSink } from '../objects.js'
+import { writeObject } from '../objects.js'
+import type { ObjectWriter } from '../../store/interface.js'
 
 const TENSOR_CHUNK = 1 << 20
 
 /** Stores a tensor's bytes as ≤ 1 MiB raw chunks plus an `mvc/tensor` object. */
-export async function storeTensorData (sink: ObjectSink, t: TensorData): Promise<CID> {
+export async function storeTensorData (sink: ObjectWriter, t: TensorData): Promise<CID> {
   const chunks: Array<[CID, number]> = []
   for (let off = 0; off < t.data.length || chunks.length === 0; off += TENSOR_CHUNK) {
     const piece = t.data.subarray(off, Math.min(t.data.length, off + TENSOR_CHUNK))
