@@ -27,9 +27,8 @@ import { verifyVersion, type CheckSettings, type VerificationReport, type Verify
 import { ensureLocal } from '../core/partial.js'
 import { saveArtifacts, versionArtifacts } from '../core/artifacts.js'
 import { addRemoteConfig, listRemoteConfigs, removeRemoteConfig, type RemoteConfig } from '../core/remotes.js'
-import { connect } from '../core/connect.js'
-import { push, type FetchResult, type PushResult } from '../core/sync.js'
-import { fetchRemote, pull, type PullResult } from '../core/pull.js'
+import type { FetchResult, PushResult } from '../core/sync.js'
+import { fetchRemote, pull, pushRemote, type PullResult } from '../core/remote-ops.js'
 import { clone, cloneDirName, type CloneResult } from '../core/clone.js'
 import type { ProgressFn } from '../core/transfer.js'
 import type { DiffResult } from '../core/diff/index.js'
@@ -431,12 +430,7 @@ export class Repository {
    * @example const r = await repo.push({ remote: 'origin' }); console.log(r.objectsSent, r.bytesSent)
    */
   async push (args: PushArgs = {}): Promise<PushResult> {
-    return await tagged('push', async () => {
-      const c = await connect(this.repo.store, args, { create: true, allowUrl: true })
-      try {
-        return await push(this.repo.store, c.remote, { remoteName: c.name, refs: args.refs, force: args.force, tags: args.tags, onProgress: args.onProgress, concurrency: args.concurrency })
-      } finally { await c.close() }
-    })
+    return await tagged('push', async () => await pushRemote({ ...args, repo: this.repo }))
   }
 
   /**

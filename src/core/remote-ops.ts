@@ -1,5 +1,6 @@
 /**
- * `mvc pull`, whole: fetch, then fast-forward the current branch to the remote's (`force`: reset it
+ * `mvc push`, `mvc fetch` and `mvc pull`, each whole: open the remote, move objects and refs (sync.ts),
+ * and for pull, fetch, then fast-forward the current branch to the remote's (`force`: reset it
  * when they have diverged) and check the new version out into its committed path.
  */
 import { DEFAULT_REMOTE } from '../format/keys.js'
@@ -7,7 +8,7 @@ import type { Repo } from './repo.js'
 import { checkout, type CheckoutOutcome } from './checkout.js'
 import { connect, type RemoteSelection } from './connect.js'
 import { partialRemote } from './remotes.js'
-import { fetch, moveBranch, planPull, type FetchResult, type PullAction } from './sync.js'
+import { fetch, moveBranch, planPull, push, type FetchResult, type PullAction, type PushResult } from './sync.js'
 import type { ProgressFn } from './transfer.js'
 import type { CheckSettings } from './verify/index.js'
 
@@ -27,6 +28,22 @@ export async function fetchRemote (options: FetchOperation): Promise<FetchResult
   try {
     const commitsOnly = (await partialRemote(store)) === c.name
     return await fetch(store, c.remote, { remoteName: c.name ?? DEFAULT_REMOTE, force: options.force, commitsOnly, onProgress: options.onProgress, concurrency: options.concurrency })
+  } finally { await c.close() }
+}
+
+export interface PushOperation extends FetchOperation {
+  /** Branches or tags to push; default the current branch. */
+  readonly refs?: readonly string[]
+  /** Push every tag (tags on pushed commits go anyway). */
+  readonly tags?: boolean
+}
+
+/** Pushes to a configured remote, or to a URL or path (a folder remote is created when missing). */
+export async function pushRemote (options: PushOperation): Promise<PushResult> {
+  const { store } = options.repo
+  const c = await connect(store, options, { create: true, allowUrl: true })
+  try {
+    return await push(store, c.remote, { remoteName: c.name, refs: options.refs, force: options.force, tags: options.tags, onProgress: options.onProgress, concurrency: options.concurrency })
   } finally { await c.close() }
 }
 
