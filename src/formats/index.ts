@@ -14,12 +14,13 @@
 import type { ModelFormat } from './interface.js'
 import { tfjsFormat } from './tfjs/index.js'
 import { kerasH5Format } from './keras-h5/index.js'
+import { kerasV3Format } from './keras-v3/index.js'
 
 export type * from './interface.js'
 export type { TensorData, TensorDType, InputSpec } from './tensor-data.js'
 
 /** The adapters mvc uses unless told otherwise, in detection order. */
-export const DEFAULT_FORMATS: readonly ModelFormat[] = [tfjsFormat, kerasH5Format]
+export const DEFAULT_FORMATS: readonly ModelFormat[] = [tfjsFormat, kerasH5Format, kerasV3Format]
 
 /** The adapter that writes `mvc/model` objects with this `format` value. */
 export function adapterFor (formats: readonly ModelFormat[], format: string): ModelFormat | undefined {
