@@ -13,7 +13,8 @@ import { customObjects, toKeras2Config } from '../keras-h5/config.js'
 import { buildModel, datasetTensor, kerasRuntime, type KerasLoader } from '../keras-h5/runtime.js'
 import { readArchive, varsFolders, WEIGHTS } from './archive.js'
 
-const MAX_WEIGHTS_INFLATE = 4 << 30
+/** Node Buffers hold at most 2^31 - 1 bytes here; a larger deflated weights member cannot be verified in process. */
+const MAX_WEIGHTS_INFLATE = 2 ** 31 - 1
 
 export const loadKeras3: KerasLoader = async (rt, path, bytes) => {
   const source = bytesSource(bytes, path)
@@ -31,7 +32,7 @@ export const loadKeras3: KerasLoader = async (rt, path, bytes) => {
   let weightBytes = bytes.subarray(dataOffset, dataOffset + entry.compressedSize)
   if (entry.method === 8) {
     try {
-      const out = inflateRawSync(weightBytes, { maxOutputLength: Math.min(MAX_WEIGHTS_INFLATE, 2 ** 31 - 1) })
+      const out = inflateRawSync(weightBytes, { maxOutputLength: MAX_WEIGHTS_INFLATE })
       weightBytes = new Uint8Array(out.buffer, out.byteOffset, out.length)
     } catch (e) {
       throw new InvalidModelError(`${path}: ${WEIGHTS} cannot be inflated (${e instanceof Error ? e.message : String(e)})`, { path }, { cause: e })
