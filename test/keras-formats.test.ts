@@ -135,7 +135,7 @@ describe('Keras formats', () => {
       assert.deepEqual(mine, want, rel)
       n += Object.keys(want).length
     }
-    assert.equal(n, 24)
+    assert.equal(n, 30)
   })
 
   test('names, roles, topology, contract and custom objects', async () => {

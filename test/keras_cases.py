@@ -5,7 +5,8 @@
 OUTDIR/big/: a 1.6 MB tf_keras MLP, so that storage figures are not dominated by metadata:
   v1/model.h5, v2/model.h5 (v1 with only the `out` layer changed), v1/model.keras, v2/model.keras
   (the same weights in Keras 3), tfjs/ (v1/model.h5 converted to a TF.js layers model by
-  make_fixtures.h5_to_tfjs_layers).
+  make_fixtures.h5_to_tfjs_layers), zip64/model.keras (v1/model.keras rewritten with ZIP64 local headers
+  and a ZIP64 end of central directory, as zipfile writes for archives past 4 GiB).
 OUTDIR/bad/: deflated.keras (FIXTURES/mlp-keras/model.keras re-zipped with ZIP_DEFLATED),
   bad_config.keras (config.json is not JSON), no_config.keras (no config.json).
 Prints JSON: the weight bytes of the big model, the bytes of the weights that differ between v1 and v2
@@ -35,6 +36,32 @@ def build(k):
     return k.Model(inp, out, name="big")
 
 
+def zip64(src: Path, dst: Path) -> None:
+    """`src` rewritten with ZIP64 local headers (force_zip64) and ZIP64 end records (which zipfile only
+    writes past 4 GiB or 65535 members, so they are added by hand: APPNOTE 4.3.14-4.3.16)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(src) as z:
+        members = [(i, z.read(i.filename)) for i in z.infolist()]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for info, data in members:
+            with z.open(info, "w", force_zip64=True) as w:
+                w.write(data)
+    raw = buf.getvalue()
+    eocd = raw.rindex(b"PK\x05\x06")
+    count = int.from_bytes(raw[eocd + 10:eocd + 12], "little")
+    size = int.from_bytes(raw[eocd + 12:eocd + 16], "little")
+    offset = int.from_bytes(raw[eocd + 16:eocd + 20], "little")
+    rec = (b"PK\x06\x06" + (44).to_bytes(8, "little") + (45).to_bytes(2, "little") + (45).to_bytes(2, "little")
+           + (0).to_bytes(4, "little") + (0).to_bytes(4, "little") + count.to_bytes(8, "little") + count.to_bytes(8, "little")
+           + size.to_bytes(8, "little") + offset.to_bytes(8, "little"))
+    loc = b"PK\x06\x07" + (0).to_bytes(4, "little") + eocd.to_bytes(8, "little") + (1).to_bytes(4, "little")
+    end = b"PK\x05\x06" + bytes(4) + b"\xff\xff" * 2 + b"\xff" * 8 + bytes(2)
+    dst.write_bytes(raw[:eocd] + rec + loc + end)
+    with zipfile.ZipFile(dst) as z:  # Python reads it back as the same archive
+        assert [(i.filename, z.read(i.filename)) for i in z.infolist()] == [(i.filename, d) for i, d in members]
+
+
 def main():
     out = Path(sys.argv[1])
     fixtures = Path(sys.argv[2])
@@ -51,6 +78,7 @@ def main():
         mf.clone_with(build, mf.tf_keras, weights).save(d / "model.h5")
         mf.clone_with(build, mf.keras, weights).save(d / "model.keras")
     mf.h5_to_tfjs_layers(big / "v1" / "model.h5", big / "tfjs")
+    zip64(big / "v1" / "model.keras", big / "zip64" / "model.keras")
 
     bad = out / "bad"
     bad.mkdir(parents=True, exist_ok=True)
@@ -87,7 +115,7 @@ def main():
 
     changed = sum(a.nbytes for a, b in zip(w1, w2) if not np.array_equal(a, b))
     json.dump({"weight_bytes": int(sum(w.nbytes for w in w1)), "changed_bytes": int(changed),
-               "offsets": {str(p.relative_to(out)): offsets(p) for p in sorted(big.glob("v*/model.*"))}}, sys.stdout)
+               "offsets": {str(p.relative_to(out)): offsets(p) for p in sorted([*big.glob("v*/model.*"), big / "zip64" / "model.keras"])}}, sys.stdout)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import { bytesSource, datasetRange, readHdf5, tensorDType, type Hdf5Dataset, typ
 import type { LoadedModel, ModelRuntime, OpenRuntime } from '../interface.js'
 import { BACKENDS, loadRuntime, type BackendName, type LoadedRuntime } from '../tfjs/runtime.js'
 import { inputSignature, runModel, type LoadedModel as TfjsLoaded } from '../tfjs/model.js'
-import { customObjects, isObject } from './config.js'
+import { customObjects, isObject, toKeras2Config } from './config.js'
 import { attrList } from './attributes.js'
 
 /** Builds a TF.js model (weights set) from a model's main file bytes. */
@@ -114,7 +114,8 @@ export const loadKeras2: KerasLoader = async (rt, path, bytes) => {
     throw new InvalidModelError(`${path}: model_config is not valid JSON`, { path }, { cause: e })
   }
   if (!isObject(config)) throw new InvalidModelError(`${path}: model_config is not a JSON object`, { path })
-  const model = await buildModel(rt, path, config)
+  // Keras 3's legacy .h5 saving writes a Keras 3 config; TF.js parses the Keras 2 form (a no-op for Keras 2 configs).
+  const model = await buildModel(rt, path, toKeras2Config(config))
   const weightsRoot = h.groups.has('model_weights') ? 'model_weights' : ''
   const prefix = weightsRoot === '' ? '' : weightsRoot + '/'
   const byPath = new Map(h.datasets.map(d => [d.path, d]))
