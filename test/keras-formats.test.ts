@@ -338,7 +338,7 @@ describe('Keras formats', () => {
     console.log(rows.join('\n'))
   })
 
-  test('custom objects: a clear unavailable message, never a raw "Unknown layer"', async () => {
+  test('custom objects and layers TF.js lacks: a clear unavailable message, never a raw "Unknown layer"', async () => {
     for (const id of ['seeds-h5', 'seeds-keras']) {
       const [m] = (await detectAll(fixtureDir(id))).filter(x => x.adapter.startsWith('keras'))
       const adapter = m!.adapter === 'keras-h5' ? kerasH5Format : kerasV3Format
@@ -346,6 +346,13 @@ describe('Keras formats', () => {
       await assert.rejects(rt.load({ format: m!.layout.format, path: m!.layout.path }, async p => new Uint8Array(await readFile(join(fixtureDir(id), p)))),
         (e: unknown) => isMvcError(e) && e.code === 'VERIFICATION_UNAVAILABLE' && /Course>ScaledDense/.test(e.message) && /--custom-objects <file>/.test(e.message) && !/Unknown layer/.test(e.message))
     }
+    // a standard Keras layer TF.js does not implement: named, with what to do instead
+    const [gn] = (await detectAll(join(cases, 'tfjs-lacks'))).filter(x => x.adapter.startsWith('keras'))
+    const rt = await kerasV3Format.runtimes[0]!.open({})
+    await assert.rejects(rt.load({ format: gn!.layout.format, path: gn!.layout.path }, async p => new Uint8Array(await readFile(join(cases, 'tfjs-lacks', p)))),
+      (e: unknown) => isMvcError(e) && e.code === 'VERIFICATION_UNAVAILABLE' && /does not implement GroupNormalization/.test(e.message))
+    assert.deepEqual(gn!.layout.customObjects, [], 'GroupNormalization is Keras\'s own')
+
     const { root } = await newRepo(cleanup)
     await cp(fixtureDir('seeds-h5'), join(root, 'seeds'), { recursive: true })
     const strict = await runMvc(['commit', 'seeds', '-m', 'custom', '--require-verify', '--json'], { cwd: root })

@@ -7,6 +7,7 @@ OUTDIR/big/: a 1.6 MB tf_keras MLP, so that storage figures are not dominated by
   (the same weights in Keras 3), tfjs/ (v1/model.h5 converted to a TF.js layers model by
   make_fixtures.h5_to_tfjs_layers), zip64/model.keras (v1/model.keras rewritten with ZIP64 local headers
   and a ZIP64 end of central directory, as zipfile writes for archives past 4 GiB).
+OUTDIR/tfjs-lacks/model.keras: a Keras 3 model with a GroupNormalization layer, which TF.js does not implement.
 OUTDIR/bad/: deflated.keras (FIXTURES/mlp-keras/model.keras re-zipped with ZIP_DEFLATED),
   bad_config.keras (config.json is not JSON), no_config.keras (no config.json).
 Prints JSON: the weight bytes of the big model, the bytes of the weights that differ between v1 and v2
@@ -79,6 +80,11 @@ def main():
         mf.clone_with(build, mf.keras, weights).save(d / "model.keras")
     mf.h5_to_tfjs_layers(big / "v1" / "model.h5", big / "tfjs")
     zip64(big / "v1" / "model.keras", big / "zip64" / "model.keras")
+
+    inp = mf.keras.Input(shape=(4,), name="x")
+    gn = mf.keras.layers.GroupNormalization(groups=1, name="gn")(mf.keras.layers.Dense(3, name="d")(inp))
+    (out / "tfjs-lacks").mkdir(parents=True, exist_ok=True)
+    mf.keras.Model(inp, gn).save(out / "tfjs-lacks" / "model.keras")
 
     bad = out / "bad"
     bad.mkdir(parents=True, exist_ok=True)
