@@ -145,6 +145,17 @@ describe('HDF5 structure reader', () => {
     assert.equal(dense.groups.get('')!.attributes.get('big')!.value, 'x'.repeat(5000))
   })
 
+  test('accept: a root the caller does not want stops the reading there', async () => {
+    const [file, bytes] = [...files.entries()].find(([f]) => f.endsWith('wide.h5'))!
+    let seen: string[] = []
+    const h = await readHdf5(bytesSource(bytes, file), { accept: root => { seen = [...root.links]; return false } })
+    assert.equal(h.rootOnly, true)
+    assert.deepEqual(h.datasets, [])
+    assert.deepEqual([...h.groups.keys()], [''])
+    assert.deepEqual(seen, ['g0', 'wide'])
+    assert.equal(parsed.get(file)!.rootOnly, false)
+  })
+
   test('not HDF5: no signature', async () => {
     assert.equal(await findSuperblock(bytesSource(new TextEncoder().encode('{"not": "hdf5"}'), 'x.h5')), undefined)
     await assert.rejects(readHdf5(bytesSource(new Uint8Array(2000), 'zeros.h5')), (e: unknown) => isMvcError(e) && e.code === 'INVALID_MODEL')

@@ -122,6 +122,8 @@ describe('Keras formats', () => {
     await cp(fixtureDir('mlp-h5'), join(both, 'h5'), { recursive: true })
     await cp(fixtureDir('mlp-tfjs'), join(both, 'tfjs'), { recursive: true })
     assert.deepEqual((await detectAll(both)).map(m => `${m.adapter} ${m.layout.path}`).sort(), ['keras-h5 h5/model.h5', 'tfjs tfjs/model.json'])
+    // an HDF5 file that is no model is no model (stored as a plain file)
+    assert.deepEqual(await detectAll(join(cases, 'plain')), [])
   })
 
   test('tensor offsets equal h5py\'s get_offset() (inside .keras: member data offset + dataset offset)', async () => {

@@ -8,6 +8,7 @@ OUTDIR/big/: a 1.6 MB tf_keras MLP, so that storage figures are not dominated by
   make_fixtures.h5_to_tfjs_layers), zip64/model.keras (v1/model.keras rewritten with ZIP64 local headers
   and a ZIP64 end of central directory, as zipfile writes for archives past 4 GiB).
 OUTDIR/tfjs-lacks/model.keras: a Keras 3 model with a GroupNormalization layer, which TF.js does not implement.
+OUTDIR/plain/data.h5: an HDF5 file that is not a model (a dataset of numbers).
 OUTDIR/bad/: deflated.keras (FIXTURES/mlp-keras/model.keras re-zipped with ZIP_DEFLATED),
   bad_config.keras (config.json is not JSON), no_config.keras (no config.json).
 Prints JSON: the weight bytes of the big model, the bytes of the weights that differ between v1 and v2
@@ -85,6 +86,12 @@ def main():
     gn = mf.keras.layers.GroupNormalization(groups=1, name="gn")(mf.keras.layers.Dense(3, name="d")(inp))
     (out / "tfjs-lacks").mkdir(parents=True, exist_ok=True)
     mf.keras.Model(inp, gn).save(out / "tfjs-lacks" / "model.keras")
+
+    import h5py
+    (out / "plain").mkdir(parents=True, exist_ok=True)
+    with h5py.File(out / "plain" / "data.h5", "w") as f:
+        f.create_dataset("samples", data=np.arange(1000, dtype="<f4").reshape(100, 10))
+        f.attrs["source"] = "not a model"
 
     bad = out / "bad"
     bad.mkdir(parents=True, exist_ok=True)

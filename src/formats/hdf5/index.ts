@@ -22,10 +22,10 @@
 import type { FileAccess } from '../interface.js'
 import { InvalidModelError } from '../../errors.js'
 import type { ByteSource } from './source.js'
-import { findSuperblock, readHdf5, type Hdf5Dataset, type Hdf5File } from './structure.js'
+import { findSuperblock, readHdf5, type Hdf5Dataset, type Hdf5File, type ReadOptions } from './structure.js'
 import { describeDType, type Hdf5DType } from './messages.js'
 
-export { readHdf5, findSuperblock, type Hdf5File, type Hdf5Dataset, type Hdf5Group, type Hdf5Attribute, type Hdf5Value, type Hdf5Scalar } from './structure.js'
+export { readHdf5, findSuperblock, type ReadOptions, type Hdf5File, type Hdf5Dataset, type Hdf5Group, type Hdf5Attribute, type Hdf5Value, type Hdf5Scalar } from './structure.js'
 export { describeDType, type Hdf5DType, type Hdf5Storage, type Hdf5Filter } from './messages.js'
 export { LIMITS, type ByteSource } from './source.js'
 
@@ -100,15 +100,15 @@ const parsed = new WeakMap<FileAccess, Map<string, Promise<Hdf5File | null>>>()
 /**
  * The structure of the snapshot file `path` when it is an HDF5 file, null when it is not (no HDF5
  * signature); InvalidModelError when it is HDF5 but malformed. Parsed once per FileAccess, so the
- * adapters that look at the same .h5 share one parse.
+ * adapters that look at the same .h5 share one parse: they must pass the same `accept` (see ReadOptions).
  */
-export async function hdf5Of (access: FileAccess, path: string): Promise<Hdf5File | null> {
+export async function hdf5Of (access: FileAccess, path: string, options: ReadOptions = {}): Promise<Hdf5File | null> {
   let m = parsed.get(access)
   if (m === undefined) { m = new Map(); parsed.set(access, m) }
   let p = m.get(path)
   if (p === undefined) {
     const source = fileSource(access, path)
-    p = (async () => await findSuperblock(source) === undefined ? null : await readHdf5(source))()
+    p = (async () => await findSuperblock(source) === undefined ? null : await readHdf5(source, options))()
     m.set(path, p)
   }
   return await p

@@ -58,6 +58,17 @@ export interface Hdf5File {
   readonly datasets: readonly Hdf5Dataset[]
   /** Links mvc did not follow (soft, external), as "path: what". */
   readonly skippedLinks: readonly string[]
+  /** True when only the root group was read (ReadOptions.accept said no): `datasets` is then empty. */
+  readonly rootOnly: boolean
+}
+
+export interface ReadOptions {
+  /**
+   * Looks at the root group (its attributes and link names) before anything else is read; returning
+   * false stops there (rootOnly). Lets a caller that wants only some files skip the rest of a large
+   * HDF5 file that is not one of them.
+   */
+  readonly accept?: (root: Hdf5Group) => boolean
 }
 
 const SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]
@@ -709,7 +720,7 @@ function numberAt (dv: DataView, at: number, t: Hdf5DType): Hdf5Scalar {
  * No dataset data is read. Throws InvalidModelError (naming `source.name`) when the file is not HDF5,
  * is truncated or is malformed.
  */
-export async function readHdf5 (source: ByteSource): Promise<Hdf5File> {
+export async function readHdf5 (source: ByteSource, options: ReadOptions = {}): Promise<Hdf5File> {
   const at = await findSuperblock(source)
   if (at === undefined) throw malformed(source, 'superblock', undefined, 'no HDF5 signature at 0, 512, 1024, … (not an HDF5 file)')
   const r = new Reader(source)
@@ -718,6 +729,7 @@ export async function readHdf5 (source: ByteSource): Promise<Hdf5File> {
   const datasets: Hdf5Dataset[] = []
   const skippedLinks: string[] = []
   const visited = new Set<number>()
+  let rootOnly = false
 
   const visit = async (address: number, path: string, depth: number): Promise<void> => {
     if (depth > LIMITS.depth) throw r.error(`group ${JSON.stringify('/' + path)}`, undefined, `groups nested more than ${LIMITS.depth} deep`)
@@ -731,7 +743,12 @@ export async function readHdf5 (source: ByteSource): Promise<Hdf5File> {
     if (path !== '' && !r.isGroup(oh)) return // a committed datatype, or something else that is not a group
     const attributes = await r.attributes(oh, `group ${JSON.stringify('/' + path)}`)
     const links = (await r.links(oh, path)).sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)))
-    groups.set(path, { path, attributes, links: links.map(l => l.name) })
+    const group: Hdf5Group = { path, attributes, links: links.map(l => l.name) }
+    groups.set(path, group)
+    if (path === '' && options.accept !== undefined && !options.accept(group)) {
+      rootOnly = true
+      return
+    }
     for (const link of links) {
       const child = path === '' ? link.name : `${path}/${link.name}`
       if (link.kind !== 'hard') {
@@ -745,5 +762,5 @@ export async function readHdf5 (source: ByteSource): Promise<Hdf5File> {
   }
   visited.add(root)
   await visit(root, '', 0)
-  return { superblockVersion: version, superblockOffset: at, groups, datasets, skippedLinks }
+  return { superblockVersion: version, superblockOffset: at, groups, datasets, skippedLinks, rootOnly }
 }

@@ -17,7 +17,7 @@
  */
 import type { FileAccess, ModelFormat, ModelLayout, StoredModel } from '../interface.js'
 import { InvalidModelError } from '../../errors.js'
-import { hdf5Of, type Hdf5File } from '../hdf5/index.js'
+import { hdf5Of, type Hdf5File, type Hdf5Group } from '../hdf5/index.js'
 import { attrList, attrText } from './attributes.js'
 import { customObjects, isObject, kerasContract } from './config.js'
 import { checkOverlaps, datasetTensor, jsonValue, kerasLayout, readKerasModel, type PlannedTensor, type Role } from './layout.js'
@@ -41,6 +41,15 @@ function parseJsonAttr (file: string, h: Hdf5File, name: string): unknown {
   } catch (e) {
     throw new InvalidModelError(`${file}: root attribute ${name} is not valid JSON (${e instanceof Error ? e.message : String(e)}); the file is damaged`, { file, attribute: name }, { cause: e })
   }
+}
+
+/**
+ * Whether an HDF5 file's root looks like any Keras file (Keras 2 attributes, or Keras 3's `vars`
+ * group): what both Keras adapters pass to hdf5Of, so that a large HDF5 file that is not a model is
+ * read no further than its root group.
+ */
+export function kerasRoot (root: Hdf5Group): boolean {
+  return root.attributes.has('model_config') || attrList(root, 'layer_names') !== undefined || root.links.includes('vars')
 }
 
 /** What kind of Keras 2 file an HDF5 structure is, if any. */
@@ -125,8 +134,8 @@ async function detect (access: FileAccess, claimed: ReadonlySet<string>): Promis
   const out: ModelLayout[] = []
   for (const f of access.files.values()) {
     if (claimed.has(f.path) || f.size < MIN_SIZE || !/\.(h5|hdf5|he5)$/i.test(f.path)) continue
-    const h = await hdf5Of(access, f.path)
-    if (h === null) continue
+    const h = await hdf5Of(access, f.path, { accept: kerasRoot })
+    if (h === null || h.rootOnly) continue
     const kind = keras2Kind(h)
     if (kind === undefined) continue
     out.push(keras2Layout(f.path, h, kind))

@@ -16,7 +16,7 @@ import type { FileAccess, ModelFormat, ModelLayout, StoredModel } from '../inter
 import { InvalidModelError } from '../../errors.js'
 import { fileSource, hdf5Of, type Hdf5File } from '../hdf5/index.js'
 import { customObjects, kerasContract } from '../keras-h5/config.js'
-import { keras2Kind } from '../keras-h5/index.js'
+import { keras2Kind, kerasRoot } from '../keras-h5/index.js'
 import { checkOverlaps, datasetTensor, jsonValue, kerasLayout, readKerasModel, type PlannedTensor } from '../keras-h5/layout.js'
 import { configLayers, readArchive, readWeightsMember, varsFolders, variableNames, WEIGHTS } from './archive.js'
 import { looksLikeZip } from './zip.js'
@@ -28,7 +28,7 @@ const FORMATS = ['keras-v3', 'keras-v3-weights'] as const
 
 /** True when an HDF5 structure is a Keras 3 weights file. */
 export function isKeras3Weights (h: Hdf5File): boolean {
-  return keras2Kind(h) === undefined && h.groups.has('vars')
+  return !h.rootOnly && keras2Kind(h) === undefined && (h.groups.get('')?.links.includes('vars') ?? false)
 }
 
 /**
@@ -109,7 +109,7 @@ async function detect (access: FileAccess, claimed: ReadonlySet<string>): Promis
       continue
     }
     if (!/\.(h5|hdf5|he5)$/i.test(f.path) || f.size < 8) continue
-    const h = await hdf5Of(access, f.path)
+    const h = await hdf5Of(access, f.path, { accept: kerasRoot })
     if (h === null || !isKeras3Weights(h)) continue
     const { tensors, warnings } = keras3Tensors(f.path, 0, h, null)
     out.push(kerasLayout({
