@@ -15,6 +15,8 @@ import type { ModelFormat } from './interface.js'
 import { tfjsFormat } from './tfjs/index.js'
 import { savedModelFormat } from './saved-model/index.js'
 import { tfCheckpointFormat } from './tf-checkpoint/index.js'
+import { kerasH5Format } from './keras-h5/index.js'
+import { kerasV3Format } from './keras-v3/index.js'
 
 export type * from './interface.js'
 export type { TensorData, TensorDType, InputSpec } from './tensor-data.js'
@@ -22,8 +24,9 @@ export type { TensorData, TensorDType, InputSpec } from './tensor-data.js'
 /**
  * The adapters mvc uses unless told otherwise, in detection order. SavedModels come before
  * checkpoints: a SavedModel claims its `variables/` checkpoint, which is then not detected again.
+ * A folder may hold several formats at once (a `.h5` next to its TF.js conversion).
  */
-export const DEFAULT_FORMATS: readonly ModelFormat[] = [tfjsFormat, savedModelFormat, tfCheckpointFormat]
+export const DEFAULT_FORMATS: readonly ModelFormat[] = [tfjsFormat, kerasH5Format, kerasV3Format, savedModelFormat, tfCheckpointFormat]
 
 /** The adapter that writes `mvc/model` objects with this `format` value. */
 export function adapterFor (formats: readonly ModelFormat[], format: string): ModelFormat | undefined {

@@ -1,0 +1,70 @@
+/**
+ * Class names that Keras itself provides (layers, losses, metrics, optimizers, initializers,
+ * regularizers, constraints, models, activations) in Keras 3.15.1 and tf_keras 2.21.0: a class in a
+ * model's config that is not here (and not in a `keras.*` module) is a custom object the model needs
+ * to load. Generated with the project's venv (scripts/python-env.sh):
+ *
+ *   for k in (keras, tf_keras): for m in (layers, losses, metrics, optimizers, initializers,
+ *     regularizers, constraints, models, activations, layers.experimental, optimizers.experimental):
+ *     every public class: its exported name and its __name__
+ *
+ * plus the serialization-only names Functional, Sequential, Model, InputLayer, TFOpLambda,
+ * SlicingOpLambda, Policy, DTypePolicy, FloatDTypePolicy, QuantizedDTypePolicy,
+ * QuantizedFloat8DTypePolicy, LossScaleOptimizer, MeanMetricWrapper, Lambda, TensorShape, Operation.
+ */
+export const KERAS_CLASSES: ReadonlySet<string> = new Set([
+  'AUC', 'AbstractRNNCell', 'Accuracy', 'Activation', 'ActivityRegularization', 'Adadelta', 'Adafactor',
+  'Adagrad', 'Adam', 'AdamW', 'Adamax', 'AdaptiveAveragePooling1D', 'AdaptiveAveragePooling2D',
+  'AdaptiveAveragePooling3D', 'AdaptiveMaxPooling1D', 'AdaptiveMaxPooling2D', 'AdaptiveMaxPooling3D', 'Add',
+  'AdditiveAttention', 'AlphaDropout', 'Attention', 'AugMix', 'AutoContrast', 'Average', 'AveragePooling1D',
+  'AveragePooling2D', 'AveragePooling3D', 'AvgPool1D', 'AvgPool2D', 'AvgPool3D', 'BatchNormalization',
+  'Bidirectional', 'BinaryAccuracy', 'BinaryCrossentropy', 'BinaryFocalCrossentropy', 'BinaryIoU', 'CTC',
+  'CategoricalAccuracy', 'CategoricalCrossentropy', 'CategoricalFocalCrossentropy',
+  'CategoricalGeneralizedCrossEntropy', 'CategoricalHinge', 'CategoryEncoding', 'CenterCrop', 'Circle',
+  'Concatenate', 'ConcordanceCorrelation', 'Constant', 'Constraint',
+  'ContrastLimitedAdaptiveHistogramEqualization', 'Conv1D', 'Conv1DTranspose', 'Conv2D', 'Conv2DTranspose',
+  'Conv3D', 'Conv3DTranspose', 'ConvLSTM1D', 'ConvLSTM2D', 'ConvLSTM3D', 'Convolution1D',
+  'Convolution1DTranspose', 'Convolution2D', 'Convolution2DTranspose', 'Convolution3D',
+  'Convolution3DTranspose', 'CosineSimilarity', 'Cropping1D', 'Cropping2D', 'Cropping3D', 'CutMix',
+  'DTypePolicy', 'Dense', 'DenseFeatures', 'DepthwiseConv1D', 'DepthwiseConv2D', 'Dice', 'Discretization',
+  'Dot', 'Dropout', 'DynamicEmbedding', 'DynamicLookup', 'ELU', 'EinsumDense', 'Embedding', 'Equalization',
+  'F1Score', 'FBetaScore', 'FalseNegatives', 'FalsePositives', 'Flatten', 'FlaxLayer', 'FloatDTypePolicy',
+  'Ftrl', 'Functional', 'GRU', 'GRUCell', 'GaussianDropout', 'GaussianNoise', 'GlobalAveragePooling1D',
+  'GlobalAveragePooling2D', 'GlobalAveragePooling3D', 'GlobalAvgPool1D', 'GlobalAvgPool2D',
+  'GlobalAvgPool3D', 'GlobalMaxPool1D', 'GlobalMaxPool2D', 'GlobalMaxPool3D', 'GlobalMaxPooling1D',
+  'GlobalMaxPooling2D', 'GlobalMaxPooling3D', 'GlorotNormal', 'GlorotUniform', 'GroupNormalization',
+  'GroupQueryAttention', 'GroupedQueryAttention', 'HashedCrossing', 'Hashing', 'HeNormal', 'HeUniform',
+  'Hinge', 'Huber', 'Identity', 'IdentityInitializer', 'Initializer', 'InputLayer', 'InputSpec',
+  'IntegerLookup', 'IoU', 'JaxLayer', 'KLDivergence', 'L1', 'L1L2', 'L2', 'LSTM', 'LSTMCell', 'Lamb',
+  'Lambda', 'Layer', 'LayerNormalization', 'LeakyReLU', 'LecunNormal', 'LecunUniform', 'Lion',
+  'LocallyConnected1D', 'LocallyConnected2D', 'LogCosh', 'LogCoshError', 'Loss', 'LossScaleOptimizer',
+  'Masking', 'MaxNorm', 'MaxNumBoundingBoxes', 'MaxPool1D', 'MaxPool2D', 'MaxPool3D', 'MaxPooling1D',
+  'MaxPooling2D', 'MaxPooling3D', 'Maximum', 'Mean', 'MeanAbsoluteError', 'MeanAbsolutePercentageError',
+  'MeanIoU', 'MeanMetricWrapper', 'MeanRelativeError', 'MeanSquaredError', 'MeanSquaredLogarithmicError',
+  'MeanTensor', 'MelSpectrogram', 'Metric', 'MinMaxNorm', 'Minimum', 'MixUp', 'Model', 'MultiHeadAttention',
+  'MultiOptimizer', 'Multiply', 'Muon', 'Nadam', 'NonNeg', 'Normalization', 'OneHotIoU', 'OneHotMeanIoU',
+  'Ones', 'Operation', 'Optimizer', 'OptimizerMap', 'Orthogonal', 'OrthogonalInitializer',
+  'OrthogonalRegularizer', 'PReLU', 'PearsonCorrelation', 'Permute', 'Pipeline', 'Poisson', 'Policy',
+  'Precision', 'PrecisionAtRecall', 'QuantizedDTypePolicy', 'QuantizedFloat8DTypePolicy', 'R2Score',
+  'RMSNormalization', 'RMSprop', 'RNN', 'RadialConstraint', 'RandAugment', 'RandomBrightness',
+  'RandomColorDegeneration', 'RandomColorJitter', 'RandomContrast', 'RandomCrop', 'RandomElasticTransform',
+  'RandomErasing', 'RandomFlip', 'RandomFourierFeatures', 'RandomGaussianBlur', 'RandomGrayscale',
+  'RandomHeight', 'RandomHue', 'RandomInvert', 'RandomNormal', 'RandomPerspective', 'RandomPosterization',
+  'RandomRotation', 'RandomSaturation', 'RandomSharpness', 'RandomShear', 'RandomTranslation',
+  'RandomUniform', 'RandomWidth', 'RandomZoom', 'ReLU', 'Recall', 'RecallAtPrecision', 'Reduction',
+  'ReductionV2', 'Regularizer', 'RepeatVector', 'Rescaling', 'Reshape', 'Resizing', 'ReversibleEmbedding',
+  'RootMeanSquaredError', 'SGD', 'STFT', 'STFTInitializer', 'STFTSpectrogram', 'ScheduleFreeAdamW',
+  'SensitivityAtSpecificity', 'SeparableConv1D', 'SeparableConv2D', 'SeparableConvolution1D',
+  'SeparableConvolution2D', 'Sequential', 'SimpleRNN', 'SimpleRNNCell', 'SlicingOpLambda', 'Softmax',
+  'Solarization', 'SparseCategoricalAccuracy', 'SparseCategoricalCrossentropy',
+  'SparseTopKCategoricalAccuracy', 'SpatialDropout1D', 'SpatialDropout2D', 'SpatialDropout3D',
+  'SpecificityAtSensitivity', 'SpectralNormalization', 'SquaredHinge', 'StackedRNNCells', 'StringLookup',
+  'Subtract', 'Sum', 'SyncBatchNormalization', 'TFOpLambda', 'TFSMLayer', 'TensorShape', 'TextVectorization',
+  'ThresholdedReLU', 'TimeDistributed', 'TopKCategoricalAccuracy', 'TorchModuleWrapper', 'TrueNegatives',
+  'TruePositives', 'TruncatedNormal', 'Tversky', 'UnitNorm', 'UnitNormalization', 'UpSampling1D',
+  'UpSampling2D', 'UpSampling3D', 'VarianceScaling', 'Wrapper', 'ZeroPadding1D', 'ZeroPadding2D',
+  'ZeroPadding3D', 'Zeros', 'constant', 'glorot_normal', 'glorot_uniform', 'he_normal', 'he_uniform',
+  'identity', 'l1', 'l1_l2', 'l2', 'lecun_normal', 'lecun_uniform', 'max_norm', 'min_max_norm', 'non_neg',
+  'ones', 'orthogonal', 'orthogonal_regularizer', 'radial_constraint', 'random_normal', 'random_uniform',
+  'stft', 'truncated_normal', 'unit_norm', 'variance_scaling', 'zeros'
+])
