@@ -321,7 +321,7 @@ describe('Keras formats', () => {
       for (const [id, ref] of pairs) {
         const [m] = (await detectAll(fixtureDir(id))).filter(x => x.adapter.startsWith('keras'))
         const adapter = m!.adapter === 'keras-h5' ? kerasH5Format : kerasV3Format
-        const rt = await adapter.runtimes[0]!.open({ backend })
+        const rt = await adapter.runtimes.find(r => r.id === 'tfjs')!.open({ backend })
         const loaded = await rt.load({ format: m!.layout.format, path: m!.layout.path }, async p => new Uint8Array(await readFile(join(fixtureDir(id), p))))
         try {
           const x = await readNpy(join(fx, 'reference', `${ref}.input.npy`))
@@ -344,13 +344,13 @@ describe('Keras formats', () => {
     for (const id of ['seeds-h5', 'seeds-keras']) {
       const [m] = (await detectAll(fixtureDir(id))).filter(x => x.adapter.startsWith('keras'))
       const adapter = m!.adapter === 'keras-h5' ? kerasH5Format : kerasV3Format
-      const rt = await adapter.runtimes[0]!.open({})
+      const rt = await adapter.runtimes.find(r => r.id === 'tfjs')!.open({})
       await assert.rejects(rt.load({ format: m!.layout.format, path: m!.layout.path }, async p => new Uint8Array(await readFile(join(fixtureDir(id), p)))),
         (e: unknown) => isMvcError(e) && e.code === 'VERIFICATION_UNAVAILABLE' && /Course>ScaledDense/.test(e.message) && /--custom-objects <file>/.test(e.message) && !/Unknown layer/.test(e.message))
     }
     // a standard Keras layer TF.js does not implement: named, with what to do instead
     const [gn] = (await detectAll(join(cases, 'tfjs-lacks'))).filter(x => x.adapter.startsWith('keras'))
-    const rt = await kerasV3Format.runtimes[0]!.open({})
+    const rt = await kerasV3Format.runtimes.find(r => r.id === 'tfjs')!.open({})
     await assert.rejects(rt.load({ format: gn!.layout.format, path: gn!.layout.path }, async p => new Uint8Array(await readFile(join(cases, 'tfjs-lacks', p)))),
       (e: unknown) => isMvcError(e) && e.code === 'VERIFICATION_UNAVAILABLE' && /does not implement GroupNormalization/.test(e.message))
     assert.deepEqual(gn!.layout.customObjects, [], 'GroupNormalization is Keras\'s own')

@@ -336,7 +336,7 @@ function tfjsNodeInstalled (): boolean {
 }
 
 test('SavedModel runtime without @tensorflow/tfjs-node: VERIFICATION_UNAVAILABLE saying what to install', { skip: tfjsNodeInstalled() && 'tfjs-node is installed here' }, async () => {
-  const rt = savedModelFormat.runtimes[0]!
+  const rt = savedModelFormat.runtimes.find(r => r.id === 'tfjs-node')!
   assert.equal(rt.id, 'tfjs-node')
   await assert.rejects(rt.open({}), (e: unknown) => {
     assert.ok(e instanceof VerificationUnavailableError)
@@ -347,7 +347,7 @@ test('SavedModel runtime without @tensorflow/tfjs-node: VERIFICATION_UNAVAILABLE
 })
 
 test('SavedModel runtime with @tensorflow/tfjs-node: outputs equal TensorFlow\'s', { skip: !tfjsNodeInstalled() && '@tensorflow/tfjs-node is not installed' }, async () => {
-  const rt = await savedModelFormat.runtimes[0]!.open({})
+  const rt = await savedModelFormat.runtimes.find(r => r.id === 'tfjs-node')!.open({})
   assert.equal(rt.backend, 'tensorflow')
   for (const d of ['mlp-savedmodel', 'mlp-savedmodel-tfkeras', 'seeds-savedmodel']) {
     const dir = join(root, d)

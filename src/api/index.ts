@@ -7,7 +7,7 @@
  * - verification: reference inputs and outputs recorded at commit and compared at checkout/verify.
  */
 export {
-  Repository, defaultAuthor, defaultTimestamp, cloneDirName,
+  Repository, defaultAuthor, defaultTimestamp, cloneDirName, configure, repositoryAuthor,
   type OpenRepositoryOptions, type CommitArgs, type CheckoutArgs, type ShowResult, type VerifyArgs, type LineageArgs,
   type RemoteArgs, type PushArgs, type FetchArgs, type PullArgs, type PullResult, type CloneArgs, type CloneResult
 } from './repository.js'
@@ -16,6 +16,9 @@ export * from '../errors.js'
 
 // Types of results.
 export type { CommitResult, Lineage } from '../core/commit.js'
+export type { InitResult } from '../core/init.js'
+export type { ConfigEntry, ConfigLevel, ConfigValue } from '../core/config.js'
+export { CONFIG_KEYS } from '../core/config.js'
 export type { CheckoutOutcome } from '../core/checkout.js'
 export type { ModelSummary } from '../core/show.js'
 export type { CheckoutResult, StatusResult } from '../core/worktree.js'

@@ -14,7 +14,10 @@ import type { Tolerance } from '../format/verification.js'
 import { DEFAULT_REMOTE, HEAD } from '../format/keys.js'
 import type { BackendName } from '../formats/tfjs/runtime.js'
 import type { Remote } from '../remote/interface.js'
-import { initRepo, openRepo, type Repo } from '../core/repo.js'
+import { openRepo, type Repo } from '../core/repo.js'
+import { init, type InitResult } from '../core/init.js'
+import { Config, setConfig, type ConfigEntry, type ConfigLevel, type ConfigValue } from '../core/config.js'
+import { gitUser } from '../core/lineage/code.js'
 import { commit, type CommitResult, type Lineage } from '../core/commit.js'
 import { checkout, type CheckoutOutcome } from '../core/checkout.js'
 import { status, type StatusResult } from '../core/worktree.js'
@@ -55,6 +58,21 @@ export function defaultAuthor (env: NodeJS.ProcessEnv = process.env): Author {
   return { name: env.MVC_AUTHOR_NAME ?? user, email: env.MVC_AUTHOR_EMAIL ?? `${user}@${hostname()}` }
 }
 
+/**
+ * The author of a repository's commits: MVC_AUTHOR_NAME / MVC_AUTHOR_EMAIL, else `mvc config
+ * user.name` / `user.email`, else git's `user.name` / `user.email` (the work tree's, then the user's),
+ * else the login name on this host.
+ */
+export async function repositoryAuthor (root: string, env: NodeJS.ProcessEnv = process.env): Promise<Author> {
+  const config = await Config.load(root, env)
+  const git = await gitUser(root, env.HOME ?? '')
+  const fallback = defaultAuthor({})
+  return {
+    name: env.MVC_AUTHOR_NAME ?? config.string('user.name') ?? git.name ?? fallback.name,
+    email: env.MVC_AUTHOR_EMAIL ?? config.string('user.email') ?? git.email ?? fallback.email
+  }
+}
+
 /** Commit time from MVC_DATE (ISO 8601 or ms since epoch; for reproducible tests), else now. */
 export function defaultTimestamp (env: NodeJS.ProcessEnv = process.env): number {
   const d = env.MVC_DATE
@@ -80,6 +98,12 @@ export interface VerifyArgs {
   readonly inputs?: Uint8Array
   /** Commit only: fail (VERIFICATION_UNAVAILABLE) when a model can't be loaded or run, instead of recording why. */
   readonly require?: boolean
+  /** Run with this runtime when it can ('tfjs', 'python-tensorflow'). */
+  readonly runtime?: string
+  /** The Python interpreter for the python-tensorflow runtime (default MVC_PYTHON, else python3). */
+  readonly python?: string
+  /** Files registering custom classes: Python modules, or JS modules calling tf.serialization.registerClass. */
+  readonly customObjects?: readonly string[]
 }
 
 /** Lineage fields given outright; `data` and `code` must have the shapes of docs/design.md, "Lineage". */
@@ -202,19 +226,71 @@ function lineageOf (l: LineageArgs | undefined): Lineage | undefined {
   return out
 }
 
+/**
+ * Reads or changes settings (`mvc config`) at the repository level (`root` given) or the user's.
+ * @example await configure({ key: 'user.email', value: 'ada@example.com', level: 'user' })
+ */
+export async function configure (args: { root?: string, key?: string, value?: string | ConfigValue, unset?: boolean, level?: ConfigLevel }): Promise<{ entries: ConfigEntry[], value?: ConfigValue }> {
+  const level = args.level ?? (args.root !== undefined ? 'repository' : 'user')
+  if (args.key !== undefined && (args.value !== undefined || args.unset === true)) {
+    await setConfig({ level, root: args.root, key: args.key, value: args.unset === true ? undefined : args.value })
+  }
+  const c = await Config.load(level === 'repository' ? args.root : undefined)
+  const entries = c.list()
+  const value = args.key === undefined ? undefined : c.get(args.key)
+  return value === undefined ? { entries } : { entries, value }
+}
+
 export class Repository {
   private constructor (private readonly repo: Repo) {}
 
   /** Absolute path of the folder holding `.mvc`. */
   get root (): string { return this.repo.root }
+
+  /** Verification settings: what was given, else `mvc config verify.*`; undefined when off. */
+  private async verifyDefaults (v: boolean | VerifyArgs | undefined): Promise<VerifySettings | undefined> {
+    const c = await Config.load(this.root)
+    if (v === false || (v === undefined && c.boolean('verify.enabled') === false)) return undefined
+    const given = v === true || v === undefined ? {} : v
+    const atol = c.number('verify.atol')
+    const rtol = c.number('verify.rtol')
+    return {
+      ...given,
+      backend: given.backend ?? c.string('verify.backend') as BackendName | undefined,
+      runtime: given.runtime ?? c.string('verify.runtime'),
+      python: given.python ?? c.string('verify.python'),
+      tolerance: given.tolerance ?? (atol !== undefined || rtol !== undefined ? { atol: atol ?? 1e-5, rtol: rtol ?? 1e-5 } : undefined)
+    }
+  }
+
+  /** Settings for checking behaviour: what was given, else `mvc config verify.*` (the tolerance stays as recorded). */
+  private async checkDefaults (v: boolean | VerifyArgs | undefined): Promise<CheckSettings | undefined> {
+    const s = await this.verifyDefaults(v)
+    if (s === undefined) return undefined
+    const given = typeof v === 'object' ? v : {}
+    return { backend: s.backend, runtime: s.runtime, python: s.python, customObjects: s.customObjects, tolerance: given.tolerance }
+  }
+
+  /** The remote used when none is named: `mvc config remote.default`, else `origin`. */
+  private async defaultRemote (): Promise<string> {
+    return (await Config.load(this.root)).string('remote.default') ?? DEFAULT_REMOTE
+  }
+
+  /**
+   * Settings (`mvc config`): the effective ones with where each comes from, or one key's value.
+   * @example await repo.config({ key: 'user.name', value: 'Ada', level: 'repository' })
+   */
+  async config (args: { key?: string, value?: string | ConfigValue, unset?: boolean, level?: ConfigLevel } = {}): Promise<{ entries: ConfigEntry[], value?: ConfigValue }> {
+    return await tagged('config', async () => await configure({ ...args, root: this.root }))
+  }
   get store (): ObjectStore { return this.repo.store }
 
   /**
    * Creates a repository in `dir` (idempotent).
    * @example const { created } = await Repository.init({ dir: '.' })
    */
-  static async init (options: { dir?: string } = {}): Promise<{ root: string, created: boolean }> {
-    return await tagged('init', async () => await initRepo(options.dir ?? '.'))
+  static async init (options: { dir?: string } = {}): Promise<InitResult> {
+    return await tagged('init', async () => await init(options.dir ?? '.'))
   }
 
   /**
@@ -234,10 +310,10 @@ export class Repository {
     return await tagged('commit', async () => await commit({
       ...args,
       repo: this.repo,
-      author: args.author ?? defaultAuthor(),
+      author: args.author ?? await repositoryAuthor(this.root),
       timestamp: args.timestamp ?? defaultTimestamp(),
       lineage: lineageOf(args.lineage),
-      verify: verifySettings(args.verify)
+      verify: await this.verifyDefaults(args.verify)
     }))
   }
 
@@ -247,7 +323,7 @@ export class Repository {
    */
   async checkout (args: CheckoutArgs): Promise<CheckoutOutcome> {
     if (typeof args.rev !== 'string') throw new TypeError('checkout: rev must be a string')
-    return await tagged('checkout', async () => await checkout({ repo: this.repo, rev: args.rev, to: args.to, force: args.force, onFile: args.onFile, verify: checkSettings(args.verify), keepOnFail: args.keepOnFail }))
+    return await tagged('checkout', async () => await checkout({ repo: this.repo, rev: args.rev, to: args.to, force: args.force, onFile: args.onFile, verify: await this.checkDefaults(args.verify), keepOnFail: args.keepOnFail }))
   }
 
   /**
@@ -257,7 +333,7 @@ export class Repository {
   async verify (args: { rev: string } & VerifyArgs): Promise<VerificationReport & { cid: CID, version: number }> {
     return await tagged('verify', async () => {
       await ensureLocal(this.repo.store, args.rev)
-      return await verifyVersion({ ...checkSettings(args), store: this.repo.store, rev: args.rev, formats: this.repo.formats })
+      return await verifyVersion({ ...(await this.checkDefaults(args)), store: this.repo.store, rev: args.rev, formats: this.repo.formats })
     })
   }
 
@@ -328,12 +404,12 @@ export class Repository {
    */
   async alias (args: { name: string, rev?: string, message?: string, author?: Author, timestamp?: number }): Promise<nameRefs.AliasResult> {
     if (typeof args.name !== 'string') throw new TypeError('alias: name must be a string')
-    return await tagged('alias', async () => await nameRefs.setAlias(this.repo.store, { ...args, author: args.author ?? defaultAuthor(), timestamp: args.timestamp ?? defaultTimestamp() }))
+    return await tagged('alias', async () => await nameRefs.setAlias(this.repo.store, { ...args, author: args.author ?? await repositoryAuthor(this.root), timestamp: args.timestamp ?? defaultTimestamp() }))
   }
 
   /** Deletes an alias (recorded in its history). */
   async deleteAlias (args: { name: string, message?: string, author?: Author, timestamp?: number }): Promise<nameRefs.NamedCommit> {
-    return await tagged('deleteAlias', async () => await nameRefs.deleteAlias(this.repo.store, { ...args, author: args.author ?? defaultAuthor(), timestamp: args.timestamp ?? defaultTimestamp() }))
+    return await tagged('deleteAlias', async () => await nameRefs.deleteAlias(this.repo.store, { ...args, author: args.author ?? await repositoryAuthor(this.root), timestamp: args.timestamp ?? defaultTimestamp() }))
   }
 
   /** Every move of an alias, newest first. */
@@ -382,9 +458,9 @@ export class Repository {
           artifacts,
           path: join(this.root, args.path ?? 'model'),
           message: args.message,
-          author: defaultAuthor(),
+          author: await repositoryAuthor(this.root),
           timestamp: defaultTimestamp(),
-          verify: verifySettings(args.verify),
+          verify: await this.verifyDefaults(args.verify),
           lineage: { params: args.params, metrics: args.metrics }
         })
         args.onCommit?.(r.result)
@@ -430,7 +506,7 @@ export class Repository {
    * @example const r = await repo.push({ remote: 'origin' }); console.log(r.objectsSent, r.bytesSent)
    */
   async push (args: PushArgs = {}): Promise<PushResult> {
-    return await tagged('push', async () => await pushRemote({ ...args, repo: this.repo }))
+    return await tagged('push', async () => await pushRemote({ ...args, repo: this.repo, remote: args.remote ?? await this.defaultRemote() }))
   }
 
   /**
@@ -439,7 +515,7 @@ export class Repository {
    * @example const r = await repo.fetch({ remote: 'origin' })
    */
   async fetch (args: FetchArgs = {}): Promise<FetchResult> {
-    return await tagged('fetch', async () => await fetchRemote({ ...args, repo: this.repo }))
+    return await tagged('fetch', async () => await fetchRemote({ ...args, repo: this.repo, remote: args.remote ?? await this.defaultRemote() }))
   }
 
   /**
@@ -448,7 +524,7 @@ export class Repository {
    * @example const r = await repo.pull({ remote: 'origin' }); console.log(r.action)
    */
   async pull (args: PullArgs = {}): Promise<PullResult> {
-    return await tagged('pull', async () => await pull({ ...args, repo: this.repo, remote: args.remote ?? DEFAULT_REMOTE, verify: checkSettings(args.verify) }))
+    return await tagged('pull', async () => await pull({ ...args, repo: this.repo, remote: args.remote ?? await this.defaultRemote(), verify: await this.checkDefaults(args.verify) }))
   }
 
   /**

@@ -24,6 +24,7 @@ import { cloneCommand } from './commands/clone.js'
 import { serveCommand } from './commands/serve.js'
 import { diffCommand } from './commands/diff.js'
 import { fsckCommand } from './commands/fsck.js'
+import { configCommand } from './commands/config.js'
 
 export async function main (argv: string[], base: Io = processIo): Promise<number> {
   let exitCode: number = ExitCode.ok
@@ -60,6 +61,7 @@ export async function main (argv: string[], base: Io = processIo): Promise<numbe
     .command(pullCommand(io))
     .command(cloneCommand(io))
     .command(serveCommand(io))
+    .command(configCommand(io))
     .demandCommand(1, 'name a command; see `mvc --help`')
     .strict()
     .recommendCommands()

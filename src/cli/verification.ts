@@ -27,7 +27,9 @@ export async function verifyArgs (a: VerifyFlags & { inputs?: string, 'require-v
   for (const [k, v] of [['atol', a.atol], ['rtol', a.rtol]] as const) {
     if (v !== undefined && (!Number.isFinite(v) || v < 0)) throw new InvalidArgumentError(`--${k} must be a number ≥ 0`, { [k]: v })
   }
-  const tolerance = a.atol !== undefined || a.rtol !== undefined || recorded !== true
+  // Given flags only: otherwise the recorded tolerance (checks) or `mvc config verify.atol` / the default (commit).
+  void recorded
+  const tolerance = a.atol !== undefined || a.rtol !== undefined
     ? { atol: a.atol ?? 1e-5, rtol: a.rtol ?? 1e-5 }
     : undefined
   let inputs: Uint8Array | undefined

@@ -24,6 +24,8 @@ import { dataRef, hashData, stageData } from './lineage/data.js'
 import { codeLineage } from './lineage/code.js'
 import { checkMetrics, readMetadata, readValuesFile, valuesFrom, type Values } from './lineage/params.js'
 import { environmentLineage } from './lineage/environment.js'
+import { Config } from './config.js'
+import { ignoreInGit } from './gitignore.js'
 
 /** Lineage given outright (by the API or an IOHandler); fields given here are recorded as they are. */
 export interface Lineage {
@@ -79,6 +81,8 @@ export interface CommitResult {
   readonly commit?: CommitObject
   /** What the user should know: parts of models stored as plain bytes, and why. */
   readonly warnings: readonly string[]
+  /** Lines added to the git work tree's .gitignore for the committed path (and which file). */
+  readonly gitignore?: { readonly file: string, readonly added: readonly string[] }
 }
 
 /** Repository-relative POSIX form of an absolute path inside the repository. */
@@ -214,8 +218,10 @@ export async function commit (options: CommitOptions): Promise<CommitResult> {
       dataLineage = hashed.lineage
     }
     let code = lineage.code ?? null
+    // What mvc versions itself is not part of the code's state.
+    const exclude = [abs, ...(data !== undefined && 'path' in data ? [resolve(data.path)] : [])]
     if (options.code === false) code = null
-    else if (options.code !== undefined || lineage.code === undefined) code = await codeLineage({ dir: options.code?.dir ?? folder })
+    else if (options.code !== undefined || lineage.code === undefined) code = await codeLineage({ dir: options.code?.dir ?? folder, exclude })
 
     const value: CommitObject = {
       type: 'mvc/commit',
@@ -246,7 +252,11 @@ export async function commit (options: CommitOptions): Promise<CommitResult> {
     tx.setMeta(failedCheckoutKey(rel), null)
     await tx.commit()
     const allWarnings = [...warnings, ...meta.warnings.map(w => `metadata.json: ${w}`)]
-    return { committed: true, cid: written.cid, version, parent, ...base, warnings: allWarnings, newObjects, newBytes, verification, commit: value }
+    // As DVC does: the committed path goes into the git work tree's .gitignore (unless git tracks it).
+    const gitignore = (await Config.load(repo.root)).boolean('core.gitignore') === false
+      ? undefined
+      : await ignoreInGit(repo.root, [{ abs, dir: snap.manifest.value.kind === 'dir' }]).catch(() => undefined)
+    return { committed: true, cid: written.cid, version, parent, ...base, warnings: allWarnings, newObjects, newBytes, verification, commit: value, ...(gitignore !== undefined && gitignore.added.length > 0 ? { gitignore } : {}) }
   } catch (err) {
     await tx.abort()
     throw err

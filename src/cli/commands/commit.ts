@@ -58,6 +58,7 @@ export function commitCommand (io: Io): CommandModule<GlobalArgs, Args> {
           }
           io.err(`${r.path}: ${r.stats.files} files, ${formatBytes(r.stats.bytes)}; ${r.newObjects} new objects, ${formatBytes(r.newBytes)} added`)
           for (const w of r.warnings) io.err(`warning: ${w}`)
+          if (r.gitignore !== undefined) io.err(`added ${r.gitignore.added.join(', ')} to ${r.gitignore.file}: mvc versions it, not git (commit .gitignore to git)`)
           const code = r.commit?.code ?? null
           if (code?.kind === 'git' && code.dirty) {
             const shown = code.dirtyPaths.slice(0, 5).join(', ') + (code.dirtyPaths.length > 5 ? ', …' : '')

@@ -13,6 +13,7 @@ export function initCommand (io: Io): CommandModule<GlobalArgs, Args> {
       const r = await Repository.init({ dir: args.dir ?? args.C ?? '.' })
       if (args.json === true) io.out(toJson(r))
       else io.out(r.created ? `Initialized empty mvc repository in ${r.root}/.mvc` : `${r.root} is already an mvc repository; nothing changed`)
+      if (args.json !== true && r.gitignore !== undefined) io.err(`added ${r.gitignore.added.join(', ')} to ${r.gitignore.file} (commit it to git)`)
     }
   }
 }

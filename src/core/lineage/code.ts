@@ -20,7 +20,7 @@
 import fs from 'node:fs'
 import { lstat, open, readFile, readdir, readlink } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
-import { dirname, isAbsolute, join, resolve } from 'node:path'
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path'
 import { inflateSync } from 'node:zlib'
 import { createRequire } from 'node:module'
 import { InputNotFoundError, InvalidArgumentError } from '../../errors.js'
@@ -322,7 +322,7 @@ function statMatches (e: IndexEntry, st: fs.BigIntStats): boolean {
  * Compares HEAD, the index and the working tree of a repository, as `git status` would.
  * `headOid` null = no commit yet (everything in the index is a change).
  */
-export async function dirtyCheck (options: { root: string, headOid: string | null, max?: number }): Promise<DirtyResult> {
+export async function dirtyCheck (options: { root: string, headOid: string | null, max?: number, exclude?: readonly string[] }): Promise<DirtyResult> {
   const dirs = await gitDirs(options.root)
   const { root, gitdir, commondir } = dirs
   const stats: DirtyStats = { tracked: 0, hashed: 0, treesRead: 0, ignoreChecks: 0 }
@@ -421,6 +421,9 @@ export async function dirtyCheck (options: { root: string, headOid: string | nul
     return await git.isIgnored({ fs: ignoreFs, dir: root, gitdir, filepath: rel })
   }
   const skipName = (name: string): boolean => name === '.git' || name === MVC_DIR
+  // Paths mvc versions itself (the committed model, the training data) are not the code's changes.
+  const exclude = options.exclude ?? []
+  const excluded = (p: string): boolean => exclude.some(e => p === e || p === e + '/' || p.startsWith(e + '/'))
   const holdsUntracked = async (rel: string): Promise<boolean> => {
     if (await ignored(rel + '/')) return false
     const abs = join(root, rel)
@@ -438,7 +441,7 @@ export async function dirtyCheck (options: { root: string, headOid: string | nul
     for (const d of names) {
       if (skipName(d.name)) continue
       const child = rel === '' ? d.name : `${rel}/${d.name}`
-      if (tracked.has(child)) continue
+      if (tracked.has(child) || excluded(child)) continue
       if (d.isDirectory()) {
         if (trackedDirs.has(child)) await scan(child)
         else if (await holdsUntracked(child)) dirty.add(child + '/')
@@ -449,6 +452,9 @@ export async function dirtyCheck (options: { root: string, headOid: string | nul
   }
   await scan('')
 
+  for (const p of [...dirty]) if (excluded(p)) dirty.delete(p)
+  // A .gitignore whose only changes are the lines mvc adds for what it versions is not a code change.
+  if (dirty.has('.gitignore') && options.headOid !== null && await onlyMvcIgnoreLines(git, root, gitdir, options.headOid, exclude)) dirty.delete('.gitignore')
   const all = [...dirty].sort(comparePaths)
   const max = options.max ?? MAX_DIRTY_PATHS
   return { dirty: all.length > 0, paths: all.slice(0, max), total: all.length, stats }
@@ -492,11 +498,31 @@ export function redactUrl (url: string): string {
   }
 }
 
+/** The .gitignore lines mvc writes (core/gitignore.ts): its comment, `/.mvc/`, and one per versioned path. */
+export function isMvcIgnoreLine (line: string, exclude: readonly string[]): boolean {
+  const t = line.trim()
+  return t === MVC_IGNORE_COMMENT || t === `/${MVC_DIR}/` || exclude.some(e => t === `/${e}/` || t === `/${e}`)
+}
+
+export const MVC_IGNORE_COMMENT = '# versioned by mvc, not git (mvc status shows their changes)'
+
+async function onlyMvcIgnoreLines (git: Git, root: string, gitdir: string, headOid: string, exclude: readonly string[]): Promise<boolean> {
+  let before = ''
+  try {
+    const { blob } = await git.readBlob({ fs, dir: root, gitdir, oid: headOid, filepath: '.gitignore' })
+    before = Buffer.from(blob).toString('utf8')
+  } catch { before = '' }
+  const now = await readFile(join(root, '.gitignore'), 'utf8').catch(() => undefined)
+  if (now === undefined) return false
+  const strip = (text: string): string => text.split(/\r?\n/).filter(l => !isMvcIgnoreLine(l, exclude)).join('\n').trim()
+  return strip(before) === strip(now)
+}
+
 /**
  * The code lineage of a folder: the enclosing git repository's HEAD commit, branch, `origin` URL and
  * dirty state. `{ kind: 'none', reason }` when no repository encloses it or it has no commit yet.
  */
-export async function codeLineage (options: { dir: string, max?: number }): Promise<CodeLineage> {
+export async function codeLineage (options: { dir: string, max?: number, exclude?: readonly string[] }): Promise<CodeLineage> {
   let abs = resolve(options.dir)
   const st = await lstat(abs).catch(() => undefined)
   if (st === undefined) throw new InputNotFoundError(`${abs} does not exist (the folder whose git commit to record)`, { path: abs })
@@ -517,7 +543,8 @@ export async function codeLineage (options: { dir: string, max?: number }): Prom
     return { kind: 'none', reason: (e as { code?: string }).code === 'NotFoundError' ? `the git repository at ${root} has no commit yet` : `cannot read HEAD of the git repository at ${root}: ${(e as Error).message}` }
   }
   const remote = await git.getConfig({ fs, gitdir: commondir, path: 'remote.origin.url' }).catch(() => undefined)
-  const d = await dirtyCheck({ root, headOid: head.oid, max: options.max })
+  const exclude = (options.exclude ?? []).map(p => relative(root, resolve(p)).split(sep).join('/')).filter(p => p !== '' && !p.startsWith('..'))
+  const d = await dirtyCheck({ root, headOid: head.oid, max: options.max, exclude })
   return {
     kind: 'git',
     oid: head.oid,
@@ -526,4 +553,72 @@ export async function codeLineage (options: { dir: string, max?: number }): Prom
     dirty: d.dirty,
     dirtyPaths: d.paths
   }
+}
+
+/** The root of the git work tree enclosing `dir`, or undefined when there is none. */
+export async function findGitRoot (dir: string): Promise<string | undefined> {
+  const git = await loadGit()
+  try {
+    return await git.findRoot({ fs, filepath: resolve(dir) })
+  } catch {
+    return undefined
+  }
+}
+
+/** True when git's index has a file at or under the root-relative path `rel`. */
+export async function gitTracks (root: string, rel: string): Promise<boolean> {
+  const { gitdir } = await gitDirs(root)
+  const buf = await readFile(join(gitdir, 'index')).catch(() => undefined)
+  if (buf === undefined) return false
+  const index = parseGitIndex(buf, 20, join(gitdir, 'index'))
+  return index.entries.some(e => e.path === rel || e.path.startsWith(rel + '/'))
+}
+
+/** `[user] name/email` from a git config file's text (a small INI subset: sections, `key = value`). */
+function iniUser (text: string): { name?: string, email?: string } {
+  const out: { name?: string, email?: string } = {}
+  let section = ''
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.replace(/[;#].*$/, '').trim()
+    if (line === '') continue
+    const sec = /^\[([^\]\s"]+)(?:\s+"[^"]*")?\]$/.exec(line)
+    if (sec !== null) { section = sec[1]!.toLowerCase(); continue }
+    if (section !== 'user') continue
+    const kv = /^([A-Za-z][\w-]*)\s*=\s*(.*)$/.exec(line)
+    if (kv === null) continue
+    const value = kv[2]!.replace(/^"(.*)"$/, '$1')
+    const key = kv[1]!.toLowerCase()
+    if (key === 'name') out.name = value
+    if (key === 'email') out.email = value
+  }
+  return out
+}
+
+/**
+ * git's `user.name` and `user.email` for a folder: the enclosing repository's config, then the user's
+ * (`$XDG_CONFIG_HOME/git/config`, `~/.gitconfig`), as git reads them (later files win within a level).
+ */
+export async function gitUser (dir: string, home = process.env.HOME ?? ''): Promise<{ name?: string, email?: string }> {
+  const files: string[] = []
+  const xdg = process.env.XDG_CONFIG_HOME ?? (home !== '' ? join(home, '.config') : '')
+  if (xdg !== '') files.push(join(xdg, 'git', 'config'))
+  if (home !== '') files.push(join(home, '.gitconfig'))
+  const root = await findGitRoot(dir)
+  if (root !== undefined) {
+    const { commondir } = await gitDirs(root)
+    files.push(join(commondir, 'config'))
+  }
+  const user: { name?: string, email?: string } = {}
+  for (const f of files) {
+    const text = await readFile(f, 'utf8').catch(() => undefined)
+    if (text !== undefined) Object.assign(user, iniUser(text))
+  }
+  return user
+}
+
+/** True when git ignores the root-relative path (a folder: pass it with a trailing `/`). */
+export async function gitIgnores (root: string, rel: string): Promise<boolean> {
+  const git = await loadGit()
+  const { gitdir } = await gitDirs(root)
+  return await git.isIgnored({ fs, dir: root, gitdir, filepath: rel }).catch(() => false)
 }

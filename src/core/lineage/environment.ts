@@ -17,7 +17,7 @@ export function mvcVersion (): string {
   for (let i = 0; i < 6; i++) {
     try {
       const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown, version?: unknown }
-      if (pkg.name === 'mvc' && typeof pkg.version === 'string') return (cachedVersion = pkg.version)
+      if ((pkg.name === 'mvc-models' || pkg.name === 'mvc') && typeof pkg.version === 'string') return (cachedVersion = pkg.version)
     } catch { /* not here: keep walking up */ }
     const up = dirname(dir)
     if (up === dir) break
