@@ -67,9 +67,10 @@ export async function repositoryAuthor (root: string, env: NodeJS.ProcessEnv = p
   const config = await Config.load(root, env)
   const git = await gitUser(root, env.HOME ?? '')
   const fallback = defaultAuthor({})
+  const given = (v: string | undefined): string | undefined => v === undefined || v === '' ? undefined : v
   return {
-    name: env.MVC_AUTHOR_NAME ?? config.string('user.name') ?? git.name ?? fallback.name,
-    email: env.MVC_AUTHOR_EMAIL ?? config.string('user.email') ?? git.email ?? fallback.email
+    name: given(env.MVC_AUTHOR_NAME) ?? config.string('user.name') ?? given(git.name) ?? fallback.name,
+    email: given(env.MVC_AUTHOR_EMAIL) ?? config.string('user.email') ?? given(git.email) ?? fallback.email
   }
 }
 
