@@ -14,7 +14,7 @@ import { CID } from 'multiformats/cid'
 import { Repository } from '../src/api/repository.js'
 import { hashData, stageData } from '../src/core/lineage/data.js'
 import { codeLineage, dirtyCheck, parseGitIndex, redactUrl } from '../src/core/lineage/code.js'
-import { checkMetrics, flattenValues, parseAssignments, parseScalar, parseYamlSubset, readMetadata, readValuesFile } from '../src/core/lineage/params.js'
+import { checkMetrics, flattenValues, parseAssignments, parseScalar, parseYaml, readMetadata, readValuesFile } from '../src/core/lineage/params.js'
 import { environmentLineage, mvcVersion } from '../src/core/lineage/environment.js'
 import { snapshot } from '../src/core/snapshot.js'
 import { DRY_RUN, readManifest } from '../src/core/objects.js'
@@ -373,12 +373,15 @@ describe('params and metrics', () => {
       { 'optimizer.lr': 0.1, 'optimizer.betas.0': 0.9, 'optimizer.betas.1': 0.999, epochs: 3, tag: null })
   })
 
-  test('YAML subset: key: value, nesting by indentation, comments, quotes; lists refused', () => {
-    const y = parseYamlSubset('# run\nlr: 0.001   # learning rate\nname: "run #1"\nother: \'it\'\'s\'\noptimizer:\n  name: adam\n  betas:\n    b1: 0.9\nepochs: 10\nflag: true\nnothing:\n', 'p.yaml')
+  test('YAML as DVC writes params.yaml: nesting, comments, quotes, lists and flow collections; duplicates refused', () => {
+    const y = parseYaml('# run\nlr: 0.001   # learning rate\nname: "run #1"\nother: \'it\'\'s\'\noptimizer:\n  name: adam\n  betas:\n    b1: 0.9\nepochs: 10\nflag: true\nnothing:\n', 'p.yaml')
     assert.deepEqual(flattenValues(y, 'p.yaml'), { lr: 0.001, name: 'run #1', other: "it's", 'optimizer.name': 'adam', 'optimizer.betas.b1': 0.9, epochs: 10, flag: true, nothing: null })
-    expectCodeSync(() => parseYamlSubset('layers:\n  - 1\n  - 2\n', 'p.yaml'), 'INVALID_ARGUMENT')
-    expectCodeSync(() => parseYamlSubset('a: {b: 1}\n', 'p.yaml'), 'INVALID_ARGUMENT')
-    expectCodeSync(() => parseYamlSubset('a: 1\na: 2\n', 'p.yaml'), 'INVALID_ARGUMENT')
+    // Issue 13: DVC's params.yaml has lists; the earlier hand-written subset refused them.
+    assert.deepEqual(flattenValues(parseYaml('train:\n  layers:\n    - 64\n    - 32\n  aug: [flip, crop]\nmodel: {name: mlp}\n', 'params.yaml'), 'params.yaml'),
+      { 'train.layers.0': 64, 'train.layers.1': 32, 'train.aug.0': 'flip', 'train.aug.1': 'crop', 'model.name': 'mlp' })
+    expectCodeSync(() => parseYaml('a: 1\na: 2\n', 'p.yaml'), 'INVALID_ARGUMENT')
+    assert.throws(() => parseYaml('a: 1\na: 2\n', 'p.yaml'), /p\.yaml:2/)
+    expectCodeSync(() => parseYaml('- 1\n- 2\n', 'p.yaml'), 'INVALID_ARGUMENT')
   })
 
   test('files: JSON and YAML; malformed files name the file', TIMEOUT, async () => {

@@ -7,7 +7,7 @@ import { userInfo, hostname } from 'node:os'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import type * as TF from '@tensorflow/tfjs'
-import { InvalidArgumentError, isMvcError } from '../errors.js'
+import { InvalidArgumentError, UsageError, isMvcError } from '../errors.js'
 import { parseCodeLineage, parseDataLineage, type ParamValue } from '../format/lineage.js'
 import type { Author } from '../format/objects.js'
 import type { Tolerance } from '../format/verification.js'
@@ -124,6 +124,8 @@ export interface CommitArgs {
   readonly timestamp?: number
   readonly lineage?: LineageArgs
   readonly onFile?: (rel: string, size: number) => void
+  /** Bytes hashed so far of the total (a progress bar). */
+  readonly onBytes?: (done: number, total: number) => void
   /** Record reference inputs and outputs for verification (default true; false skips TF.js entirely). */
   readonly verify?: boolean | VerifyArgs
   /** Training data: a folder or file to hash (its manifest is stored, its contents never are), or an external reference recorded as given. */
@@ -143,6 +145,8 @@ export interface CheckoutArgs {
   readonly to?: string
   readonly force?: boolean
   readonly onFile?: (path: string, size: number) => void
+  /** Bytes written so far of the total (a progress bar). */
+  readonly onBytes?: (done: number, total: number) => void
   /** Verify behaviour before putting the files in place (default true when the commit recorded it). */
   readonly verify?: boolean | VerifyArgs
   /** Put the files in place even when verification fails (status then says so). */
@@ -308,14 +312,17 @@ export class Repository {
    */
   async commit (args: CommitArgs): Promise<CommitResult> {
     if (typeof args.message !== 'string') throw new TypeError('commit: message must be a string')
-    return await tagged('commit', async () => await commit({
+    return await tagged('commit', async () => {
+      if (args.message.trim() === '') throw new UsageError('a version needs a message that says what it is, e.g. -m "fine-tune the head on March data"; empty messages are refused', {})
+      return await commit({
       ...args,
       repo: this.repo,
       author: args.author ?? await repositoryAuthor(this.root),
       timestamp: args.timestamp ?? defaultTimestamp(),
       lineage: lineageOf(args.lineage),
       verify: await this.verifyDefaults(args.verify)
-    }))
+      })
+    })
   }
 
   /**
@@ -324,7 +331,7 @@ export class Repository {
    */
   async checkout (args: CheckoutArgs): Promise<CheckoutOutcome> {
     if (typeof args.rev !== 'string') throw new TypeError('checkout: rev must be a string')
-    return await tagged('checkout', async () => await checkout({ repo: this.repo, rev: args.rev, to: args.to, force: args.force, onFile: args.onFile, verify: await this.checkDefaults(args.verify), keepOnFail: args.keepOnFail }))
+    return await tagged('checkout', async () => await checkout({ repo: this.repo, rev: args.rev, to: args.to, force: args.force, onFile: args.onFile, onBytes: args.onBytes, verify: await this.checkDefaults(args.verify), keepOnFail: args.keepOnFail }))
   }
 
   /**

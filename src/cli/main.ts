@@ -2,8 +2,8 @@
  * The command line. Parses arguments with yargs, runs one command, and maps any error to the
  * documented exit code (docs/cli.md) in one place. Returns the exit code; bin/mvc.js sets it.
  */
-import yargs from 'yargs'
-import { ExitCode, InputNotFoundError, UsageError, exitCodeFor, isMvcError } from '../api/index.js'
+import yargs, { type CommandModule } from 'yargs'
+import { ExitCode, InputNotFoundError, UsageError, exitCodeFor, isMvcError, outputSettings } from '../api/index.js'
 import { processIo, type GlobalArgs, type Io } from './output.js'
 import { initCommand } from './commands/init.js'
 import { commitCommand } from './commands/commit.js'
@@ -25,10 +25,51 @@ import { serveCommand } from './commands/serve.js'
 import { diffCommand } from './commands/diff.js'
 import { fsckCommand } from './commands/fsck.js'
 import { configCommand } from './commands/config.js'
+import { GIT_VERB_HINTS } from './hints.js'
+import { colorWanted, paint } from './color.js'
+import { page, pagerCommand } from './pager.js'
+
+/** Commands whose output can be long: paged on a terminal. */
+const PAGED = new Set(['log', 'show', 'diff'])
 
 export async function main (argv: string[], base: Io = processIo): Promise<number> {
   let exitCode: number = ExitCode.ok
-  const io: Io = { ...base, setExitCode: code => { exitCode = code } }
+  const json = argv.includes('--json')
+  const settings = base.outTty === true && !json ? await outputSettings(dirArg(argv)) : {}
+  const colorFlag = argv.includes('--no-color') ? false : argv.includes('--color') ? true : undefined
+  const painted = colorWanted({ flag: colorFlag, setting: settings.color, tty: base.outTty === true }) && !json
+  // Long output of log, show and diff goes through a pager on a terminal.
+  const pager = base.outTty === true && !json && !argv.includes('--no-pager') && PAGED.has(argv.find(a => !a.startsWith('-')) ?? '')
+    ? pagerCommand(settings.pager)
+    : undefined
+  const buffered: string[] = []
+  const io: Io = {
+    ...base,
+    out: pager === undefined ? base.out : s => { buffered.push(s.endsWith('\n') ? s : s + '\n') },
+    paint: paint(painted),
+    setExitCode: code => { exitCode = code }
+  }
+  const flush = async (): Promise<void> => {
+    if (pager === undefined || buffered.length === 0) return
+    const text = buffered.join('')
+    const rows = process.stdout.rows ?? 24
+    if (text.split('\n').length <= rows) process.stdout.write(text)
+    else await page(text, pager)
+  }
+  // In workflow order: --help lists them so.
+  const commands: Array<CommandModule<GlobalArgs, any>> = [ // eslint-disable-line @typescript-eslint/no-explicit-any
+    initCommand(io), commitCommand(io), statusCommand(io), logCommand(io), showCommand(io), diffCommand(io),
+    checkoutCommand(io), verifyCommand(io), fsckCommand(io), tagCommand(io), aliasCommand(io), branchCommand(io),
+    switchCommand(io), remoteCommand(io), pushCommand(io), fetchCommand(io), pullCommand(io), cloneCommand(io),
+    serveCommand(io), configCommand(io)
+  ]
+  const names = new Set(commands.map(c => String(c.command).split(' ')[0]!))
+  // A git word mvc does not have gets what to do instead, not a misleading "did you mean".
+  const first = argv.find(a => !a.startsWith('-'))
+  const hint = first === undefined ? undefined : GIT_VERB_HINTS[first]
+  if (hint !== undefined && !names.has(first!)) {
+    return report(io, new UsageError(`mvc has no '${first}' command: ${hint}`, { command: first }), argv)
+  }
   const parser = yargs(argv)
     .scriptName('mvc')
     .usage('mvc — version control for TensorFlow.js models\n\nUsage: mvc <command> [options]')
@@ -42,26 +83,10 @@ export async function main (argv: string[], base: Io = processIo): Promise<numbe
       argv.C = undefined
     }, true)
     .option('json', { type: 'boolean', describe: 'print machine-readable JSON', global: true })
-    .command(initCommand(io))
-    .command(commitCommand(io))
-    .command(statusCommand(io))
-    .command(logCommand(io))
-    .command(showCommand(io))
-    .command(diffCommand(io))
-    .command(checkoutCommand(io))
-    .command(verifyCommand(io))
-    .command(fsckCommand(io))
-    .command(tagCommand(io))
-    .command(aliasCommand(io))
-    .command(branchCommand(io))
-    .command(switchCommand(io))
-    .command(remoteCommand(io))
-    .command(pushCommand(io))
-    .command(fetchCommand(io))
-    .command(pullCommand(io))
-    .command(cloneCommand(io))
-    .command(serveCommand(io))
-    .command(configCommand(io))
+    .option('color', { type: 'boolean', describe: 'colour the output (default: on a terminal, unless NO_COLOR is set); --no-color turns it off', global: true })
+    .option('pager', { type: 'boolean', describe: 'page long output on a terminal (default on; --no-pager turns it off)', global: true })
+    .command(commands)
+    .completion('completion', 'Print a shell completion script (bash, zsh): mvc completion >> ~/.bashrc')
     .demandCommand(1, 'name a command; see `mvc --help`')
     .strict()
     .recommendCommands()
@@ -77,8 +102,10 @@ export async function main (argv: string[], base: Io = processIo): Promise<numbe
     })
   try {
     await parser.parseAsync()
+    await flush()
     return exitCode
   } catch (err) {
+    await flush()
     return report(io, err, argv)
   }
 }
@@ -99,3 +126,9 @@ function report (io: Io, err: unknown, argv: string[]): number {
 }
 
 export type { GlobalArgs }
+
+/** The folder a command runs in (`-C <dir>`), for reading settings before parsing. */
+function dirArg (argv: readonly string[]): string {
+  const i = argv.indexOf('-C')
+  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : '.'
+}

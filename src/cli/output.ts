@@ -4,6 +4,7 @@
  */
 import { Repository } from '../api/index.js'
 import type { CID } from 'multiformats/cid'
+import { NO_PAINT, type Paint } from './color.js'
 
 export interface Io {
   readonly out: (s: string) => void
@@ -12,12 +13,22 @@ export interface Io {
   readonly tty: boolean
   /** Sets the exit code of a command that succeeded but has something to report (`diff --exit-code`). */
   readonly setExitCode?: (code: number) => void
+  /** True when stdout is a terminal (colour and the pager apply only then). */
+  readonly outTty?: boolean
+  /** Colours for stdout (identity functions when colour is off). */
+  readonly paint?: Paint
 }
 
 export const processIo: Io = {
   out: s => { process.stdout.write(s.endsWith('\n') ? s : s + '\n') },
   err: s => { process.stderr.write(s.endsWith('\n') ? s : s + '\n') },
-  tty: process.stderr.isTTY === true
+  tty: process.stderr.isTTY === true,
+  outTty: process.stdout.isTTY === true
+}
+
+/** The colours of an Io (none unless main decided colour is wanted). */
+export function colors (io: Io): Paint {
+  return io.paint ?? NO_PAINT
 }
 
 export interface GlobalArgs {
@@ -67,23 +78,42 @@ export async function withRepo<T> (args: GlobalArgs, fn: (repo: Repository) => P
   }
 }
 
-/** A progress line on a terminal, rewritten in place; silent otherwise. */
-export function progress (io: Io, label: string): { tick: (bytes: number) => void, done: () => void } {
-  if (!io.tty) return { tick: () => {}, done: () => {} }
+/**
+ * A progress line on stderr when it is a terminal, rewritten in place (at most 10 times a second);
+ * silent otherwise. `bytes(done, total)` draws a bar with the rate and the time left; `tick(size)`
+ * counts files when no total is known.
+ */
+export function progress (io: Io, label: string): { tick: (bytes: number) => void, bytes: (done: number, total: number) => void, done: () => void } {
+  if (!io.tty) return { tick: () => {}, bytes: () => {}, done: () => {} }
   const start = Date.now()
-  let bytes = 0
+  let counted = 0
   let files = 0
   let last = 0
+  let drawn = false
+  const draw = (text: string): void => { process.stderr.write(`\r${text}\x1b[K`); drawn = true }
   return {
     tick: (n: number) => {
-      bytes += n
+      counted += n
       files++
       const now = Date.now()
       if (now - last < 100) return
       last = now
-      const rate = bytes / Math.max(0.001, (now - start) / 1000)
-      process.stderr.write(`\r${label}: ${files} files, ${formatBytes(bytes)} (${formatBytes(rate)}/s)\x1b[K`)
+      const rate = counted / Math.max(0.001, (now - start) / 1000)
+      draw(`${label}: ${files} files, ${formatBytes(counted)} (${formatBytes(rate)}/s)`)
     },
-    done: () => { if (last !== 0) process.stderr.write('\r\x1b[K') }
+    bytes: (done: number, total: number) => {
+      const now = Date.now()
+      if (now - last < 100 && done < total) return
+      last = now
+      const secs = Math.max(0.001, (now - start) / 1000)
+      const rate = done / secs
+      const frac = total > 0 ? Math.min(1, done / total) : 1
+      const width = 24
+      const fill = Math.round(frac * width)
+      const left = rate > 0 && done < total ? Math.ceil((total - done) / rate) : 0
+      const eta = done >= total ? '' : ` ETA ${left >= 60 ? `${Math.floor(left / 60)}m${String(left % 60).padStart(2, '0')}s` : `${left}s`}`
+      draw(`${label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${Math.floor(frac * 100)}% ${formatBytes(done)}/${formatBytes(total)} ${formatBytes(rate)}/s${eta}`)
+    },
+    done: () => { if (drawn) process.stderr.write('\r\x1b[K') }
   }
 }

@@ -6,7 +6,8 @@ import { readFile } from 'node:fs/promises'
 import { InvalidArgumentError, isMvcError } from '../api/index.js'
 import type { VerifyArgs } from '../api/index.js'
 import type { VerificationReport, BackendName } from '../api/index.js'
-import { toJson, type Io } from './output.js'
+import { colors, toJson, type Io } from './output.js'
+import { NO_PAINT, verdict, type Paint } from './color.js'
 
 export interface VerifyFlags { verify?: boolean, backend?: string, atol?: number, rtol?: number, runtime?: string, python?: string, 'custom-objects'?: string[] }
 
@@ -49,7 +50,7 @@ export async function verifyArgs (a: VerifyFlags & { inputs?: string, 'require-v
   }
 }
 
-export function formatReport (r: VerificationReport): string {
+export function formatReport (r: VerificationReport, p: Paint = NO_PAINT): string {
   const lines: string[] = []
   if (!r.verified) {
     for (const m of r.models) lines.push(`verification skipped: ${m.path}: ${m.reason ?? 'nothing recorded'}`)
@@ -66,10 +67,10 @@ export function formatReport (r: VerificationReport): string {
     lines.push(`  ${m.path}${ran}`)
     for (const o of m.outputs) {
       const extra = o.shapeMismatch !== undefined ? ` shape [${o.shapeMismatch.actual.join(',')}], recorded [${o.shapeMismatch.expected.join(',')}]` : o.missing !== undefined ? ` missing in ${o.missing}` : ''
-      lines.push(`    ${o.name.padEnd(32)} max_abs_diff ${o.maxAbsDiff.toExponential(3)}  ${o.pass ? 'PASS' : 'FAIL'}${extra}`)
+      lines.push(`    ${o.name.padEnd(32)} max_abs_diff ${o.maxAbsDiff.toExponential(3)}  ${verdict(p, o.pass)}${extra}`)
     }
   }
-  lines.push(r.pass ? 'PASS' : 'FAIL')
+  lines.push(verdict(p, r.pass))
   return lines.join('\n')
 }
 
@@ -79,7 +80,7 @@ function printFailedReport (io: Io, err: unknown, json: boolean): void {
   const report = (err.data as { report?: VerificationReport }).report
   if (report === undefined) return
   if (json) io.out(toJson({ ...report, error: { code: err.code, message: err.message } }))
-  else io.out(formatReport(report))
+  else io.out(formatReport(report, colors(io)))
 }
 
 /**

@@ -21,6 +21,8 @@ export interface CheckoutOperation {
   readonly to?: string
   readonly force?: boolean
   readonly onFile?: (path: string, size: number) => void
+  /** Bytes written so far of the total, for a progress bar. */
+  readonly onBytes?: (done: number, total: number) => void
   /** Verify behaviour after rebuilding with these settings (when the commit recorded it); undefined: don't. */
   readonly verify?: CheckSettings
   /** Put the files in place even when verification fails (they are marked as failed). */
@@ -35,7 +37,7 @@ export type CheckoutOutcome = CheckoutResult & { verification?: VerificationRepo
 export async function checkout (options: CheckoutOperation): Promise<CheckoutOutcome> {
   const { repo } = options
   await ensureLocal(repo.store, options.rev, { transport: options.transport, onProgress: options.onProgress })
-  const p = await prepareCheckout({ repo, rev: options.rev, to: options.to, force: options.force, onFile: options.onFile })
+  const p = await prepareCheckout({ repo, rev: options.rev, to: options.to, force: options.force, onFile: options.onFile, onBytes: options.onBytes })
   const record = p.commit.verification
   if (options.verify === undefined || record === null) return await completeCheckout(repo, p)
   let report: VerificationReport

@@ -47,6 +47,8 @@ export interface CommitOptions {
   readonly allowEmpty?: boolean
   readonly lineage?: Lineage
   readonly onFile?: (rel: string, size: number) => void
+  /** Bytes hashed (or known unchanged) so far of the total, for a progress bar. */
+  readonly onBytes?: (done: number, total: number) => void
   /** Record reference inputs and outputs with these settings; undefined: no verification (no runtime is loaded). */
   readonly verify?: VerifySettings
   /** Training data: a folder or file to hash (its manifest is stored, its contents never are), or an external reference recorded as given. */
@@ -181,14 +183,17 @@ export async function commit (options: CommitOptions): Promise<CommitResult> {
   if (rel === '.') {
     throw new InvalidArgumentError('committing the repository root itself is not supported: checkout could not swap a folder that holds .mvc. Put the model in a sub-folder (e.g. `model/`) and commit that.', { path: abs })
   }
-  const tree = await walk(abs)
+  const tree = await walk(abs, { repoRoot: repo.root })
   const store = repo.store
   const branch = await headBranch(store)
   const parent = await headCommit(store)
   const tx = await store.transaction()
   try {
     const cache = StatCache.for(store, rel)
-    const snap = await snapshot({ store, sink: tx, abs, cache, requireStored: true, onFile: options.onFile, formats: repo.formats }, tree)
+    const total = tree.files.reduce((a, f) => a + Number(f.stats.size), 0)
+    let done = 0
+    const onBytes = options.onBytes === undefined ? undefined : (n: number): void => { done += n; options.onBytes!(done, total) }
+    const snap = await snapshot({ store, sink: tx, abs, cache, requireStored: true, onFile: options.onFile, onBytes, formats: repo.formats }, tree)
     const manifest = snap.manifest.cid
     const warnings = [...snap.models.values()].flatMap(m => m.layout.warnings.map(w => `${m.layout.path}: ${w}`))
     const base = { path: rel, manifest, stats: snap.stats, warnings }

@@ -29,6 +29,8 @@ export interface MaterializeOptions {
   /** Absolute path of the folder (or file, for a file manifest) to create or replace. */
   readonly target: string
   readonly onFile?: (path: string, size: number) => void
+  /** Bytes written so far of the total, for a progress bar. */
+  readonly onBytes?: (done: number, total: number) => void
 }
 
 /** Checks every path of a manifest before anything is written. */
@@ -62,7 +64,7 @@ export function checkManifestPaths (manifest: Manifest): void {
 }
 
 /** Writes one file object's bytes to a path, reading (and verifying) chunk by chunk. */
-export async function writeFileFromObject (store: ObjectStore, fileCid: CID, path: string, mode: number, expectedSize?: number): Promise<number> {
+export async function writeFileFromObject (store: ObjectStore, fileCid: CID, path: string, mode: number, expectedSize?: number, onBytes?: (n: number) => void): Promise<number> {
   const file = await readFileObject(store, fileCid)
   if (expectedSize !== undefined && file.size !== expectedSize) {
     throw new InvalidObjectError(`file object ${fileCid.toString()} holds ${file.size} bytes but the manifest says ${expectedSize}; the repository object is corrupt or crafted`, { cid: fileCid.toString(), size: file.size, expected: expectedSize })
@@ -92,6 +94,7 @@ export async function writeFileFromObject (store: ObjectStore, fileCid: CID, pat
       if (offset + length > bytes.length) throw new InvalidObjectError(`file object ${fileCid.toString()}: extent runs past the end of chunk ${key}`, { cid: fileCid.toString() })
       let done = 0
       while (done < length) done += (await fh.write(bytes, offset + done, length - done)).bytesWritten
+      onBytes?.(length)
     }
     // Permission bits only: setuid, setgid and sticky bits from a manifest are never applied.
     await fh.chmod(mode & 0o777)
@@ -152,11 +155,14 @@ export async function stage (options: MaterializeOptions & { root?: string }): P
   const old = join(parent, `.${basename(target)}.mvc-old-${tag}`)
   let files = 0
   let bytes = 0
+  const total = manifest.entries.reduce((a, e) => a + e.size, 0)
+  let written = 0
+  const onBytes = options.onBytes === undefined ? undefined : (n: number): void => { written += n; options.onBytes!(written, total) }
   await mkdir(staging)
   try {
     if (manifest.kind === 'file') {
       const e = manifest.entries[0]!
-      bytes += await writeFileFromObject(store, e.file, join(staging, e.path), e.mode, e.size)
+      bytes += await writeFileFromObject(store, e.file, join(staging, e.path), e.mode, e.size, onBytes)
       files++
       options.onFile?.(e.path, e.size)
     } else {
@@ -165,7 +171,7 @@ export async function stage (options: MaterializeOptions & { root?: string }): P
       for (const e of manifest.entries) {
         const dir = dirname(join(staging, e.path))
         if (!made.has(dir)) { await mkdir(dir, { recursive: true }); made.add(dir) }
-        bytes += await writeFileFromObject(store, e.file, join(staging, e.path), e.mode, e.size)
+        bytes += await writeFileFromObject(store, e.file, join(staging, e.path), e.mode, e.size, onBytes)
         files++
         options.onFile?.(e.path, e.size)
       }

@@ -88,7 +88,7 @@ export class DiskFileAccess implements FileAccess {
 interface Piece { readonly offset: number, readonly length: number, readonly chunk: CID, readonly inChunk: number }
 
 /** Streams one tensor's bytes into row-aligned chunks, noting which file ranges each chunk covers. */
-async function storeTensor (sink: ObjectWriter, access: DiskFileAccess, t: TensorLayout, pieces: Map<string, Piece[]>, scratch: Uint8Array): Promise<Block<TensorObject>> {
+async function storeTensor (sink: ObjectWriter, access: DiskFileAccess, t: TensorLayout, pieces: Map<string, Piece[]>, scratch: Uint8Array, onBytes?: (n: number) => void): Promise<Block<TensorObject>> {
   const size = tensorChunkBytes(t)
   const chunks: Array<[CID, number]> = []
   let spanIndex = 0
@@ -113,6 +113,7 @@ async function storeTensor (sink: ObjectWriter, access: DiskFileAccess, t: Tenso
     const cid = rawCid(buf)
     await sink.putRaw(cid, buf)
     chunks.push([cid, len])
+    onBytes?.(len)
     for (const c of covered) {
       const list = pieces.get(c.file) ?? []
       list.push({ offset: c.offset, length: c.length, chunk: cid, inChunk: c.inChunk })
@@ -137,7 +138,7 @@ const GAP_READ = 1 << 20
  * The file object of a covered file: its tensor pieces in file order, and the bytes between them
  * streamed through the content-defined chunker (one stream per file) and referenced as slices.
  */
-async function storeCoveredFile (sink: ObjectWriter, access: DiskFileAccess, path: string, filePieces: readonly Piece[]): Promise<{ block: Block<FileObject>, gapBytes: number }> {
+async function storeCoveredFile (sink: ObjectWriter, access: DiskFileAccess, path: string, filePieces: readonly Piece[], onBytes?: (n: number) => void): Promise<{ block: Block<FileObject>, gapBytes: number }> {
   const size = access.files.get(path)?.size ?? 0
   const sorted = [...filePieces].sort((a, b) => a.offset - b.offset)
   // Gaps in file order, and the file's layout as tensor pieces and gap ranges (offsets into the gap stream).
@@ -179,6 +180,7 @@ async function storeCoveredFile (sink: ObjectWriter, access: DiskFileAccess, pat
         const n = Math.min(buf.length, g.length - off)
         await access.readInto(path, g.offset + off, buf, 0, n)
         for (const c of chunker.feed(buf.subarray(0, n))) await keep(c)
+        onBytes?.(n)
       }
     }
     const tail = chunker.finish()
@@ -210,19 +212,19 @@ async function storeCoveredFile (sink: ObjectWriter, access: DiskFileAccess, pat
 }
 
 /** Stores one model: its tensors, the files it covers, its topology and its model object. */
-async function storeLayout (sink: ObjectWriter, layout: ModelLayout, access: DiskFileAccess): Promise<{ model: CID, files: Map<string, Block<FileObject>>, bytes: number }> {
+async function storeLayout (sink: ObjectWriter, layout: ModelLayout, access: DiskFileAccess, onBytes?: (n: number) => void): Promise<{ model: CID, files: Map<string, Block<FileObject>>, bytes: number }> {
   const pieces = new Map<string, Piece[]>()
   const tensors: CID[] = []
   const scratch = new Uint8Array(Math.max(1, ...layout.tensors.map(tensorChunkBytes)))
   let bytes = 0
   for (const t of layout.tensors) {
-    tensors.push((await storeTensor(sink, access, t, pieces, scratch)).cid)
+    tensors.push((await storeTensor(sink, access, t, pieces, scratch, onBytes)).cid)
     bytes += t.byteLength
   }
   const files = new Map<string, Block<FileObject>>()
   for (const f of layout.files) {
     if (files.has(f)) continue
-    const stored = await storeCoveredFile(sink, access, f, pieces.get(f) ?? [])
+    const stored = await storeCoveredFile(sink, access, f, pieces.get(f) ?? [], onBytes)
     files.set(f, stored.block)
     bytes += stored.gapBytes
   }
@@ -256,6 +258,8 @@ export interface StoreModelsOptions {
   readonly formats: readonly ModelFormat[]
   readonly cache?: StatCache
   readonly requireStored: boolean
+  /** Bytes read so far, for progress (covered files answered by the cache count whole). */
+  readonly onBytes?: (n: number) => void
 }
 
 /** Finds the models among the walked files (every adapter in turn) and stores them tensor by tensor. */
@@ -284,12 +288,13 @@ export async function storeModels (options: StoreModelsOptions): Promise<StoredM
             const cached = await cache.lookupModel(modelCacheKey(layout, cids))
             if (cached !== undefined && (!options.requireStored || await store.has(CID.parse(cached)))) {
               result.models.push({ path: layout.path, model: CID.parse(cached) })
+              for (const f of layout.files) options.onBytes?.(access.files.get(f)?.size ?? 0)
               layout.files.forEach((f, i) => { if (!result.coveredFiles.has(f)) result.coveredFiles.set(f, CID.parse(cids[i]!)) })
               continue
             }
           }
         }
-        const stored = await storeLayout(sink, layout, access)
+        const stored = await storeLayout(sink, layout, access, options.onBytes)
         result.hashedBytes += stored.bytes
         result.models.push({ path: layout.path, model: stored.model })
         for (const [f, block] of stored.files) {

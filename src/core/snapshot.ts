@@ -31,7 +31,7 @@ export interface SnapshotStats {
 }
 
 /** Streams one file through the chunker into the sink; returns its file object block. */
-export async function storeFile (sink: ObjectWriter, file: WalkedFile, params: ChunkingParams = DEFAULT_CHUNKING): Promise<Block<FileObject>> {
+export async function storeFile (sink: ObjectWriter, file: WalkedFile, params: ChunkingParams = DEFAULT_CHUNKING, onBytes?: (n: number) => void): Promise<Block<FileObject>> {
   const fh = await open(file.abs, 'r')
   const extents: Extent[] = []
   let size = 0
@@ -49,6 +49,7 @@ export async function storeFile (sink: ObjectWriter, file: WalkedFile, params: C
       const { bytesRead } = await fh.read(buf, 0, READ_SIZE, null)
       if (bytesRead === 0) break
       for (const chunk of chunker.feed(buf.subarray(0, bytesRead))) await store(chunk)
+      onBytes?.(bytesRead)
     }
     const tail = chunker.finish()
     if (tail !== undefined) await store(tail)
@@ -70,6 +71,8 @@ export interface SnapshotOptions {
   readonly requireStored: boolean
   readonly chunking?: ChunkingParams
   readonly onFile?: (rel: string, size: number) => void
+  /** Bytes read (or answered by the stat cache) so far, for progress. */
+  readonly onBytes?: (n: number) => void
   /** Recognise models in a folder (default true); false hashes every file as a plain file (training data). */
   readonly detectModels?: boolean
   /** Model format adapters, in detection order (default: every format mvc knows). */
@@ -91,18 +94,20 @@ export async function snapshot (options: SnapshotOptions, w?: Walk): Promise<Sna
   const entries: ManifestEntry[] = []
   // Models are stored tensor by tensor; the files they cover come back as file objects.
   const planned = tree.kind === 'dir' && options.detectModels !== false
-    ? await storeModels({ store: options.store, sink: options.sink, files: tree.files, formats: options.formats ?? DEFAULT_FORMATS, cache: options.cache, requireStored: options.requireStored })
+    ? await storeModels({ store: options.store, sink: options.sink, files: tree.files, formats: options.formats ?? DEFAULT_FORMATS, cache: options.cache, requireStored: options.requireStored, onBytes: options.onBytes })
     : undefined
   stats.hashedBytes += planned?.hashedBytes ?? 0
   for (const f of tree.files) {
     let fileCid: CID | undefined = planned?.coveredFiles.get(f.rel)
+    const covered = fileCid !== undefined
     const cached = fileCid !== undefined ? undefined : await options.cache?.lookup(f.rel, f.stats)
     if (cached !== undefined) {
       const c = CID.parse(cached)
       if (!options.requireStored || await options.store.has(c)) fileCid = c
     }
+    if (fileCid !== undefined && !covered) options.onBytes?.(Number(f.stats.size))
     if (fileCid === undefined) {
-      const block = await storeFile(options.sink, f, options.chunking)
+      const block = await storeFile(options.sink, f, options.chunking, options.onBytes)
       fileCid = block.cid
       stats.hashedFiles++
       stats.hashedBytes += Number(f.stats.size)

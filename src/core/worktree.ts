@@ -24,6 +24,8 @@ export interface StatusResult {
   readonly base: { readonly cid: CID, readonly version: number } | null
   readonly exists: boolean
   readonly clean: boolean
+  /** HEAD, when it is not the version the files are compared with (another version was checked out there). */
+  readonly head?: { readonly cid: CID, readonly version: number }
   /** Set when the files there are a version whose verification failed (checked out with --keep-on-fail). */
   readonly failedVerification?: { readonly cid: CID, readonly version: number }
   readonly added: string[]
@@ -35,7 +37,7 @@ export interface StatusResult {
 async function currentManifest (repo: Repo, abs: string, rel: string): Promise<{ manifest: Manifest, cid: CID } | undefined> {
   const exists = await lstat(abs).catch(() => undefined)
   if (exists === undefined) return undefined
-  const tree = await walk(abs)
+  const tree = await walk(abs, { repoRoot: repo.root })
   const cache = StatCache.for(repo.store, rel)
   const snap = await snapshot({ store: repo.store, sink: DRY_RUN, abs, cache, requireStored: false }, tree)
   if (cache.pending > 0) {
@@ -79,6 +81,8 @@ export async function status (repo: Repo, path: string | undefined): Promise<Sta
   const current = rel === '.' ? undefined : await currentManifest(repo, abs, rel)
   const diff = compareManifests(baseManifest, current?.manifest)
   const dirsChanged = JSON.stringify(baseManifest?.dirs ?? []) !== JSON.stringify(current?.manifest.dirs ?? [])
+  const headCid = await headCommit(repo.store)
+  const head = headCid !== undefined && base !== undefined && !headCid.equals(base.cid) ? { cid: headCid, version: (await readCommit(repo.store, headCid)).version } : undefined
   const failed = await repo.store.readMeta(failedCheckoutKey(rel))
   const failedCid = failed === undefined ? undefined : utf8.decode(failed)
   return {
@@ -86,6 +90,7 @@ export async function status (repo: Repo, path: string | undefined): Promise<Sta
     base: base === undefined ? null : { cid: base.cid, version: base.commit.version },
     exists: current !== undefined,
     clean: diff.added.length + diff.modified.length + diff.removed.length === 0 && !dirsChanged,
+    ...(head !== undefined ? { head } : {}),
     ...(failedCid !== undefined && base !== undefined && base.cid.toString() === failedCid ? { failedVerification: { cid: base.cid, version: base.commit.version } } : {}),
     ...diff
   }
@@ -98,6 +103,7 @@ export interface CheckoutOptions {
   readonly to?: string
   readonly force?: boolean
   readonly onFile?: (path: string, size: number) => void
+  readonly onBytes?: (done: number, total: number) => void
 }
 
 export interface CheckoutResult {
@@ -125,7 +131,7 @@ async function assertClean (repo: Repo, abs: string, rel: string | undefined): P
   const exists = await lstat(abs).catch(() => undefined)
   if (exists === undefined) return
   if (exists.isDirectory()) {
-    const tree = await walk(abs)
+    const tree = await walk(abs, { repoRoot: repo.root })
     if (tree.files.length === 0 && tree.dirs.length === 0) return
   }
   const current = await currentManifest(repo, abs, rel ?? `@${abs}`)
@@ -171,7 +177,7 @@ export async function prepareCheckout (options: CheckoutOptions): Promise<Prepar
   // Inside the repository, no folder on the way may be a link (a hostile commit path could aim through one).
   if (rel !== undefined) await assertNoLinkedAncestors(repo.root, dirname(target))
   if (options.force !== true) await assertClean(repo, target, rel)
-  const staged = await stage({ store: repo.store, manifest, target, onFile: options.onFile, ...(rel !== undefined ? { root: repo.root } : {}) })
+  const staged = await stage({ store: repo.store, manifest, target, onFile: options.onFile, onBytes: options.onBytes, ...(rel !== undefined ? { root: repo.root } : {}) })
   return { cid, commit, manifest, target, rel, staged }
 }
 
@@ -185,7 +191,7 @@ export async function completeCheckout (repo: Repo, p: PreparedCheckout, failed 
   await p.staged.swap()
   if (p.rel !== undefined) {
     const cache = StatCache.for(repo.store, p.rel)
-    const tree = await walk(p.target)
+    const tree = await walk(p.target, { repoRoot: repo.root })
     const byPath = new Map(p.manifest.entries.map(e => [e.path, e.file.toString()]))
     for (const f of tree.files) {
       const fileCid = byPath.get(f.rel)

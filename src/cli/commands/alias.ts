@@ -16,7 +16,9 @@ export function aliasCommand (io: Io): CommandModule<GlobalArgs, Args> {
       .positional('rev', { type: 'string', describe: 'version to point at (default HEAD)' })
       .option('delete', { alias: 'd', type: 'boolean', default: false, describe: 'delete the alias (recorded in its history)' })
       .option('history', { type: 'boolean', default: false, describe: 'show every move of the alias, newest first' })
-      .option('message', { alias: 'm', type: 'string', describe: 'why it moved (kept in the history)' }),
+      .option('message', { alias: 'm', type: 'string', describe: 'why it moved (kept in the history)' })
+      .example('mvc alias production v3 -m "rollout"', 'point production at v3 (recorded in its history)')
+      .example('mvc alias production --history', 'every move of production'),
     handler: async args => {
       Object.assign(args, nameAndRev(args))
       await withRepo(args, async repo => {

@@ -12,7 +12,9 @@ export function branchCommand (io: Io): CommandModule<GlobalArgs, Args> {
     builder: y => y
       .positional('name', { type: 'string', describe: 'branch to create' })
       .positional('rev', { type: 'string', describe: 'where it starts (default HEAD)' })
-      .option('delete', { alias: 'd', type: 'boolean', default: false, describe: 'delete the branch (not the current one; its versions stay)' }),
+      .option('delete', { alias: 'd', type: 'boolean', default: false, describe: 'delete the branch (not the current one; its versions stay)' })
+      .example('mvc branch experiment v2', 'a branch at v2')
+      .example('mvc branch', 'list branches'),
     handler: async args => {
       Object.assign(args, nameAndRev(args))
       await withRepo(args, async repo => {

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs'
 import { formatReport, verifyArgs, verifyingStep, verifyOptions, type VerifyFlags } from '../verification.js'
-import { formatBytes, progress, toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
+import { formatBytes, progress, toJson, withRepo, type GlobalArgs, type Io, colors } from '../output.js'
 
 interface Args extends GlobalArgs, VerifyFlags { rev: string, to?: string, force?: boolean, 'keep-on-fail'?: boolean }
 
@@ -12,19 +12,21 @@ export function checkoutCommand (io: Io): CommandModule<GlobalArgs, Args> {
       .positional('rev', { type: 'string', demandOption: true, describe: 'version to check out' })
       .option('to', { type: 'string', describe: 'write here instead of the committed path' })
       .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'overwrite uncommitted changes in the target' })
-      .option('keep-on-fail', { type: 'boolean', default: false, describe: 'put the files in place even when verification fails (status then says so); by default a version that fails verification leaves your files as they were' }),
+      .option('keep-on-fail', { type: 'boolean', default: false, describe: 'put the files in place even when verification fails (status then says so); by default a version that fails verification leaves your files as they were' })
+      .example('mvc checkout v1', 'rebuild v1 in its path and verify its behaviour')
+      .example('mvc checkout v3 --to /tmp/v3 --no-verify', 'rebuild elsewhere, skip verification'),
     handler: async args => {
       await withRepo(args, async repo => {
         const p = progress(io, 'checking out')
         const verify = (await verifyArgs(args, true)) ?? false
         const r = await verifyingStep(io, args.json === true, [p], async () =>
-          await repo.checkout({ rev: args.rev, to: args.to, force: args.force, verify, keepOnFail: args['keep-on-fail'], onFile: (_f, size) => p.tick(size) }))
+          await repo.checkout({ rev: args.rev, to: args.to, force: args.force, verify, keepOnFail: args['keep-on-fail'], onBytes: (done, total) => p.bytes(done, total) }))
         if (args.json === true) {
           io.out(toJson({ cid: r.cid, version: r.commit.version, target: r.target, files: r.files, bytes: r.bytes, verification: r.verification ?? null }))
           return
         }
         io.out(`checked out v${r.commit.version} (${r.cid.toString()}) to ${r.target}: ${r.files} files, ${formatBytes(r.bytes)}`)
-        if (r.verification !== undefined) io.out(formatReport(r.verification))
+        if (r.verification !== undefined) io.out(formatReport(r.verification, colors(io)))
       })
     }
   }

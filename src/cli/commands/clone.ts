@@ -2,7 +2,7 @@ import type { CommandModule } from 'yargs'
 import { resolve } from 'node:path'
 import { Repository, cloneDirName } from '../../api/index.js'
 import { remoteScheme } from '../../api/index.js'
-import { formatBytes, progress, toJson, type GlobalArgs, type Io } from '../output.js'
+import { formatBytes, progress, toJson, type GlobalArgs, type Io, colors } from '../output.js'
 import { formatReport, verifyArgs, verifyingStep, verifyOptions, type VerifyFlags } from '../verification.js'
 import { transferProgress } from './push.js'
 
@@ -17,7 +17,9 @@ export function cloneCommand (io: Io): CommandModule<GlobalArgs, Args> {
       .positional('dir', { type: 'string', describe: 'folder to create (default: the last part of the URL)' })
       .option('filter', { type: 'string', choices: ['commits'], describe: "partial clone: fetch commits and refs only; a version's content is fetched when it is checked out, shown, verified or diffed" })
       .option('checkout', { type: 'boolean', default: true, describe: 'check out the HEAD version (--no-checkout fetches only)' })
-      .option('origin', { alias: 'o', type: 'string', default: 'origin', describe: 'name of the remote in the new repository' }),
+      .option('origin', { alias: 'o', type: 'string', default: 'origin', describe: 'name of the remote in the new repository' })
+      .example('mvc clone http://127.0.0.1:8080/ classifier', 'a repository from an mvc serve')
+      .example('mvc clone s3://models/classifier --filter=commits', 'history now, contents when used'),
     handler: async args => {
       // With -C, a relative URL path and the target folder are taken relative to that folder.
       const base = args.C ?? '.'
@@ -56,7 +58,7 @@ export function cloneCommand (io: Io): CommandModule<GlobalArgs, Args> {
       if (r.branch === null) io.out('the remote has no branches yet: nothing to check out')
       if (r.checkout !== undefined) {
         io.out(`checked out v${r.checkout.commit.version} to ${r.checkout.target}: ${r.checkout.files} files, ${formatBytes(r.checkout.bytes)}`)
-        if (r.checkout.verification !== undefined) io.out(formatReport(r.checkout.verification))
+        if (r.checkout.verification !== undefined) io.out(formatReport(r.checkout.verification, colors(io)))
       }
       io.err(`received ${f.objectsReceived} objects, ${formatBytes(f.bytesReceived)}`)
     }

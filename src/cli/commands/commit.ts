@@ -36,16 +36,27 @@ export function commitCommand (io: Io): CommandModule<GlobalArgs, Args> {
       .option('param', { type: 'string', array: true, nargs: 1, describe: 'a param key=value (repeatable; numbers stay numbers)' })
       .option('metric', { type: 'string', array: true, nargs: 1, describe: 'a metric key=value (repeatable; finite numbers or strings)' })
       .option('params', { type: 'string', array: true, nargs: 1, describe: 'JSON (or flat YAML) file of params; nested keys are joined with dots' })
-      .option('metrics', { type: 'string', array: true, nargs: 1, describe: 'JSON (or flat YAML) file of metrics' }),
+      .option('metrics', { type: 'string', array: true, nargs: 1, describe: 'JSON (or flat YAML) file of metrics' })
+      .example('mvc commit model -m "baseline"', 'snapshot the model folder as a new version')
+      .example('mvc commit -m "fine-tune head" --data data --param lr=0.005', 'commit the last path with its training data and a param')
+      .example('mvc commit model.h5 -m "keras" --python .venv/bin/python', 'record outputs with TensorFlow in that Python'),
     handler: async args => {
       await withRepo(args, async repo => {
         const p = progress(io, 'committing')
         let r
         try {
-          r = await repo.commit({ path: args.path, message: args.message, allowEmpty: args['allow-empty'], verify: (await verifyArgs(args)) ?? false, onFile: (_f, size) => p.tick(size), ...lineageArgs(args) })
+          r = await repo.commit({ path: args.path, message: args.message, allowEmpty: args['allow-empty'], verify: (await verifyArgs(args)) ?? false, onBytes: (done, total) => p.bytes(done, total), ...lineageArgs(args) })
         } finally { p.done() }
+        // Every warning the text prints is in the JSON too.
+        const warnings = [...r.warnings]
+        const code = r.commit?.code ?? null
+        if (code?.kind === 'git' && code.dirty) {
+          const shown = code.dirtyPaths.slice(0, 5).join(', ') + (code.dirtyPaths.length > 5 ? ', …' : '')
+          warnings.push(`the code at ${code.oid.slice(0, 10)} has uncommitted changes (${shown}); recorded as dirty`)
+        }
+        for (const m of r.verification?.models ?? []) if (m.status === 'skipped') warnings.push(`verification skipped: ${m.path}: ${m.reason}`)
         if (args.json === true) {
-          const { commit: _written, parentVersion: _pv, warnings, ...shown } = r
+          const { commit: _written, parentVersion: _pv, warnings: _w, ...shown } = r
           io.out(toJson(warnings.length > 0 ? { ...shown, warnings } : shown))
         } else if (!r.committed) {
           io.out(`nothing to commit: ${r.path} is unchanged since v${String(r.parentVersion)} (use --allow-empty to commit anyway)`)
@@ -53,17 +64,11 @@ export function commitCommand (io: Io): CommandModule<GlobalArgs, Args> {
           io.out(`v${r.version} ${r.cid!.toString()}`)
           const v = r.verification ?? null
           for (const m of v?.models ?? []) {
-            if (m.status === 'skipped') io.err(`verification skipped: ${m.path}: ${m.reason}`)
-            else io.err(`verification recorded: ${m.path} (${m.inputs.length} inputs, ${m.outputs.length} outputs, ${m.runtime !== undefined ? `${m.runtime.id}, ${m.runtime.version}` : v!.backend})`)
+            if (m.status === 'recorded') io.err(`verification recorded: ${m.path} (${m.inputs.length} inputs, ${m.outputs.length} outputs, ${m.runtime !== undefined ? `${m.runtime.id}, ${m.runtime.version}` : v!.backend})`)
           }
           io.err(`${r.path}: ${r.stats.files} files, ${formatBytes(r.stats.bytes)}; ${r.newObjects} new objects, ${formatBytes(r.newBytes)} added`)
-          for (const w of r.warnings) io.err(`warning: ${w}`)
+          for (const w of warnings) io.err(w.startsWith('verification skipped') ? w : `warning: ${w}`)
           if (r.gitignore !== undefined) io.err(`added ${r.gitignore.added.join(', ')} to ${r.gitignore.file}: mvc versions it, not git (commit .gitignore to git)`)
-          const code = r.commit?.code ?? null
-          if (code?.kind === 'git' && code.dirty) {
-            const shown = code.dirtyPaths.slice(0, 5).join(', ') + (code.dirtyPaths.length > 5 ? ', …' : '')
-            io.err(`warning: the code at ${code.oid.slice(0, 10)} has uncommitted changes (${shown}); recorded as dirty`)
-          }
         }
       })
     }

@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs'
 import type { DiffEndpoint, DiffResult, TensorDiff, TopologyChange } from '../../api/index.js'
-import { formatBytes, shortCid, toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
+import { formatBytes, shortCid, toJson, withRepo, type GlobalArgs, type Io, colors } from '../output.js'
+import { NO_PAINT, type Paint } from '../color.js'
 
 interface Args extends GlobalArgs { a: string, b?: string, stat?: boolean, 'exact-norm'?: boolean, 'exit-code'?: boolean }
 
@@ -13,12 +14,15 @@ export function diffCommand (io: Io): CommandModule<GlobalArgs, Args> {
       .positional('b', { type: 'string', describe: 'another version (default: the working folder at a\'s committed path)' })
       .option('stat', { type: 'boolean', default: false, describe: 'print counts per section only' })
       .option('exit-code', { type: 'boolean', default: false, describe: 'exit 1 when there are differences, 0 when there are none (like git diff --exit-code)' })
-      .option('exact-norm', { type: 'boolean', default: false, describe: 'also read the identical chunks of a\'s changed tensors so rel_l2 is exact, not an upper bound' }),
+      .option('exact-norm', { type: 'boolean', default: false, describe: 'also read the identical chunks of a\'s changed tensors so rel_l2 is exact, not an upper bound' })
+      .example('mvc diff v1 v2', 'what changed between two versions, tensor by tensor')
+      .example('mvc diff v2', 'the working folder against v2')
+      .example('mvc diff v1 v2 --stat', 'one line per section'),
     handler: async args => {
       await withRepo(args, async repo => {
         const d = await repo.diff({ a: args.a, b: args.b, exactNorm: args['exact-norm'] })
         if (args.json === true) io.out(toJson(d))
-        else io.out(args.stat === true ? formatStat(d) : formatDiff(d))
+        else io.out(args.stat === true ? formatStat(d) : formatDiff(d, colors(io)))
         if (args['exit-code'] === true && !d.identical) io.setExitCode?.(1)
       })
     }
@@ -100,11 +104,14 @@ function topologyLine (c: TopologyChange): string[] {
 function mode (m: number): string { return m.toString(8).padStart(4, '0') }
 
 /** The default, readable form: only sections with differences. */
-export function formatDiff (d: DiffResult): string {
+export function formatDiff (d: DiffResult, p: Paint = NO_PAINT): string {
   const out: string[] = [header(d)]
   const section = (title: string, lines: string[]): void => {
     if (lines.length === 0) return
-    out.push('', title, ...lines)
+    out.push('', p.bold(title), ...lines.map(l => {
+      const t = l.trimStart()
+      return t.startsWith('+ ') ? p.green(l) : t.startsWith('- ') ? p.red(l) : t.startsWith('! ') ? p.red(l) : t.startsWith('~ ') ? p.yellow(l) : l
+    }))
   }
   section('models', d.models.flatMap(m => {
     if (m.status === 'added') return [`  + ${m.path} (${m.format.b ?? ''})`]

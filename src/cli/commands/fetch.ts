@@ -10,7 +10,8 @@ export function fetchCommand (io: Io): CommandModule<GlobalArgs, Args> {
     describe: "Get a remote's branches (as <remote>/<branch>), tags and versions with the objects they need",
     builder: y => y
       .positional('remote', { type: 'string', describe: 'remote name (default origin)' })
-      .option('force', { alias: 'f', type: 'boolean', default: false, describe: "take the remote's tags and version numbers where they differ from yours" }),
+      .option('force', { alias: 'f', type: 'boolean', default: false, describe: "take the remote's tags and version numbers where they differ from yours" })
+      .example('mvc fetch', `get origin's branches, tags and versions`),
     handler: async args => {
       await withRepo(args, async repo => {
         const p = transferProgress(io, 'fetching')

@@ -6,6 +6,7 @@ export function fsckCommand (io: Io): CommandModule<GlobalArgs, GlobalArgs> {
   return {
     command: 'fsck',
     describe: 'Check the repository: refs, every reachable object (re-hashed), dangling and temporary packs',
+    builder: y => y.example('mvc fsck', 're-hash every reachable object and report damage'),
     handler: async args => {
       await withRepo(args, async repo => {
         const r = await repo.fsck()

@@ -8,7 +8,8 @@ export function initCommand (io: Io): CommandModule<GlobalArgs, Args> {
   return {
     command: 'init [dir]',
     describe: 'Create an empty repository (.mvc/) in dir (default: the current folder)',
-    builder: y => y.positional('dir', { type: 'string', describe: 'folder to create the repository in' }),
+    builder: y => y.positional('dir', { type: 'string', describe: 'folder to create the repository in' })
+      .example('mvc init', 'create .mvc/ here (in a git work tree, .mvc/ goes into .gitignore)'),
     handler: async args => {
       const r = await Repository.init({ dir: args.dir ?? args.C ?? '.' })
       if (args.json === true) io.out(toJson(r))

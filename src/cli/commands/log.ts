@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs'
 import { graphRows, type LogEntry } from '../../api/index.js'
-import { formatDate, shortCid, toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
+import { colors, formatDate, shortCid, toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
+import { NO_PAINT, type Paint } from '../color.js'
 
 interface Args extends GlobalArgs {
   rev?: string
@@ -20,11 +21,11 @@ export function formatMetrics (metrics: Readonly<Record<string, unknown>>): stri
   }).join(' ')
 }
 
-function line (e: LogEntry): string {
+function line (e: LogEntry, p: Paint = NO_PAINT): string {
   const c = e.commit
   const metrics = formatMetrics(c.metrics)
-  const names = e.names.length > 0 ? `  (${e.names.join(', ')})` : ''
-  return `v${c.version}  ${shortCid(e.cid)}  ${formatDate(c.timestamp)}  ${c.author.name}  ${c.path}  ${c.message}${metrics !== '' ? `  [${metrics}]` : ''}${names}`
+  const names = e.names.length > 0 ? `  ${p.cyan(`(${e.names.join(', ')})`)}` : ''
+  return `${p.yellow(`v${c.version}`)}  ${p.dim(shortCid(e.cid))}  ${formatDate(c.timestamp)}  ${c.author.name}  ${c.path}  ${c.message}${metrics !== '' ? `  [${metrics}]` : ''}${names}`
 }
 
 export function logCommand (io: Io): CommandModule<GlobalArgs, Args> {
@@ -39,7 +40,10 @@ export function logCommand (io: Io): CommandModule<GlobalArgs, Args> {
       .option('data', { type: 'string', describe: 'only versions trained on this data: manifest CID (or prefix) of a data snapshot, or an external data ref (or prefix)' })
       .option('code', { type: 'string', describe: 'only versions whose training code was at this git commit (id or prefix, ≥ 4 hex digits)' })
       .option('where', { type: 'string', describe: "only versions meeting a condition: 'acc>0.9', 'loss<=0.2', 'params.lr<0.01' (ops > >= < <= == !=; repeatable, all must hold)" })
-      .conflicts('all', 'rev'),
+      .conflicts('all', 'rev')
+      .example('mvc log -n 5', 'the last five versions')
+      .example(`mvc log --where 'accuracy>0.9'`, 'versions whose metric passes')
+      .example('mvc log --all --graph', 'every branch, drawn as lanes'),
     handler: async args => {
       await withRepo(args, async repo => {
         const where = args.where === undefined ? undefined : [args.where].flat().map(String)
@@ -54,11 +58,11 @@ export function logCommand (io: Io): CommandModule<GlobalArgs, Args> {
           return
         }
         if (args.graph !== true) {
-          io.out(entries.map(line).join('\n'))
+          io.out(entries.map(e => line(e, colors(io))).join('\n'))
           return
         }
         const rows = graphRows(entries.map(e => ({ id: e.cid.toString(), parents: e.graphParents.map(p => p.toString()) })))
-        io.out(rows.map(r => r.node === null ? r.text : `${r.text} ${line(entries[r.node]!)}`).join('\n'))
+        io.out(rows.map(r => r.node === null ? r.text : `${r.text} ${line(entries[r.node]!, colors(io))}`).join('\n'))
       })
     }
   }

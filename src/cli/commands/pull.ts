@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs'
-import { formatBytes, progress, shortCid, toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
+import { formatBytes, progress, shortCid, toJson, withRepo, type GlobalArgs, type Io, colors } from '../output.js'
 import { formatReport, verifyArgs, verifyingStep, verifyOptions, type VerifyFlags } from '../verification.js'
 import { transferProgress } from './push.js'
 
@@ -13,7 +13,8 @@ export function pullCommand (io: Io): CommandModule<GlobalArgs, Args> {
       .positional('remote', { type: 'string', describe: 'remote name (default origin)' })
       .positional('branch', { type: 'string', describe: "the remote's branch (default: the current branch's name)" })
       .option('force', { alias: 'f', type: 'boolean', default: false, describe: "reset the current branch to the remote's when they have diverged; take the remote's tags and versions" })
-      .option('checkout', { type: 'boolean', default: true, describe: 'check the new version out into its committed path (--no-checkout moves only the branch)' }),
+      .option('checkout', { type: 'boolean', default: true, describe: 'check the new version out into its committed path (--no-checkout moves only the branch)' })
+      .example('mvc pull', 'fetch, fast-forward and check out'),
     handler: async args => {
       await withRepo(args, async repo => {
         const p = transferProgress(io, 'pulling')
@@ -57,7 +58,7 @@ export function pullCommand (io: Io): CommandModule<GlobalArgs, Args> {
         io.out(what)
         if (r.checkout !== undefined) {
           io.out(`checked out v${r.checkout.commit.version} to ${r.checkout.target}: ${r.checkout.files} files, ${formatBytes(r.checkout.bytes)}`)
-          if (r.checkout.verification !== undefined) io.out(formatReport(r.checkout.verification))
+          if (r.checkout.verification !== undefined) io.out(formatReport(r.checkout.verification, colors(io)))
         }
         io.err(`fetched from ${f.url}: ${f.objectsReceived} objects, ${formatBytes(f.bytesReceived)} received (${f.objectsSkipped} already here)`)
       })

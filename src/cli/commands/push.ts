@@ -67,7 +67,9 @@ export function pushCommand (io: Io): CommandModule<GlobalArgs, Args> {
       .positional('remote', { type: 'string', describe: 'remote name (default origin), or a URL or path' })
       .positional('refs', { type: 'string', array: true, describe: 'branches or tags to push (default: the current branch)' })
       .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'overwrite a remote branch that is not an ancestor, and tags or versions that differ' })
-      .option('tags', { type: 'boolean', default: false, describe: 'push every tag (tags on pushed versions are pushed anyway)' }),
+      .option('tags', { type: 'boolean', default: false, describe: 'push every tag (tags on pushed versions are pushed anyway)' })
+      .example('mvc push', 'send the current branch to origin')
+      .example('mvc push origin main --tags', 'a branch and every tag'),
     handler: async args => {
       await withRepo(args, async repo => {
         const p = transferProgress(io, 'pushing')

@@ -12,7 +12,9 @@ export function remoteCommand (io: Io): CommandModule<GlobalArgs, Args> {
     builder: y => y
       .positional('action', { type: 'string', choices: ['add', 'remove', 'rm', 'list'], describe: 'what to do (default list)' })
       .positional('name', { type: 'string', describe: 'remote name (e.g. origin)' })
-      .positional('url', { type: 'string', describe: 'a path (stored absolute), file:///path, http(s)://host:port/ or s3://bucket/prefix' }),
+      .positional('url', { type: 'string', describe: 'a path (stored absolute), file:///path, http(s)://host:port/ or s3://bucket/prefix' })
+      .example('mvc remote add origin s3://models/classifier', 'add a remote')
+      .example('mvc remote list', 'list remotes'),
     handler: async args => {
       const action = args.action ?? 'list'
       await withRepo(args, async repo => {

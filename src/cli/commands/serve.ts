@@ -24,7 +24,9 @@ export function serveCommand (io: Io, signals: Signals = process): CommandModule
       .option('auth', { type: 'boolean', default: true, describe: 'require tokens; --no-auth lets anyone who can connect read and write' })
       .option('store', { type: 'string', describe: 'serve this bare store folder (<dir>/db, <dir>/packs) instead of the current repository' })
       .option('init', { type: 'boolean', default: false, describe: 'with --store: create the store if it is missing' })
-      .epilogue('While it runs, the server holds the store: local mvc commands in a served repository wait and then fail with REPOSITORY_LOCKED. Prefer serving a dedicated bare store (--store <dir> --init).'),
+      .epilogue('While it runs, the server holds the store: local mvc commands in a served repository wait and then fail with REPOSITORY_LOCKED. Prefer serving a dedicated bare store (--store <dir> --init).')
+      .example('mvc serve --store /srv/models --init --tokens tokens', 'serve a bare store with bearer tokens')
+      .example('mvc serve --no-auth --port 0', 'this repository, anyone local may read and write'),
     handler: async args => {
       if (!Number.isInteger(args.port) || args.port < 0 || args.port > 65535) throw new UsageError(`--port must be an integer from 0 to 65535, not ${String(args.port)}`, { port: args.port })
       if (args.tokens !== undefined && !args.auth) throw new UsageError('give either --tokens <file> or --no-auth, not both', {})

@@ -70,7 +70,9 @@ export function showCommand (io: Io): CommandModule<GlobalArgs, Args> {
   return {
     command: 'show [rev]',
     describe: 'Show everything a version records',
-    builder: y => y.positional('rev', { type: 'string', default: 'HEAD', describe: 'version to show' }),
+    builder: y => y.positional('rev', { type: 'string', default: 'HEAD', describe: 'version to show' })
+      .example('mvc show v3', 'everything version 3 records')
+      .example('mvc show production --json', 'the version the alias names, as JSON'),
     handler: async args => {
       await withRepo(args, async repo => {
         const s = await repo.show({ rev: args.rev })

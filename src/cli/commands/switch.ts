@@ -10,7 +10,8 @@ export function switchCommand (io: Io): CommandModule<GlobalArgs, Args> {
     builder: y => y
       .positional('branch', { type: 'string', demandOption: true, describe: 'branch to switch to' })
       .positional('rev', { type: 'string', describe: 'with -c: where the new branch starts (default HEAD)' })
-      .option('create', { alias: 'c', type: 'boolean', default: false, describe: 'create the branch, then switch to it' }),
+      .option('create', { alias: 'c', type: 'boolean', default: false, describe: 'create the branch, then switch to it' })
+      .example('mvc switch -c experiment v2', 'create a branch at v2 and move HEAD to it'),
     handler: async args => {
       await withRepo(args, async repo => {
         const r = await repo.switch({ name: args.branch, create: args.create, rev: args.rev })

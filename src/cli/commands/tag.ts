@@ -23,7 +23,9 @@ export function tagCommand (io: Io): CommandModule<GlobalArgs, Args> {
       .positional('name', { type: 'string', describe: 'tag name (no whitespace, "..", ~ ^ : ? * [ \\, leading "-", or v<digits>)' })
       .positional('rev', { type: 'string', describe: 'version to tag (default HEAD)' })
       .option('delete', { alias: 'd', type: 'boolean', default: false, describe: 'delete the tag (needs --force: tags are immutable)' })
-      .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'move or delete an existing tag' }),
+      .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'move or delete an existing tag' })
+      .example('mvc tag 1.0.0 v3', 'name v3 1.0.0 (tags never move without --force)')
+      .example('mvc tag', 'list tags'),
     handler: async args => {
       Object.assign(args, nameAndRev(args))
       await withRepo(args, async repo => {

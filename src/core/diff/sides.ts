@@ -63,7 +63,7 @@ export async function worktreeSide (repo: Repo, rel: string): Promise<Side> {
     commit: null
   })
   if (rel === '.' || (await lstat(abs).catch(() => undefined)) === undefined) return none()
-  const tree = await walk(abs)
+  const tree = await walk(abs, { repoRoot: repo.root })
   const cache = StatCache.for(repo.store, rel)
   let sink = new CaptureSink()
   let snap = await snapshot({ store: repo.store, sink, abs, cache, requireStored: false, formats: repo.formats }, tree)

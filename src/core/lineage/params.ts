@@ -1,11 +1,12 @@
 /**
  * Params and metrics of a commit: `--param k=v` / `--metric k=v` flags, `--params` / `--metrics`
- * files (JSON, or a small YAML subset), and a `metadata.json` next to the model. Values are scalars
+ * files (JSON or YAML, e.g. DVC's params.yaml), and a `metadata.json` next to the model. Values are scalars
  * (numbers stay numbers); nested objects are flattened with dots; keys are kept as flat strings.
  * Precedence: flags > files (later files win) > metadata.json.
  */
 import { readFile } from 'node:fs/promises'
 import { extname, join } from 'node:path'
+import YAML from 'yaml'
 import { InvalidArgumentError } from '../../errors.js'
 import type { ParamValue } from '../../format/lineage.js'
 
@@ -102,86 +103,25 @@ export function valuesFrom (v: Record<string, unknown> | undefined, what: string
   return flattenValues(v, what)
 }
 
-function yamlScalar (raw: string, file: string, line: number): unknown {
-  const t = raw.trim()
-  if (t === '' || t === '~') return null
-  if (t.startsWith('"')) {
-    try { return JSON.parse(t) as unknown } catch {
-      throw new InvalidArgumentError(`${file}:${line}: unterminated or invalid double-quoted string`, { path: file, line })
-    }
-  }
-  if (t.startsWith("'")) {
-    if (t.length < 2 || !t.endsWith("'")) throw new InvalidArgumentError(`${file}:${line}: unterminated single-quoted string`, { path: file, line })
-    return t.slice(1, -1).replace(/''/g, "'")
-  }
-  if (t.startsWith('[') || t.startsWith('{') || t.startsWith('&') || t.startsWith('*') || t.startsWith('|') || t.startsWith('>')) {
-    throw new InvalidArgumentError(`${file}:${line}: only plain \`key: value\` YAML is supported (no flow collections, anchors or block scalars); use JSON for this file`, { path: file, line })
-  }
-  if (/^[+-]?\.(nan|inf)$/i.test(t)) return t.toLowerCase().includes('nan') ? NaN : (t.startsWith('-') ? -Infinity : Infinity)
-  if (t === 'True' || t === 'TRUE') return true
-  if (t === 'False' || t === 'FALSE') return false
-  if (t === 'Null' || t === 'NULL') return null
-  return parseScalar(t)
-}
-
-/** Strips a ` # comment` outside quotes. */
-function stripComment (s: string): string {
-  let q: string | undefined
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i]
-    if (q !== undefined) { if (c === q) q = undefined; continue }
-    if (c === '"' || c === "'") q = c
-    else if (c === '#' && (i === 0 || s[i - 1] === ' ' || s[i - 1] === '\t')) return s.slice(0, i)
-  }
-  return s
-}
-
 /**
- * A YAML subset: `key: value` lines, nested maps by indentation (`key:` then indented lines),
- * comments, blank lines, `---`, quoted strings. Lists, flow collections, anchors and multi-line
- * scalars are refused with an error naming the line.
+ * YAML as DVC's `params.yaml` and other tools write it (YAML 1.2 core schema, by the `yaml` package):
+ * nested maps and lists, comments, quotes, anchors. Duplicate keys and anything but a map at the top
+ * are refused with an error naming the file and line.
  */
-export function parseYamlSubset (text: string, file: string): Record<string, unknown> {
-  const root: Record<string, unknown> = {}
-  const stack: Array<{ indent: number, obj: Record<string, unknown> }> = [{ indent: -1, obj: root }]
-  let pendingKey: { obj: Record<string, unknown>, key: string, indent: number } | undefined
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/)
-  for (let i = 0; i < lines.length; i++) {
-    const n = i + 1
-    const line = stripComment(lines[i]!).replace(/\s+$/, '')
-    if (line.trim() === '' || line === '---' || line === '...') continue
-    if (/^\s*\t/.test(line)) throw new InvalidArgumentError(`${file}:${n}: tabs are not allowed for indentation in YAML`, { path: file, line: n })
-    const indent = line.length - line.trimStart().length
-    const body = line.trimStart()
-    if (body.startsWith('- ') || body === '-') throw new InvalidArgumentError(`${file}:${n}: YAML lists are not supported; use a JSON file for lists`, { path: file, line: n })
-    const m = /^("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^:]+?)\s*:(?:\s+(.*))?$/.exec(body)
-    if (m === null) throw new InvalidArgumentError(`${file}:${n}: expected \`key: value\``, { path: file, line: n })
-    const rawKey = m[1]!
-    const key = rawKey.startsWith('"') ? JSON.parse(rawKey) as string : rawKey.startsWith("'") ? rawKey.slice(1, -1).replace(/''/g, "'") : rawKey
-    if (pendingKey !== undefined && indent > pendingKey.indent) {
-      const child: Record<string, unknown> = {}
-      pendingKey.obj[pendingKey.key] = child
-      stack.push({ indent, obj: child })
-    } else {
-      while (stack.length > 1 && indent < stack[stack.length - 1]!.indent) stack.pop()
-      if (stack[stack.length - 1]!.indent === -1) stack[stack.length - 1]!.indent = indent
-      if (indent !== stack[stack.length - 1]!.indent) throw new InvalidArgumentError(`${file}:${n}: indentation does not match an enclosing key`, { path: file, line: n })
-    }
-    pendingKey = undefined
-    const top = stack[stack.length - 1]!
-    if (Object.prototype.hasOwnProperty.call(top.obj, key)) throw new InvalidArgumentError(`${file}:${n}: duplicate key ${key}`, { path: file, line: n })
-    const value = m[2]
-    if (value === undefined || value.trim() === '') {
-      top.obj[key] = null
-      pendingKey = { obj: top.obj, key, indent }
-    } else {
-      top.obj[key] = yamlScalar(value, file, n)
-    }
+export function parseYaml (text: string, file: string): Record<string, unknown> {
+  let v: unknown
+  try {
+    v = YAML.parse(text, { uniqueKeys: true, prettyErrors: true, maxAliasCount: 1000 })
+  } catch (e) {
+    const pos = (e as { linePos?: Array<{ line: number }> }).linePos?.[0]?.line
+    throw new InvalidArgumentError(`${file}${pos !== undefined ? `:${pos}` : ''}: not valid YAML: ${((e as Error).message.split('\n')[0] ?? '').trim()}`, { path: file, ...(pos !== undefined ? { line: pos } : {}) })
   }
-  return root
+  if (v === null || v === undefined) return {}
+  if (!isPlainObject(v)) throw new InvalidArgumentError(`${file} must hold a map of key → value at the top`, { path: file })
+  return v
 }
 
-/** Reads a `--params` / `--metrics` file: `.yaml`/`.yml` as the YAML subset, anything else as JSON. */
+/** Reads a `--params` / `--metrics` file: `.yaml`/`.yml` as YAML, anything else as JSON. */
 export async function readValuesFile (path: string, what: 'params' | 'metrics'): Promise<Values> {
   let text: string
   try { text = await readFile(path, 'utf8') } catch (e) {
@@ -190,7 +130,7 @@ export async function readValuesFile (path: string, what: 'params' | 'metrics'):
   const ext = extname(path).toLowerCase()
   let parsed: unknown
   if (ext === '.yaml' || ext === '.yml') {
-    parsed = parseYamlSubset(text, path)
+    parsed = parseYaml(text, path)
   } else {
     try { parsed = JSON.parse(text) as unknown } catch (e) {
       throw new InvalidArgumentError(`--${what} ${path} is not valid JSON: ${(e as Error).message}`, { path })
