@@ -24,6 +24,11 @@ import { cloneCommand } from './commands/clone.js'
 import { serveCommand } from './commands/serve.js'
 import { diffCommand } from './commands/diff.js'
 import { fsckCommand } from './commands/fsck.js'
+import { keygenCommand } from './commands/keygen.js'
+import { signCommand } from './commands/sign.js'
+import { trustCommand } from './commands/trust.js'
+import { exportCommand } from './commands/export.js'
+import { importCommand } from './commands/import.js'
 
 export async function main (argv: string[], base: Io = processIo): Promise<number> {
   let exitCode: number = ExitCode.ok
@@ -60,6 +65,11 @@ export async function main (argv: string[], base: Io = processIo): Promise<numbe
     .command(pullCommand(io))
     .command(cloneCommand(io))
     .command(serveCommand(io))
+    .command(keygenCommand(io))
+    .command(signCommand(io))
+    .command(trustCommand(io))
+    .command(exportCommand(io))
+    .command(importCommand(io))
     .demandCommand(1, 'name a command; see `mvc --help`')
     .strict()
     .recommendCommands()
@@ -67,7 +77,7 @@ export async function main (argv: string[], base: Io = processIo): Promise<numbe
     .alias('h', 'help')
     .version()
     .wrap(Math.min(100, process.stdout.columns ?? 100))
-    .epilogue('Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 not a repository or unsupported format, 4 unknown revision, 5 corrupt or missing object, 6 repository locked, 7 conflict, 8 bad input, 9 verification failed, 10 remote error, 11 authentication refused. See docs/cli.md.')
+    .epilogue('Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 not a repository or unsupported format, 4 unknown revision, 5 corrupt or missing object, 6 repository locked, 7 conflict, 8 bad input, 9 verification failed, 10 remote error, 11 authentication refused, 12 signature missing or invalid. See docs/cli.md.')
     .exitProcess(false)
     .fail((msg: string | null, err: Error | undefined) => {
       if (err !== undefined && err !== null) throw err

@@ -9,6 +9,7 @@ import { ensureLocal } from './partial.js'
 import type { ProgressFn } from './transfer.js'
 import { verifyCheckout, type CheckSettings, type VerificationReport } from './verify/index.js'
 import { checkoutFiles, type CheckoutResult } from './worktree.js'
+import { enforcePolicyForRev, type TrustPolicy } from './sign.js'
 
 export interface CheckoutOperation {
   readonly repo: Repo
@@ -22,6 +23,8 @@ export interface CheckoutOperation {
   /** Partial clones: the remote to fetch missing content through (default: the configured one). */
   readonly transport?: Remote
   readonly onProgress?: ProgressFn
+  /** Refuse a version no trusted key signed (default: the repository's `require-signed` setting). */
+  readonly trust?: TrustPolicy
 }
 
 export type CheckoutOutcome = CheckoutResult & { verification?: VerificationReport }
@@ -29,6 +32,8 @@ export type CheckoutOutcome = CheckoutResult & { verification?: VerificationRepo
 export async function checkout (options: CheckoutOperation): Promise<CheckoutOutcome> {
   const { repo } = options
   await ensureLocal(repo.store, options.rev, { transport: options.transport, onProgress: options.onProgress })
+  // Before any file is written: an unsigned or untrusted version is never checked out.
+  await enforcePolicyForRev(repo.store, options.rev, options.trust)
   const r = await checkoutFiles({ repo, rev: options.rev, to: options.to, force: options.force, onFile: options.onFile })
   const record = r.commit.verification
   if (options.verify === undefined || record === null) return r
