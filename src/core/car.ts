@@ -26,7 +26,7 @@ import { CarBlockIterator, CarWriter } from '@ipld/car'
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { DAG_CBOR, RAW, verifyBlock } from '../content/block.js'
-import { InputNotFoundError, InvalidObjectError, ObjectNotFoundError, isMvcError } from '../errors.js'
+import { CorruptObjectError, InputNotFoundError, InvalidObjectError, ObjectNotFoundError, isMvcError } from '../errors.js'
 import { HEAD, importRef, parseSignatureRef, shallowKey, signatureRef, signaturesOf, symbolicTarget, utf8, versionRef } from '../format/keys.js'
 import { objectLinks, type LinkKind } from '../format/links.js'
 import { parseCommit, parseSignature } from '../format/objects.js'
@@ -190,7 +190,10 @@ export async function importCar (options: ImportOperation): Promise<ImportResult
     try {
       for await (const { cid: rawCid, bytes: b } of iter) {
         const cid = CID.asCID(rawCid) ?? CID.decode(rawCid.bytes)
-        verifyBlock(cid, b, file)
+        try { verifyBlock(cid, b, file) } catch (e) {
+          if (isMvcError(e) && e.code === 'CORRUPT_OBJECT') throw new CorruptObjectError(`cannot import ${file}: block ${cid.toString()} (${b.length} bytes) does not hash to its CID; the file is damaged, nothing was imported`, { file, cid: cid.toString() })
+          throw e
+        }
         const key = cid.toString()
         blocks++
         bytes += b.length
