@@ -198,10 +198,17 @@ export async function folderDigests (path: string, ignore: readonly string[]): P
   const workers = new HashWorkers(2)
   try {
     let bytes = 0
-    const files = await Promise.all(found.map(async rel => {
-      const r = await workers.file(rel === '.' ? root : join(root, ...rel.split('/')))
-      bytes += r.size
-      return { path: rel, sha256: r.hex }
+    const files: FileDigest[] = new Array(found.length)
+    // One file at a time per worker: memory stays at two read buffers whatever the folder holds.
+    let next = 0
+    await Promise.all([0, 1].map(async () => {
+      while (next < found.length) {
+        const i = next++
+        const rel = found[i]!
+        const r = await workers.file(rel === '.' ? root : join(root, ...rel.split('/')))
+        bytes += r.size
+        files[i] = { path: rel, sha256: r.hex }
+      }
     }))
     return { name: basename(root), files, stats: { files: files.length, bytes, hashedBytes: bytes, cachedFiles: 0 } }
   } finally { await workers.close() }
