@@ -39,7 +39,8 @@ export const ExitCode = {
   badInput: 8,
   verification: 9,
   remote: 10,
-  auth: 11
+  auth: 11,
+  signature: 12
 } as const
 export type ExitCodeName = keyof typeof ExitCode
 
@@ -84,6 +85,11 @@ export class InvalidArgumentError extends def('INVALID_ARGUMENT', 'badInput') {}
 // --- behaviour ---
 export class VerificationFailedError extends def('VERIFICATION_FAILED', 'verification') {}
 export class VerificationUnavailableError extends def('VERIFICATION_UNAVAILABLE', 'verification') {}
+// --- signatures (trust) ---
+/** No signature by a trusted key: the version is unsigned, or signed only by keys not trusted. */
+export class SignatureMissingError extends def('SIGNATURE_MISSING', 'signature') {}
+/** A signature that does not verify, or files that differ from what was signed. */
+export class SignatureInvalidError extends def('SIGNATURE_INVALID', 'signature') {}
 // --- remotes ---
 export class RemoteError extends def('REMOTE_ERROR', 'remote') {}
 export class AuthError extends def('AUTH_FAILED', 'auth') {}
@@ -96,6 +102,7 @@ const ALL = [
   InputNotFoundError, UnsafePathError, SymlinkRefusedError, UnsupportedFileTypeError,
   InvalidModelError, InvalidArgumentError,
   VerificationFailedError, VerificationUnavailableError,
+  SignatureMissingError, SignatureInvalidError,
   RemoteError, AuthError
 ]
 

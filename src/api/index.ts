@@ -9,7 +9,8 @@
 export {
   Repository, defaultAuthor, defaultTimestamp, cloneDirName, configure, repositoryAuthor,
   type OpenRepositoryOptions, type CommitArgs, type CheckoutArgs, type ShowResult, type VerifyArgs, type LineageArgs,
-  type RemoteArgs, type PushArgs, type FetchArgs, type PullArgs, type PullResult, type CloneArgs, type CloneResult
+  type RemoteArgs, type PushArgs, type FetchArgs, type PullArgs, type PullResult, type CloneArgs, type CloneResult,
+  type TrustArgs, type KeyArgs
 } from './repository.js'
 export { serve, type ServeArgs, type Serving } from './serve.js'
 export { outputSettings } from './settings.js'
@@ -30,6 +31,10 @@ export type { VerificationReport, ModelCheck, OutputComparison } from '../core/v
 export type { FetchResult, PushResult, RefChange } from '../core/sync.js'
 export type { ProgressFn, TransferProgress } from '../core/transfer.js'
 export type { FsckReport } from '../core/fsck.js'
+export type { GeneratedKey, SignResult, SignatureCheck, SignedResult, TrustedKey } from '../core/sign.js'
+export type { ExportBundleResult, VerifyBundleResult, FileDigest, DigestStats } from '../core/sign-openssf.js'
+export type { ExportResult as CarExportResult, ImportResult as CarImportResult, ImportedCommit, CarProgress } from '../core/car.js'
+export type { SignatureAlgorithm } from '../format/objects.js'
 export type { RemoteConfig } from '../core/remotes.js'
 export type { CommitObject, Manifest, ManifestEntry, FileObject, Author, ModelContract, TensorContract } from '../format/objects.js'
 export type { DataLineage, CodeLineage, EnvironmentLineage, ParamValue } from '../format/lineage.js'

@@ -4,7 +4,7 @@
  * errors with the method's name (`err.caller`) before rethrowing.
  */
 import { userInfo, hostname } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve as resolvePath } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import type * as TF from '@tensorflow/tfjs'
 import { InvalidArgumentError, UsageError, isMvcError } from '../errors.js'
@@ -37,6 +37,14 @@ import type { ProgressFn } from '../core/transfer.js'
 import type { DiffResult } from '../core/diff/index.js'
 import { LevelObjectStore } from '../store/level-store.js'
 import type { ObjectStore } from '../store/interface.js'
+import {
+  addTrustedKey, generateKey, listTrustedKeys, loadSigningKey, removeTrustedKey, requireSignedRev,
+  requireSignedSetting, setRequireSigned, signaturesOfRev, signCommit,
+  type GeneratedKey, type SignatureCheck, type SignedResult, type SignResult, type TrustedKey, type TrustPolicy
+} from '../core/sign.js'
+import { exportBundle, verifyBundle, type ExportBundleResult, type VerifyBundleResult } from '../core/sign-openssf.js'
+import { exportCar, importCar, type CarProgress, type ExportResult, type ImportResult } from '../core/car.js'
+import { SIGNATURE_ALGORITHMS, type SignatureAlgorithm } from '../format/objects.js'
 
 export { cloneDirName }
 export type { ShowResult }
@@ -140,7 +148,17 @@ export interface CommitArgs {
   readonly metricFiles?: readonly string[]
 }
 
-export interface CheckoutArgs {
+/**
+ * Which versions to accept (docs/cli.md, "Trust"): with `requireSigned`, a version must carry a valid
+ * signature by a trusted key — the repository's (`trust`) or one of `trustedKeys` (PEM public keys).
+ * Without it, the repository's `require-signed` setting decides (clone: no signature is required).
+ */
+export interface TrustArgs {
+  readonly requireSigned?: boolean
+  readonly trustedKeys?: readonly string[]
+}
+
+export interface CheckoutArgs extends TrustArgs {
   readonly rev: string
   readonly to?: string
   readonly force?: boolean
@@ -151,6 +169,12 @@ export interface CheckoutArgs {
   readonly verify?: boolean | VerifyArgs
   /** Put the files in place even when verification fails (status then says so). */
   readonly keepOnFail?: boolean
+}
+
+/** A private key: PEM text or bytes, and its password when encrypted. */
+export interface KeyArgs {
+  readonly key: string | Uint8Array
+  readonly password?: string
 }
 
 
@@ -176,7 +200,7 @@ export interface FetchArgs extends RemoteArgs {
   readonly force?: boolean
 }
 
-export interface PullArgs extends FetchArgs {
+export interface PullArgs extends FetchArgs, TrustArgs {
   /** Remote branch to pull (default: the current branch's name). */
   readonly branch?: string
   /** Check the new version out into its committed path (default true). */
@@ -185,7 +209,7 @@ export interface PullArgs extends FetchArgs {
   readonly onFile?: (path: string, size: number) => void
 }
 
-export interface CloneArgs {
+export interface CloneArgs extends TrustArgs {
   /** Remote URL: a path, file:///path, http(s)://host:port/ or s3://bucket/prefix. */
   readonly url: string
   /** Folder to create (must not exist, or be empty); default: the last part of the URL. */
@@ -201,6 +225,16 @@ export interface CloneArgs {
   readonly onProgress?: ProgressFn
   readonly onFile?: (path: string, size: number) => void
   readonly concurrency?: number
+}
+
+function trustPolicy (a: TrustArgs): TrustPolicy | undefined {
+  if (a.requireSigned === undefined && a.trustedKeys === undefined) return undefined
+  return { ...(a.requireSigned !== undefined ? { requireSigned: a.requireSigned } : {}), trustedKeys: a.trustedKeys ?? [] }
+}
+
+function keyOf (a: KeyArgs): ReturnType<typeof loadSigningKey> {
+  if (typeof a.key !== 'string' && !(a.key instanceof Uint8Array)) throw new TypeError('key must be PEM text or bytes')
+  return loadSigningKey(a.key, 'the signing key', a.password)
 }
 
 /** `true`/absent → defaults, `false` → off, an object → those settings. */
@@ -331,7 +365,7 @@ export class Repository {
    */
   async checkout (args: CheckoutArgs): Promise<CheckoutOutcome> {
     if (typeof args.rev !== 'string') throw new TypeError('checkout: rev must be a string')
-    return await tagged('checkout', async () => await checkout({ repo: this.repo, rev: args.rev, to: args.to, force: args.force, onFile: args.onFile, onBytes: args.onBytes, verify: await this.checkDefaults(args.verify), keepOnFail: args.keepOnFail }))
+    return await tagged('checkout', async () => await checkout({ repo: this.repo, rev: args.rev, to: args.to, force: args.force, onFile: args.onFile, onBytes: args.onBytes, verify: await this.checkDefaults(args.verify), keepOnFail: args.keepOnFail, trust: trustPolicy(args) }))
   }
 
   /**
@@ -532,7 +566,7 @@ export class Repository {
    * @example const r = await repo.pull({ remote: 'origin' }); console.log(r.action)
    */
   async pull (args: PullArgs = {}): Promise<PullResult> {
-    return await tagged('pull', async () => await pull({ ...args, repo: this.repo, remote: args.remote ?? await this.defaultRemote(), verify: await this.checkDefaults(args.verify) }))
+    return await tagged('pull', async () => await pull({ ...args, repo: this.repo, remote: args.remote ?? await this.defaultRemote(), verify: await this.checkDefaults(args.verify), trust: trustPolicy(args) }))
   }
 
   /**
@@ -553,7 +587,7 @@ export class Repository {
    */
   static async clone (args: CloneArgs): Promise<CloneResult> {
     if (typeof args.url !== 'string') throw new TypeError('clone: url must be a string')
-    return await tagged('clone', async () => await clone({ ...args, verify: checkSettings(args.verify) }))
+    return await tagged('clone', async () => await clone({ ...args, verify: checkSettings(args.verify), trust: trustPolicy(args) }))
   }
 
   /**
@@ -567,6 +601,102 @@ export class Repository {
       if (!(store instanceof LevelObjectStore)) throw new TypeError('fsck needs a LevelDB-backed store')
       return await fsck(store, options.onObject)
     })
+  }
+
+  // ------------------------------------------------------------------------------- signatures, trust
+
+  /**
+   * A new signing key pair as PEM text: ed25519 (default) or ECDSA P-256 (`ecdsa-p256`, what OpenSSF
+   * model signing's `key` method verifies). Nothing is written; store the private key safely.
+   * @example const k = Repository.keygen({ algorithm: 'ecdsa-p256' }); await writeFile('key.pem', k.privateKey, { mode: 0o600 })
+   */
+  static keygen (args: { algorithm?: SignatureAlgorithm } = {}): GeneratedKey {
+    const algorithm = args.algorithm ?? 'ed25519'
+    if (!SIGNATURE_ALGORITHMS.includes(algorithm)) throw new InvalidArgumentError(`key type ${String(algorithm)} is not one of ${SIGNATURE_ALGORITHMS.join(', ')}`, { algorithm })
+    return generateKey(algorithm)
+  }
+
+  /**
+   * Signs a version (default HEAD): an `mvc/signature` object over its commit CID, named by
+   * `refs/signatures/<commit>/<key fingerprint>`, pushed, fetched, cloned and exported with it.
+   * @example const s = await repo.sign({ rev: 'v3', key: await readFile('key.pem', 'utf8') })
+   */
+  async sign (args: KeyArgs & { rev?: string, force?: boolean, timestamp?: number }): Promise<SignResult> {
+    return await tagged('sign', async () => await signCommit({ store: this.repo.store, rev: args.rev ?? HEAD, key: keyOf(args), timestamp: args.timestamp ?? defaultTimestamp(), force: args.force }))
+  }
+
+  /** A version's signatures, each checked; `trusted` for keys trusted here or given. */
+  async signatures (args: { rev?: string, trustedKeys?: readonly string[] } = {}): Promise<{ cid: CID, version: number, signatures: SignatureCheck[] }> {
+    return await tagged('signatures', async () => await signaturesOfRev(this.repo.store, args.rev ?? HEAD, args.trustedKeys ?? []))
+  }
+
+  /**
+   * The trust check alone: the version must carry a valid signature by a trusted key (SIGNATURE_MISSING,
+   * SIGNATURE_INVALID otherwise; exit 12).
+   * @example await repo.verifySignature({ rev: 'v3', trustedKeys: [await readFile('ada.pub', 'utf8')] })
+   */
+  async verifySignature (args: { rev?: string, trustedKeys?: readonly string[] } = {}): Promise<SignedResult> {
+    return await tagged('verifySignature', async () => await requireSignedRev(this.repo.store, args.rev ?? HEAD, args.trustedKeys ?? []))
+  }
+
+  /**
+   * An OpenSSF model signing bundle (Sigstore bundle, DSSE, in-toto) for a version's files, which
+   * `model_signing verify key` accepts on the version checked out. Needs an ECDSA key.
+   * @example const r = await repo.exportSignatureBundle({ rev: 'v3', key: pem }); await writeFile('model.sig', r.bundle)
+   */
+  async exportSignatureBundle (args: KeyArgs & { rev?: string }): Promise<ExportBundleResult> {
+    return await tagged('exportSignatureBundle', async () => await exportBundle({ store: this.repo.store, rev: args.rev ?? HEAD, key: keyOf(args) }))
+  }
+
+  /**
+   * Verifies an OpenSSF model signing bundle (e.g. from `model_signing sign key`) against a version's
+   * files (`rev`) or a folder (`path`): SIGNATURE_INVALID naming extra, missing, renamed and changed files.
+   * @example await repo.verifySignatureBundle({ path: 'model', bundle: await readFile('model.sig', 'utf8'), publicKey: pub })
+   */
+  async verifySignatureBundle (args: { rev?: string, path?: string, bundle: string, bundlePath?: string, publicKey: string }): Promise<VerifyBundleResult> {
+    if (typeof args.bundle !== 'string' || typeof args.publicKey !== 'string') throw new TypeError('verifySignatureBundle: bundle and publicKey must be strings')
+    return await tagged('verifySignatureBundle', async () => await verifyBundle({ store: this.repo.store, rev: args.path === undefined ? (args.rev ?? HEAD) : undefined, path: args.path, bundle: args.bundle, bundlePath: args.bundlePath, publicKey: args.publicKey }))
+  }
+
+  /** Trusts a public key (PEM): its signatures satisfy `requireSigned` here. */
+  async trust (args: { publicKey: string, name?: string }): Promise<TrustedKey> {
+    return await tagged('trust', async () => await addTrustedKey(this.repo.store, args.publicKey, args.name ?? '', defaultTimestamp()))
+  }
+
+  /** Stops trusting a key, named by its name or a fingerprint prefix (≥ 8 hex digits). */
+  async untrust (args: { id: string }): Promise<TrustedKey> {
+    return await tagged('untrust', async () => await removeTrustedKey(this.repo.store, args.id))
+  }
+
+  /** The trusted keys, and whether checkout and pull require a trusted signature. */
+  async trustedKeys (): Promise<{ keys: TrustedKey[], requireSigned: boolean }> {
+    return await tagged('trustedKeys', async () => ({ keys: await listTrustedKeys(this.repo.store), requireSigned: await requireSignedSetting(this.repo.store) }))
+  }
+
+  /** Makes checkout and pull refuse versions no trusted key signed (or stop doing so). */
+  async setRequireSigned (args: { on: boolean }): Promise<void> {
+    await tagged('setRequireSigned', async () => { await setRequireSigned(this.repo.store, args.on) })
+  }
+
+  // ---------------------------------------------------------------------------------------- CAR files
+
+  /**
+   * Writes a version (with `history`, and its ancestors) as one CARv1 file whose root is the commit.
+   * @example await repo.exportCar({ rev: 'v3', out: 'v3.car' })
+   */
+  async exportCar (args: { rev?: string, out: string, history?: boolean, onProgress?: CarProgress }): Promise<ExportResult> {
+    if (typeof args.out !== 'string') throw new TypeError('exportCar: out must be a path')
+    return await tagged('exportCar', async () => await exportCar({ store: this.repo.store, rev: args.rev ?? HEAD, out: resolvePath(args.out), history: args.history, onProgress: args.onProgress }))
+  }
+
+  /**
+   * Imports a CAR file: every block re-hashed, the closure checked, then the version made available
+   * (as `refs/versions/<n>` when the history allows, else `refs/imports/<cid>`) — or nothing at all.
+   * @example const r = await repo.importCar({ file: 'v3.car' }); console.log(r.commits)
+   */
+  async importCar (args: { file: string, onProgress?: CarProgress }): Promise<ImportResult> {
+    if (typeof args.file !== 'string') throw new TypeError('importCar: file must be a path')
+    return await tagged('importCar', async () => await importCar({ store: this.repo.store, file: resolvePath(args.file), onProgress: args.onProgress }))
   }
 
   async close (): Promise<void> {

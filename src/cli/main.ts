@@ -28,6 +28,11 @@ import { configCommand } from './commands/config.js'
 import { GIT_VERB_HINTS } from './hints.js'
 import { colorWanted, paint } from './color.js'
 import { page, pagerCommand } from './pager.js'
+import { keygenCommand } from './commands/keygen.js'
+import { signCommand } from './commands/sign.js'
+import { trustCommand } from './commands/trust.js'
+import { exportCommand } from './commands/export.js'
+import { importCommand } from './commands/import.js'
 
 /** Commands whose output can be long: paged on a terminal. */
 const PAGED = new Set(['log', 'show', 'diff'])
@@ -61,7 +66,7 @@ export async function main (argv: string[], base: Io = processIo): Promise<numbe
     initCommand(io), commitCommand(io), statusCommand(io), logCommand(io), showCommand(io), diffCommand(io),
     checkoutCommand(io), verifyCommand(io), fsckCommand(io), tagCommand(io), aliasCommand(io), branchCommand(io),
     switchCommand(io), remoteCommand(io), pushCommand(io), fetchCommand(io), pullCommand(io), cloneCommand(io),
-    serveCommand(io), configCommand(io)
+    serveCommand(io), configCommand(io), keygenCommand(io), signCommand(io), trustCommand(io), exportCommand(io), importCommand(io)
   ]
   const names = new Set(commands.map(c => String(c.command).split(' ')[0]!))
   // A git word mvc does not have gets what to do instead, not a misleading "did you mean".
@@ -94,7 +99,7 @@ export async function main (argv: string[], base: Io = processIo): Promise<numbe
     .alias('h', 'help')
     .version()
     .wrap(Math.min(100, process.stdout.columns ?? 100))
-    .epilogue('Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 not a repository or unsupported format, 4 unknown revision, 5 corrupt or missing object, 6 repository locked, 7 conflict, 8 bad input, 9 verification failed, 10 remote error, 11 authentication refused. See docs/cli.md.')
+    .epilogue('Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 not a repository or unsupported format, 4 unknown revision, 5 corrupt or missing object, 6 repository locked, 7 conflict, 8 bad input, 9 verification failed, 10 remote error, 11 authentication refused, 12 signature missing or invalid. See docs/cli.md.')
     .exitProcess(false)
     .fail((msg: string | null, err: Error | undefined) => {
       if (err !== undefined && err !== null) throw err

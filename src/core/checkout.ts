@@ -13,6 +13,7 @@ import { verifyCheckout, type CheckSettings, type VerificationReport } from './v
 import { completeCheckout, prepareCheckout, type CheckoutResult } from './worktree.js'
 import { join } from 'node:path'
 import { VerificationFailedError, VerificationUnavailableError, isMvcError } from '../errors.js'
+import { enforcePolicyForRev, type TrustPolicy } from './sign.js'
 
 export interface CheckoutOperation {
   readonly repo: Repo
@@ -30,6 +31,8 @@ export interface CheckoutOperation {
   /** Partial clones: the remote to fetch missing content through (default: the configured one). */
   readonly transport?: Remote
   readonly onProgress?: ProgressFn
+  /** Refuse a version no trusted key signed (default: the repository's `require-signed` setting). */
+  readonly trust?: TrustPolicy
 }
 
 export type CheckoutOutcome = CheckoutResult & { verification?: VerificationReport }
@@ -37,6 +40,8 @@ export type CheckoutOutcome = CheckoutResult & { verification?: VerificationRepo
 export async function checkout (options: CheckoutOperation): Promise<CheckoutOutcome> {
   const { repo } = options
   await ensureLocal(repo.store, options.rev, { transport: options.transport, onProgress: options.onProgress })
+  // Before any file is written: an unsigned or untrusted version is never checked out.
+  await enforcePolicyForRev(repo.store, options.rev, options.trust)
   const p = await prepareCheckout({ repo, rev: options.rev, to: options.to, force: options.force, onFile: options.onFile, onBytes: options.onBytes })
   const record = p.commit.verification
   if (options.verify === undefined || record === null) return await completeCheckout(repo, p)

@@ -20,6 +20,7 @@ import { initRepo, openRepo, type Repo } from './repo.js'
 import { fetch, remoteDefaultBranch, type FetchResult } from './sync.js'
 import type { ProgressFn } from './transfer.js'
 import type { CheckSettings } from './verify/index.js'
+import { requireSigned, trustedKeys, type TrustPolicy } from './sign.js'
 
 export interface CloneOperation {
   /** Remote URL: a path, file:///path, http(s)://host:port/ or s3://bucket/prefix. */
@@ -39,6 +40,8 @@ export interface CloneOperation {
   readonly onFile?: (path: string, size: number) => void
   readonly concurrency?: number
   readonly formats?: readonly ModelFormat[]
+  /** With `requireSigned`, the remote's HEAD version must be signed by one of `trustedKeys` (else nothing is left behind). */
+  readonly trust?: TrustPolicy
 }
 
 export interface CloneResult {
@@ -96,6 +99,7 @@ export async function clone (options: CloneOperation): Promise<CloneResult> {
       let head: string | null = null
       if (branch !== undefined) {
         head = fetched.heads.get(branch)!
+        if (options.trust?.requireSigned === true) await requireSigned(store, CID.parse(head), await trustedKeys(store, options.trust.trustedKeys ?? []))
         const headPath = (await readCommit(store, CID.parse(head))).path
         const tx = await store.transaction()
         tx.setRef({ name: branchRef(branch), value: head, expect: null })
@@ -117,7 +121,7 @@ export async function clone (options: CloneOperation): Promise<CloneResult> {
     if (result.head === null || options.checkout === false) return result
     // The repository stays when checkout (or its verification) fails: `mvc checkout` can be run again.
     // A partial clone fetches HEAD's content through the remote opened here (a folder remote is locked while open).
-    const co = await checkout({ repo, rev: HEAD, verify: options.verify, onFile: options.onFile, transport: opened, onProgress: options.onProgress })
+    const co = await checkout({ repo, rev: HEAD, verify: options.verify, onFile: options.onFile, transport: opened, onProgress: options.onProgress, trust: { requireSigned: false } })
     return { ...result, checkout: co }
   } finally {
     await repo?.store.close()

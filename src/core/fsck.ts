@@ -29,6 +29,8 @@ export interface FsckReport {
   readonly badRefs: Array<{ readonly name: string, readonly value: string, readonly reason: string }>
   /** Objects absent below commits of a partial clone (expected). */
   readonly notFetched: number
+  /** Parents absent behind commits imported without their history (`m/shallow/<cid>`; expected). */
+  readonly shallow: number
   /** Stored objects no ref reaches (harmless; gc may remove them). */
   readonly unreachable: number
   /** Sealed packs that no index entry uses, and temporary packs left by interrupted writes. */
@@ -38,6 +40,8 @@ export interface FsckReport {
 
 export async function fsck (store: LevelObjectStore, onObject?: (n: number) => void): Promise<FsckReport> {
   const partial = (await store.readMeta(META.partial)) !== undefined
+  const shallowCommits = new Set((await store.listMeta(META.shallow)).map(([k]) => k.slice(META.shallow.length)))
+  let shallow = 0
   const badRefs: FsckReport['badRefs'] = []
   const queue: Array<{ cid: CID, kind: LinkKind, from: string }> = []
   const refs = await store.listRefs('')
@@ -70,7 +74,8 @@ export async function fsck (store: LevelObjectStore, onObject?: (n: number) => v
       if (!isMvcError(err)) throw err
       const problem = { cid: key, from, code: err.code, message: err.message }
       if (err.code === 'OBJECT_NOT_FOUND') {
-        if (partial && kind !== 'parent') notFetched++
+        if (kind === 'parent' && shallowCommits.has(from)) shallow++
+        else if (partial && kind !== 'parent') notFetched++
         else missing.push(problem)
       } else corrupt.push(problem)
       continue
@@ -108,6 +113,7 @@ export async function fsck (store: LevelObjectStore, onObject?: (n: number) => v
     corrupt,
     badRefs,
     notFetched,
+    shallow,
     unreachable,
     danglingPacks,
     tempPacks

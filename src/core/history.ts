@@ -7,6 +7,7 @@ import { InvalidArgumentError } from '../errors.js'
 import type { CommitObject } from '../format/objects.js'
 import { parseCodeLineage, parseDataLineage } from '../format/lineage.js'
 import type { ObjectStore } from '../store/interface.js'
+import { shallowKey } from '../format/keys.js'
 import { readCommit } from './objects.js'
 import { ALIASES, HEADS, TAGS, VERSIONS, headBranch, headCommit, resolveRev } from './refs.js'
 
@@ -166,7 +167,9 @@ export async function log (store: ObjectStore, options: LogOptions = {}): Promis
     const next = frontier.shift()!
     if (filter === undefined || filter(next.commit)) shown.push(next)
     else hidden.set(next.cid.toString(), next.commit.parents)
-    for (const p of next.commit.parents) await push(p)
+    // A commit imported without its parents (m/shallow/<cid>) ends its history here.
+    const shallow = (await store.readMeta(shallowKey(next.cid.toString()))) !== undefined
+    for (const p of next.commit.parents) if (!shallow || await store.has(p)) await push(p)
   }
   const rewrite = (parents: readonly CID[]): CID[] => {
     const out = new Map<string, CID>()

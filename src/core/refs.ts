@@ -21,7 +21,7 @@ import type { ObjectStore, Transaction } from '../store/interface.js'
 import { readCommit } from './objects.js'
 import type { CommitObject } from '../format/objects.js'
 
-import { ALIASES, DEFAULT_BRANCH, HEAD, HEADS, META, REMOTES, TAGS, VERSIONS, symbolicRef, symbolicTarget, utf8 } from '../format/keys.js'
+import { ALIASES, DEFAULT_BRANCH, HEAD, HEADS, IMPORTS, META, REMOTES, TAGS, VERSIONS, symbolicRef, symbolicTarget, utf8 } from '../format/keys.js'
 
 export { ALIASES, DEFAULT_BRANCH, HEAD, HEADS, REMOTES, TAGS, VERSIONS }
 
@@ -104,7 +104,9 @@ async function resolveBase (store: ObjectStore, base: string, rev: string): Prom
     if (v !== undefined) return CID.parse(v)
   }
   if (/^[a-z0-9]{6,}$/.test(base)) {
-    const matches = (await listVersions(store)).filter(x => x.cid.toString().startsWith(base))
+    // Commits imported from CAR files without a version number (refs/imports/<cid>) are found by CID too.
+    const imported = await Promise.all((await store.listRefs(IMPORTS)).filter(([, v]) => v.startsWith(base)).map(async ([, v]) => ({ cid: CID.parse(v), version: (await readCommit(store, CID.parse(v))).version })))
+    const matches = [...(await listVersions(store)).filter(x => x.cid.toString().startsWith(base)), ...imported]
     const unique = [...new Map(matches.map(x => [x.cid.toString(), x])).values()]
     if (unique.length === 1) return unique[0]!.cid
     if (unique.length > 1) {

@@ -11,6 +11,8 @@ import { partialRemote } from './remotes.js'
 import { fetch, moveBranch, planPull, push, type FetchResult, type PullAction, type PushResult } from './sync.js'
 import type { ProgressFn } from './transfer.js'
 import type { CheckSettings } from './verify/index.js'
+import { CID } from 'multiformats/cid'
+import { enforcePolicy, type TrustPolicy } from './sign.js'
 
 export interface FetchOperation extends RemoteSelection {
   readonly repo: Repo
@@ -55,6 +57,8 @@ export interface PullOperation extends FetchOperation {
   /** Verify the checked-out version with these settings; undefined: don't. */
   readonly verify?: CheckSettings
   readonly onFile?: (path: string, size: number) => void
+  /** Refuse to move to a version no trusted key signed (default: the repository's `require-signed` setting). */
+  readonly trust?: TrustPolicy
 }
 
 export interface PullResult {
@@ -72,8 +76,10 @@ export async function pull (options: PullOperation): Promise<PullResult> {
   const plan = await planPull(repo.store, { remoteName: options.remote ?? DEFAULT_REMOTE, url: fetched.url, branch: options.branch, force: options.force })
   const base = { action: plan.action, branch: plan.branch, old: plan.from, new: plan.to, fetch: fetched }
   if (plan.action === 'up-to-date' || plan.action === 'ahead') return base
+  // Fetched objects stay (as with any fetch); the branch and the files move only to a trusted version.
+  await enforcePolicy(repo.store, CID.parse(plan.to), options.trust)
+  const co = options.checkout === false ? undefined : await checkout({ repo, rev: plan.to, verify: options.verify, onFile: options.onFile, trust: { ...options.trust, requireSigned: false } })
   // Files first: a checkout refused for uncommitted changes leaves the branch where it was.
-  const co = options.checkout === false ? undefined : await checkout({ repo, rev: plan.to, verify: options.verify, onFile: options.onFile })
   await moveBranch(repo.store, plan.branch, plan.from, plan.to)
   return co === undefined ? base : { ...base, checkout: co }
 }

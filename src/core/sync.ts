@@ -17,7 +17,9 @@ import {
   negotiate, objectLinks, sendObjects, storeSource,
   type Link, type ObjectSource, type ObjectTarget, type ProgressFn, type TransferPlan
 } from './transfer.js'
-import { HEAD, META, REFS, REMOTES, utf8 } from '../format/keys.js'
+import { HEAD, META, REFS, REMOTES, SIGNATURES, parseSignatureRef, utf8 } from '../format/keys.js'
+import { parseSignature } from '../format/objects.js'
+import { checkSignatureObject } from './sign.js'
 import { readCommit } from './objects.js'
 import { ALIASES, HEADS, TAGS, VERSIONS, headBranch, nextVersion, setNextVersion } from './refs.js'
 import { validateName } from './names.js'
@@ -128,6 +130,8 @@ export interface PushResult {
   readonly objectsSent: number
   readonly bytesSent: number
   readonly objectsSkipped: number
+  /** Signature refs (`refs/signatures/…`) of pushed commits created on the remote. */
+  readonly signatures?: number
 }
 
 /** Full local ref name for a push argument: a branch, else a tag. */
@@ -195,9 +199,12 @@ export async function push (store: ObjectStore, remote: Remote, options: PushOpt
       'Run `mvc pull` to get the remote\'s versions (`mvc pull --force` resets your branch to the remote\'s; your commits stay reachable by CID), then commit again on top.', { conflicts: diverged })
   }
   versionUpdates.sort((a, b) => a.version - b.version)
+  // Signatures of the pushed commits that the remote does not have (a signature ref is never moved).
+  const signatureUpdates = (await store.listRefs(SIGNATURES))
+    .filter(([name]) => { const s = parseSignatureRef(name); return s !== undefined && allCommits.has(s.commit) && !remoteRefs.has(name) })
 
   // 4. Objects.
-  const roots: Link[] = [...new Set([...changes.filter(c => c.status !== 'up-to-date').map(c => c.new!), ...versionUpdates.map(v => v.cid)])]
+  const roots: Link[] = [...new Set([...changes.filter(c => c.status !== 'up-to-date').map(c => c.new!), ...versionUpdates.map(v => v.cid), ...signatureUpdates.map(([, v]) => v)])]
     .map(c => ({ cid: CID.parse(c), kind: 'parent' as const }))
   let sent = { objects: 0, bytes: 0 }
   let skipped = 0
@@ -218,6 +225,13 @@ export async function push (store: ObjectStore, remote: Remote, options: PushOpt
       const now = (await remote.listRefs(name)).find(r => r.name === name)?.value
       if (now === v.cid) continue
       throw refConflict(`the repositories have diverged: while pushing, v${v.version} on ${remote.url} became ${now ?? 'absent'} (this repository has ${v.cid}). Run \`mvc pull\`, then commit again on top.`, { ref: name, remote: now ?? null, local: v.cid })
+    }
+  }
+  let signaturesPushed = 0
+  for (const [name, value] of signatureUpdates) {
+    try { await remote.casRef(name, null, value); signaturesPushed++ } catch (err) {
+      // Someone pushed a signature by the same key meanwhile: theirs stays, ours is as good.
+      if (!(isMvcError(err) && err.code === 'REF_CONFLICT')) throw err
     }
   }
   for (const c of changes) {
@@ -248,7 +262,7 @@ export async function push (store: ObjectStore, remote: Remote, options: PushOpt
     } catch (err) { await tx.abort(); throw err }
   }
   options.onProgress?.({ phase: 'done', objects: sent.objects, totalObjects: sent.objects, bytes: sent.bytes, totalBytes: sent.bytes })
-  return { url: remote.url, refs: changes, versions: versionUpdates.map(v => v.version), objectsSent: sent.objects, bytesSent: sent.bytes, objectsSkipped: skipped }
+  return { url: remote.url, refs: changes, versions: versionUpdates.map(v => v.version), objectsSent: sent.objects, bytesSent: sent.bytes, objectsSkipped: skipped, signatures: signaturesPushed }
 }
 
 // ----------------------------------------------------------------------------------------- fetch
@@ -273,6 +287,8 @@ export interface FetchResult {
   readonly objectsSkipped: number
   /** The remote's branches: name → commit. */
   readonly heads: ReadonlyMap<string, string>
+  /** Signature refs (`refs/signatures/…`) of fetched commits created here. */
+  readonly signatures?: number
 }
 
 function parseCommitCid (remote: Remote, name: string, value: string): CID {
@@ -344,8 +360,18 @@ export async function fetch (store: ObjectStore, remote: Remote, options: FetchO
       '`mvc pull --force` takes the remote\'s history and versions (your commits stay reachable by CID, e.g. from `mvc log --json` output before the pull).', { conflicts: diverged })
   }
 
-  // 2. Objects: the closure of every branch, tag and version (commits only for partial clones).
-  const roots: Link[] = [...new Set([...heads.values(), ...tags.values(), ...versions.values()])].map(c => ({ cid: CID.parse(c), kind: 'parent' as const }))
+  // Signatures of the remote's versions that are not here (their objects link the commits they sign).
+  const remoteCommits = new Set([...heads.values(), ...tags.values(), ...versions.values()])
+  const signatureRefs: Array<[string, string]> = []
+  for (const { name, value } of await remote.listRefs(SIGNATURES)) {
+    const s = parseSignatureRef(name)
+    if (s === undefined || !remoteCommits.has(s.commit) || (await store.readRef(name)) !== undefined) continue
+    parseCommitCid(remote, name, value) // a dag-cbor CID
+    signatureRefs.push([name, value])
+  }
+
+  // 2. Objects: the closure of every branch, tag and version (commits only for partial clones), and those signatures.
+  const roots: Link[] = [...new Set([...remoteCommits, ...signatureRefs.map(([, v]) => v)])].map(c => ({ cid: CID.parse(c), kind: 'parent' as const }))
   let received = { objects: 0, bytes: 0 }
   let skipped = 0
   if (roots.length > 0) {
@@ -361,6 +387,16 @@ export async function fetch (store: ObjectStore, remote: Remote, options: FetchO
     if (c.version !== n) throw new RemoteError(`the remote ${remote.url} is inconsistent: refs/versions/${n} names ${v}, which is v${c.version}`, { url: remote.url, version: n, cid: v })
   }
   for (const v of [...heads.values(), ...tags.values()]) await readCommit(store, CID.parse(v))
+  // A signature is kept only when it verifies with the key its ref names and signs the commit its ref names.
+  const goodSignatures: Array<[string, string]> = []
+  for (const [name, value] of signatureRefs) {
+    const s = parseSignatureRef(name)!
+    try {
+      const cid = CID.parse(value)
+      const sig = parseSignature(decodeObject(cid, await store.get(cid), `signature ${value}`))
+      if (checkSignatureObject(sig, CID.parse(s.commit), s.fingerprint).valid) goodSignatures.push([name, value])
+    } catch (err) { if (!isMvcError(err)) throw err }
+  }
 
   // 4. Refs, in one local transaction, each against the value read above.
   options.onProgress?.({ phase: 'refs', objects: received.objects, totalObjects: received.objects, bytes: received.bytes, totalBytes: received.bytes })
@@ -396,10 +432,11 @@ export async function fetch (store: ObjectStore, remote: Remote, options: FetchO
       if (old !== null) changes.push({ ref: VERSIONS + String(n), old, new: v, status: 'forced' })
     }
     if (max + 1 > await nextVersion(store)) setNextVersion(tx, max + 1)
+    for (const [name, value] of goodSignatures) tx.setRef({ name, value, expect: null })
     await tx.commit()
   } catch (err) { await tx.abort(); throw err }
   options.onProgress?.({ phase: 'done', objects: received.objects, totalObjects: received.objects, bytes: received.bytes, totalBytes: received.bytes })
-  return { url: remote.url, refs: changes, versions: imported.sort((a, b) => a - b), objectsReceived: received.objects, bytesReceived: received.bytes, objectsSkipped: skipped, heads }
+  return { url: remote.url, refs: changes, versions: imported.sort((a, b) => a - b), objectsReceived: received.objects, bytesReceived: received.bytes, objectsSkipped: skipped, heads, signatures: goodSignatures.length }
 }
 
 /**

@@ -19,6 +19,13 @@ export const TAGS = 'refs/tags/'
 export const ALIASES = 'refs/aliases/'
 /** `refs/remotes/<remote>/<branch>`: where a remote's branch was when last fetched or pushed. */
 export const REMOTES = 'refs/remotes/'
+/**
+ * `refs/signatures/<commit CID>/<key fingerprint>`: an `mvc/signature` object signing that commit with
+ * that key (fingerprint: lowercase hex SHA-256 of the key's SPKI DER). Created once, never moved.
+ */
+export const SIGNATURES = 'refs/signatures/'
+/** `refs/imports/<commit CID>`: a commit imported from a CAR file without a version number. */
+export const IMPORTS = 'refs/imports/'
 export const DEFAULT_BRANCH = 'main'
 export const DEFAULT_REMOTE = 'origin'
 
@@ -27,6 +34,16 @@ export function tagRef (name: string): string { return TAGS + name }
 export function aliasRef (name: string): string { return ALIASES + name }
 export function versionRef (version: number): string { return VERSIONS + String(version) }
 export function remoteBranchRef (remote: string, branch: string): string { return `${REMOTES}${remote}/${branch}` }
+export function signatureRef (commit: string, fingerprint: string): string { return `${SIGNATURES}${commit}/${fingerprint}` }
+export function signaturesOf (commit: string): string { return `${SIGNATURES}${commit}/` }
+export function importRef (commit: string): string { return IMPORTS + commit }
+
+/** The commit and key fingerprint of a `refs/signatures/<commit>/<fingerprint>` name, or undefined. */
+export function parseSignatureRef (name: string): { commit: string, fingerprint: string } | undefined {
+  if (!name.startsWith(SIGNATURES)) return undefined
+  const m = /^([a-z2-7]{59})\/([0-9a-f]{64})$/.exec(name.slice(SIGNATURES.length))
+  return m === null ? undefined : { commit: m[1]!, fingerprint: m[2]! }
+}
 
 /** The value of a symbolic ref pointing at `target`. */
 export function symbolicRef (target: string): string { return SYMBOLIC_PREFIX + target }
@@ -91,12 +108,23 @@ export const META = {
   /** A served repository's random id, for clients that pin it. */
   repositoryId: 'repo-id',
   /** `checkout-failed/<path>` → the commit whose files were kept at that path although its verification failed. */
-  checkoutFailed: 'checkout-failed/'
+  checkoutFailed: 'checkout-failed/',
+  /** `trusted-key/<fingerprint>` → JSON `{ name, publicKey (PEM), added }`: keys whose signatures count. */
+  trustedKey: 'trusted-key/',
+  /** `require-signed` → `1`: checkout and pull refuse versions no trusted key signed. */
+  requireSigned: 'require-signed',
+  /** `sha256/<file object CID>` → lowercase hex SHA-256 of the whole file (a cache, for OpenSSF bundles). */
+  fileSha256: 'sha256/',
+  /** `shallow/<commit CID>` → `1`: a commit imported without its parents (they are absent by design). */
+  shallow: 'shallow/'
 } as const
 
 export function worktreeKey (rel: string): string { return META.worktree + rel }
 export function failedCheckoutKey (rel: string): string { return META.checkoutFailed + rel }
 export function remoteConfigKey (name: string): string { return META.remote + name }
+export function trustedKeyKey (fingerprint: string): string { return META.trustedKey + fingerprint }
+export function fileSha256Key (file: string): string { return META.fileSha256 + file }
+export function shallowKey (commit: string): string { return META.shallow + commit }
 /** Width of the zero-padded sequence number in alias log keys, so keys sort in move order. */
 export const ALIAS_LOG_SEQ_WIDTH = 8
 export function aliasLogPrefix (name: string): string { return `${META.aliasLog}${name}/` }

@@ -259,3 +259,49 @@ export function parseModel (v: unknown): ModelObject {
 export function comparePaths (a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b))
 }
+
+/** A DSSE envelope (github.com/secure-systems-lab/dsse), with its bytes as bytes. */
+export interface DsseEnvelope {
+  readonly payloadType: string
+  readonly payload: Uint8Array
+  readonly signatures: ReadonlyArray<{ readonly keyid: string, readonly sig: Uint8Array }>
+}
+
+/** Signature algorithms mvc signs and verifies with (docs/design.md, "`mvc/signature`"). */
+export type SignatureAlgorithm = 'ed25519' | 'ecdsa-p256'
+export const SIGNATURE_ALGORITHMS: readonly SignatureAlgorithm[] = ['ed25519', 'ecdsa-p256']
+
+/**
+ * `mvc/signature`: a signature over one commit. `envelope` is a DSSE envelope whose payload is an
+ * in-toto Statement naming the commit (src/core/sign.ts); `key` is the signer's public key (SPKI DER),
+ * so anyone can check the signature and a trust policy decides whether the key counts.
+ */
+export interface SignatureObject {
+  readonly type: 'mvc/signature'
+  readonly commit: CID
+  readonly key: { readonly algorithm: SignatureAlgorithm, readonly publicKey: Uint8Array }
+  readonly envelope: DsseEnvelope
+}
+
+export function parseSignature (v: unknown): SignatureObject {
+  if (!isRecord(v) || v.type !== 'mvc/signature') fail('signature', 'type is not mvc/signature')
+  const commit = link(v.commit, 'signature', 'commit')
+  const k = v.key
+  if (!isRecord(k) || typeof k.algorithm !== 'string' || !(SIGNATURE_ALGORITHMS as readonly string[]).includes(k.algorithm) || !(k.publicKey instanceof Uint8Array)) {
+    fail('signature', `key needs an algorithm (${SIGNATURE_ALGORITHMS.join(', ')}) and publicKey bytes`)
+  }
+  const e = v.envelope
+  if (!isRecord(e) || typeof e.payloadType !== 'string' || !(e.payload instanceof Uint8Array) || !Array.isArray(e.signatures) || e.signatures.length === 0) {
+    fail('signature', 'envelope needs payloadType, payload bytes and at least one signature')
+  }
+  const signatures = e.signatures.map((s: unknown) => {
+    if (!isRecord(s) || typeof s.keyid !== 'string' || !(s.sig instanceof Uint8Array)) fail('signature', 'envelope signature needs keyid and sig bytes')
+    return { keyid: s.keyid, sig: s.sig }
+  })
+  return {
+    type: 'mvc/signature',
+    commit,
+    key: { algorithm: k.algorithm as SignatureAlgorithm, publicKey: k.publicKey },
+    envelope: { payloadType: e.payloadType, payload: e.payload, signatures }
+  }
+}

@@ -1,14 +1,15 @@
 import type { CommandModule } from 'yargs'
 import { formatReport, verifyArgs, verifyingStep, verifyOptions, type VerifyFlags } from '../verification.js'
-import { formatBytes, progress, toJson, withRepo, type GlobalArgs, type Io, colors } from '../output.js'
+import { colors, formatBytes, progress, toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
+import { trustArgs, trustOptions, type TrustFlags } from '../trust.js'
 
-interface Args extends GlobalArgs, VerifyFlags { rev: string, to?: string, force?: boolean, 'keep-on-fail'?: boolean }
+interface Args extends GlobalArgs, VerifyFlags, TrustFlags { rev: string, to?: string, force?: boolean, 'keep-on-fail'?: boolean }
 
 export function checkoutCommand (io: Io): CommandModule<GlobalArgs, Args> {
   return {
     command: 'checkout <rev>',
     describe: 'Rebuild a version on disk, byte for byte (vN, tag, alias, branch, HEAD~n or CID prefix)',
-    builder: y => verifyOptions(y, 'load the rebuilt model with TF.js and compare outputs with those recorded at commit')
+    builder: y => trustOptions(verifyOptions(y, 'load the rebuilt model with TF.js and compare outputs with those recorded at commit'), 'the version (nothing is written)')
       .positional('rev', { type: 'string', demandOption: true, describe: 'version to check out' })
       .option('to', { type: 'string', describe: 'write here instead of the committed path' })
       .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'overwrite uncommitted changes in the target' })
@@ -19,8 +20,9 @@ export function checkoutCommand (io: Io): CommandModule<GlobalArgs, Args> {
       await withRepo(args, async repo => {
         const p = progress(io, 'checking out')
         const verify = (await verifyArgs(args, true)) ?? false
+        const trust = await trustArgs(args)
         const r = await verifyingStep(io, args.json === true, [p], async () =>
-          await repo.checkout({ rev: args.rev, to: args.to, force: args.force, verify, keepOnFail: args['keep-on-fail'], onBytes: (done, total) => p.bytes(done, total) }))
+          await repo.checkout({ rev: args.rev, to: args.to, force: args.force, verify, keepOnFail: args['keep-on-fail'], ...trust, onBytes: (done, total) => p.bytes(done, total) }))
         if (args.json === true) {
           io.out(toJson({ cid: r.cid, version: r.commit.version, target: r.target, files: r.files, bytes: r.bytes, verification: r.verification ?? null }))
           return

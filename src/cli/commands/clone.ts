@@ -5,14 +5,15 @@ import { remoteScheme } from '../../api/index.js'
 import { formatBytes, progress, toJson, type GlobalArgs, type Io, colors } from '../output.js'
 import { formatReport, verifyArgs, verifyingStep, verifyOptions, type VerifyFlags } from '../verification.js'
 import { transferProgress } from './push.js'
+import { trustArgs, trustOptions, type TrustFlags } from '../trust.js'
 
-interface Args extends GlobalArgs, VerifyFlags { url: string, dir?: string, filter?: string, checkout?: boolean, origin?: string }
+interface Args extends GlobalArgs, VerifyFlags, TrustFlags { url: string, dir?: string, filter?: string, checkout?: boolean, origin?: string }
 
 export function cloneCommand (io: Io): CommandModule<GlobalArgs, Args> {
   return {
     command: 'clone <url> [dir]',
     describe: "Create a repository from a remote, with origin set, and check out its default branch's HEAD version",
-    builder: y => verifyOptions(y, 'load the checked-out model with TF.js and compare outputs with those recorded at commit')
+    builder: y => trustOptions(verifyOptions(y, 'load the checked-out model with TF.js and compare outputs with those recorded at commit'), 'the clone (nothing is left behind)')
       .positional('url', { type: 'string', demandOption: true, describe: 'a path, file:///path, http(s)://host:port/ or s3://bucket/prefix' })
       .positional('dir', { type: 'string', describe: 'folder to create (default: the last part of the URL)' })
       .option('filter', { type: 'string', choices: ['commits'], describe: "partial clone: fetch commits and refs only; a version's content is fetched when it is checked out, shown, verified or diffed" })
@@ -35,6 +36,7 @@ export function cloneCommand (io: Io): CommandModule<GlobalArgs, Args> {
         filter: args.filter === 'commits' ? 'commits' : undefined,
         checkout: args.checkout,
         verify,
+        ...(await trustArgs(args)),
         onProgress: p.onProgress,
         onFile: (_f, size) => files.tick(size)
       }))

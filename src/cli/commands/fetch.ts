@@ -20,11 +20,11 @@ export function fetchCommand (io: Io): CommandModule<GlobalArgs, Args> {
           r = await repo.fetch({ remote: args.remote, force: args.force, onProgress: p.onProgress })
         } finally { p.done() }
         if (args.json === true) {
-          io.out(toJson({ objectsReceived: r.objectsReceived, bytesReceived: r.bytesReceived, objectsSkipped: r.objectsSkipped, url: r.url, refs: r.refs, versions: r.versions }))
+          io.out(toJson({ objectsReceived: r.objectsReceived, bytesReceived: r.bytesReceived, objectsSkipped: r.objectsSkipped, url: r.url, refs: r.refs, versions: r.versions, signatures: r.signatures ?? 0 }))
           return
         }
         for (const c of r.refs) if (c.status !== 'up-to-date') io.out(formatRefChange(c))
-        io.err(`fetched from ${r.url}: ${r.objectsReceived} objects, ${formatBytes(r.bytesReceived)} received (${r.objectsSkipped} already here)${r.versions.length > 0 ? `; versions ${formatVersions(r.versions)}` : ''}`)
+        io.err(`fetched from ${r.url}: ${r.objectsReceived} objects, ${formatBytes(r.bytesReceived)} received (${r.objectsSkipped} already here)${r.versions.length > 0 ? `; versions ${formatVersions(r.versions)}` : ''}${(r.signatures ?? 0) > 0 ? `; ${r.signatures ?? 0} signature(s)` : ''}`)
       })
     }
   }

@@ -2,14 +2,15 @@ import type { CommandModule } from 'yargs'
 import { formatBytes, progress, shortCid, toJson, withRepo, type GlobalArgs, type Io, colors } from '../output.js'
 import { formatReport, verifyArgs, verifyingStep, verifyOptions, type VerifyFlags } from '../verification.js'
 import { transferProgress } from './push.js'
+import { trustArgs, trustOptions, type TrustFlags } from '../trust.js'
 
-interface Args extends GlobalArgs, VerifyFlags { remote?: string, branch?: string, force?: boolean, checkout?: boolean }
+interface Args extends GlobalArgs, VerifyFlags, TrustFlags { remote?: string, branch?: string, force?: boolean, checkout?: boolean }
 
 export function pullCommand (io: Io): CommandModule<GlobalArgs, Args> {
   return {
     command: 'pull [remote] [branch]',
     describe: "Fetch, then fast-forward the current branch to the remote's and check the new version out",
-    builder: y => verifyOptions(y, 'load the checked-out model with TF.js and compare outputs with those recorded at commit')
+    builder: y => trustOptions(verifyOptions(y, 'load the checked-out model with TF.js and compare outputs with those recorded at commit'), 'to move to the remote\'s version')
       .positional('remote', { type: 'string', describe: 'remote name (default origin)' })
       .positional('branch', { type: 'string', describe: "the remote's branch (default: the current branch's name)" })
       .option('force', { alias: 'f', type: 'boolean', default: false, describe: "reset the current branch to the remote's when they have diverged; take the remote's tags and versions" })
@@ -26,6 +27,7 @@ export function pullCommand (io: Io): CommandModule<GlobalArgs, Args> {
             force: args.force,
             checkout: args.checkout,
             verify,
+            ...(await trustArgs(args)),
             onProgress: p.onProgress,
             onFile: (_f, size) => files.tick(size)
           }))

@@ -88,12 +88,13 @@ export function pushCommand (io: Io): CommandModule<GlobalArgs, Args> {
             new: main?.new ?? null,
             url: r.url,
             refs: r.refs,
-            versions: r.versions
+            versions: r.versions,
+            signatures: r.signatures ?? 0
           }))
           return
         }
         for (const c of r.refs) io.out(formatRefChange(c))
-        io.err(`pushed to ${r.url}: ${r.objectsSent} objects, ${formatBytes(r.bytesSent)} sent (${r.objectsSkipped} already there)${r.versions.length > 0 ? `; versions ${formatVersions(r.versions)}` : ''}`)
+        io.err(`pushed to ${r.url}: ${r.objectsSent} objects, ${formatBytes(r.bytesSent)} sent (${r.objectsSkipped} already there)${r.versions.length > 0 ? `; versions ${formatVersions(r.versions)}` : ''}${(r.signatures ?? 0) > 0 ? `; ${r.signatures ?? 0} signature(s)` : ''}`)
       })
     }
   }
