@@ -401,8 +401,8 @@ describe('mvc diff: lineage, identical versions, errors', () => {
       await writeFile(join(data, 'train.csv'), 'x,y\n1,2\n5,6\n')
       await writeFile(join(data, 'test.csv'), 'x,y\n7,8\n')
       await repo.commit({ path: data, message: 'data 2', ...NO_VERIFY })
-      const m1 = (await repo.show({ rev: 'v1' })).commit.model
-      const m2 = (await repo.show({ rev: 'v2' })).commit.model
+      const m1 = (await repo.show({ rev: 'v1' })).commit.model!
+      const m2 = (await repo.show({ rev: 'v2' })).commit.model!
       const model = await copyFixture('dense', join(root, 'model'))
       const git = (oid: string, dirty: boolean): unknown => ({ kind: 'git', oid, branch: 'main', remote: null, dirty, dirtyPaths: dirty ? ['train.py'] : [] })
       await repo.commit({

@@ -136,7 +136,7 @@ describe('tensor-level dedup', () => {
       // The only new raw chunk may be the rewritten model.json itself.
       const jsonSize = (await readFile(join(b, 'model.json'))).length
       assert.ok(rawBytesAdded(before, afterCids) <= jsonSize, `added ${rawBytesAdded(before, afterCids)} raw bytes; model.json is ${jsonSize}`)
-      assert.deepEqual(await treeHashes(b), await (async () => { const o = join(dir, 'o'); await repo.checkout({ rev: 'v2', to: o, ...NO_VERIFY }); return await treeHashes(o) })())
+      assert.deepEqual(await treeHashes(b), await (async () => { const o = join(dir, 'o'); await repo.checkout({ rev: 'v2', to: o, only: [b], ...NO_VERIFY }); return await treeHashes(o) })())
     } finally { await repo.close() }
   })
 

@@ -94,7 +94,7 @@ export async function reachable (store: ObjectStore, commit: CID): Promise<Map<s
       case 'commit': {
         const c = parseCommit(value)
         for (const p of c.parents) todo.push({ cid: p, as: 'commit' })
-        todo.push({ cid: c.model, as: 'manifest' })
+        for (const e of c.paths) todo.push({ cid: e.manifest, as: 'manifest' })
         const d = parseDataLineage(c.data)
         if (d?.kind === 'snapshot') todo.push({ cid: d.manifest, as: 'data-manifest' })
         const v = c.verification as { models?: Array<{ inputs?: CID[], outputs?: CID[] }> } | null

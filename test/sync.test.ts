@@ -150,10 +150,11 @@ describe('negotiation', () => {
 
     // Now commit the data folder itself: its manifest has the same CID, and this time its files are stored.
     const v2 = await commit(a.repo, data, 'the data folder as a version')
-    assert.equal((await a.repo.show({ rev: 'v2' })).commit.model.toString(), dataManifest.toString(), 'same manifest CID')
+    // v2 tracks the model and the data folder (issue 13: committing a path starts tracking it).
+    assert.equal((await a.repo.show({ rev: 'v2' })).commit.paths.find(p => p.path === 'data')!.manifest.toString(), dataManifest.toString(), 'same manifest CID')
     await a.repo.push({ transport: remote })
     const b = await clone(remote, { checkout: false })
-    await b.repo.checkout({ rev: 'v2', to: join(b.dir, 'data-out'), verify: false })
+    await b.repo.checkout({ rev: 'v2', to: join(b.dir, 'data-out'), only: ['data'], verify: false })
     assert.deepEqual(await treeSnapshot(join(b.dir, 'data-out')), await treeSnapshot(data))
     assert.equal((await b.repo.resolve('v2')).toString(), v2.toString())
     await remote.close()
@@ -185,7 +186,7 @@ describe('negotiation', () => {
     await a.repo.push({ transport: inner })
     const objects = await reachable(a.repo.store, v1)
     const victim = CID.parse([...objects.keys()].find(k => k.startsWith('bafk'))!)
-    const manifest = (await a.repo.show({ rev: 'v1' })).commit.model
+    const manifest = (await a.repo.show({ rev: 'v1' })).commit.model!
     for (const bad of [victim, manifest]) {
       const lying: Remote = {
         ...recording(inner),

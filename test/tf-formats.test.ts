@@ -98,7 +98,7 @@ async function storedModels (repoRoot: string, rev: string): Promise<Map<string,
   try {
     const get = async (c: CID): Promise<unknown> => decodeObject(c, await repo.store.get(c), 'test')
     const commit = parseCommit(await get(await repo.resolve(rev)))
-    const manifest = parseManifest(await get(commit.model))
+    const manifest = parseManifest(await get(commit.model!))
     const out = new Map<string, Record<string, unknown>>()
     for (const m of manifest.models) out.set(m.path, await get(m.model) as Record<string, unknown>)
     return out

@@ -4,7 +4,7 @@
  * errors with the method's name (`err.caller`) before rethrowing.
  */
 import { userInfo, hostname } from 'node:os'
-import { join, resolve as resolvePath } from 'node:path'
+import { isAbsolute, join, resolve as resolvePath } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import type * as TF from '@tensorflow/tfjs'
 import { InvalidArgumentError, UsageError, isMvcError } from '../errors.js'
@@ -18,7 +18,7 @@ import { openRepo, type Repo } from '../core/repo.js'
 import { init, type InitResult } from '../core/init.js'
 import { Config, setConfig, type ConfigEntry, type ConfigLevel, type ConfigValue } from '../core/config.js'
 import { gitUser } from '../core/lineage/code.js'
-import { commit, type CommitResult, type Lineage } from '../core/commit.js'
+import { commit, repoRelative, type CommitResult, type Lineage } from '../core/commit.js'
 import { checkout, type CheckoutOutcome } from '../core/checkout.js'
 import { status, type StatusResult } from '../core/worktree.js'
 import { log, type LogEntry, type LogOptions } from '../core/history.js'
@@ -169,6 +169,8 @@ export interface CheckoutArgs extends TrustArgs {
   readonly verify?: boolean | VerifyArgs
   /** Put the files in place even when verification fails (status then says so). */
   readonly keepOnFail?: boolean
+  /** Only these tracked paths of the version (relative to the repository root, or absolute). */
+  readonly only?: readonly string[]
 }
 
 /** A private key: PEM text or bytes, and its password when encrypted. */
@@ -310,6 +312,11 @@ export class Repository {
     return { backend: s.backend, runtime: s.runtime, python: s.python, customObjects: s.customObjects, tolerance: given.tolerance }
   }
 
+  /** A tracked path as the repository names it: absolute paths are made relative to the root; others are taken as given (relative to the root). */
+  private tracked (p: string): string {
+    return isAbsolute(p) ? repoRelative(this.root, resolvePath(p)) : p.split(/[\\/]+/).filter(x => x !== '' && x !== '.').join('/')
+  }
+
   /** The remote used when none is named: `mvc config remote.default`, else `origin`. */
   private async defaultRemote (): Promise<string> {
     return (await Config.load(this.root)).string('remote.default') ?? DEFAULT_REMOTE
@@ -365,7 +372,7 @@ export class Repository {
    */
   async checkout (args: CheckoutArgs): Promise<CheckoutOutcome> {
     if (typeof args.rev !== 'string') throw new TypeError('checkout: rev must be a string')
-    return await tagged('checkout', async () => await checkout({ repo: this.repo, rev: args.rev, to: args.to, force: args.force, onFile: args.onFile, onBytes: args.onBytes, verify: await this.checkDefaults(args.verify), keepOnFail: args.keepOnFail, trust: trustPolicy(args) }))
+    return await tagged('checkout', async () => await checkout({ repo: this.repo, rev: args.rev, to: args.to, ...(args.only !== undefined ? { only: args.only.map(p => this.tracked(p)) } : {}), force: args.force, onFile: args.onFile, onBytes: args.onBytes, verify: await this.checkDefaults(args.verify), keepOnFail: args.keepOnFail, trust: trustPolicy(args) }))
   }
 
   /**
@@ -384,7 +391,7 @@ export class Repository {
    * @example for (const e of await repo.log({ limit: 5 })) console.log(e.commit.version, e.commit.message)
    */
   async log (args: LogOptions = {}): Promise<LogEntry[]> {
-    return await tagged('log', async () => await log(this.repo.store, args))
+    return await tagged('log', async () => await log(this.repo.store, args.path === undefined ? args : { ...args, path: this.tracked(args.path) }))
   }
 
   /**
@@ -399,7 +406,7 @@ export class Repository {
    * What changed in a path since it was last committed or checked out.
    * @example const s = await repo.status(); if (!s.clean) console.log(s.modified)
    */
-  async status (args: { path?: string } = {}): Promise<StatusResult> {
+  async status (args: { path?: string } = {}): Promise<StatusResult & { paths?: StatusResult[] }> {
     return await tagged('status', async () => await status(this.repo, args.path))
   }
 
@@ -409,12 +416,12 @@ export class Repository {
    * metrics, data and code lineage.
    * @example const d = await repo.diff({ a: 'v1', b: 'v2' }); for (const t of d.tensors) console.log(t.name, t.stats?.maxAbs)
    */
-  async diff (args: { a: string, b?: string, exactNorm?: boolean }): Promise<DiffResult> {
+  async diff (args: { a: string, b?: string, exactNorm?: boolean, paths?: readonly string[] }): Promise<DiffResult> {
     if (typeof args.a !== 'string') throw new TypeError('diff: a must be a revision string')
     const { diff } = await import('../core/diff/index.js')
     await ensureLocal(this.repo.store, args.a)
     if (args.b !== undefined) await ensureLocal(this.repo.store, args.b)
-    return await tagged('diff', async () => await diff({ repo: this.repo, a: args.a, b: args.b, exactNorm: args.exactNorm }))
+    return await tagged('diff', async () => await diff({ repo: this.repo, a: args.a, b: args.b, exactNorm: args.exactNorm, ...(args.paths !== undefined ? { paths: args.paths.map(p => this.tracked(p)) } : {}) }))
   }
 
   /** Tags, sorted by name (numeric-aware: 1.9.0 before 1.10.0), with their versions. */

@@ -3,6 +3,7 @@
  * documented exit code (docs/cli.md) in one place. Returns the exit code; bin/mvc.js sets it.
  */
 import yargs, { type CommandModule } from 'yargs'
+import { resolve as resolvePath } from 'node:path'
 import { ExitCode, InputNotFoundError, UsageError, exitCodeFor, isMvcError, outputSettings } from '../api/index.js'
 import { processIo, type GlobalArgs, type Io } from './output.js'
 import { initCommand } from './commands/init.js'
@@ -34,6 +35,9 @@ import { trustCommand } from './commands/trust.js'
 import { exportCommand } from './commands/export.js'
 import { importCommand } from './commands/import.js'
 
+/** Commands that take paths after `--`. */
+const PATHSPEC = new Set(['log', 'diff', 'checkout', 'status'])
+
 /** Commands whose output can be long: paged on a terminal. */
 const PAGED = new Set(['log', 'show', 'diff'])
 
@@ -48,8 +52,16 @@ export async function main (argv: string[], base: Io = processIo): Promise<numbe
     ? pagerCommand(settings.pager)
     : undefined
   const buffered: string[] = []
+  // `mvc log -- model`: paths after `--` narrow the commands that take them (git's pathspec); for other
+  // commands `--` keeps its usual meaning, the end of options (`mvc tag -- -x`).
+  const command = argv.find(a => !a.startsWith('-'))
+  const dd = argv.indexOf('--')
+  const narrows = command !== undefined && PATHSPEC.has(command) && dd >= 0
+  const yargsArgv = narrows ? argv.slice(0, dd) : argv
   const io: Io = {
     ...base,
+    // Given relative to the current folder (or -C): passed on absolute.
+    paths: narrows ? argv.slice(dd + 1).filter(p => p !== '').map(p => resolvePath(dirArg(argv), p)) : [],
     out: pager === undefined ? base.out : s => { buffered.push(s.endsWith('\n') ? s : s + '\n') },
     paint: paint(painted),
     setExitCode: code => { exitCode = code }
@@ -75,7 +87,7 @@ export async function main (argv: string[], base: Io = processIo): Promise<numbe
   if (hint !== undefined && !names.has(first!)) {
     return report(io, new UsageError(`mvc has no '${first}' command: ${hint}`, { command: first }), argv)
   }
-  const parser = yargs(argv)
+  const parser = yargs(yargsArgv)
     .scriptName('mvc')
     .usage('mvc — version control for TensorFlow.js models\n\nUsage: mvc <command> [options]')
     .option('C', { type: 'string', describe: 'run as if started in this folder', global: true })

@@ -17,6 +17,8 @@ export interface Io {
   readonly outTty?: boolean
   /** Colours for stdout (identity functions when colour is off). */
   readonly paint?: Paint
+  /** Tracked paths given after `--` (`mvc log -- model`). */
+  readonly paths?: readonly string[]
 }
 
 export const processIo: Io = {

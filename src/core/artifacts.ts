@@ -12,7 +12,8 @@ import { adapterFor } from '../formats/index.js'
 import { artifactsToFiles, loadArtifacts, saveResult } from '../formats/tfjs/index.js'
 import type { Repo } from './repo.js'
 import { commit, type CommitOptions, type CommitResult } from './commit.js'
-import { readCommit, readFileBytes, readManifest } from './objects.js'
+import { readCommit, readFileBytes } from './objects.js'
+import { versionFiles } from './version.js'
 import { resolveRev } from './refs.js'
 import { ensureLocal } from './partial.js'
 
@@ -47,7 +48,7 @@ export async function versionArtifacts (options: { repo: Repo, rev: string, mode
   const { store, formats } = options.repo
   await ensureLocal(store, options.rev)
   const commitObj = await readCommit(store, await resolveRev(store, options.rev))
-  const manifest = await readManifest(store, commitObj.model)
+  const manifest = (await versionFiles(store, commitObj)).manifest
   const files = new Map(manifest.entries.map(e => [e.path, e.file]))
   const candidates = options.model !== undefined ? manifest.models.filter(m => m.path === options.model) : manifest.models
   const runnable: string[] = []

@@ -11,15 +11,16 @@ import { ensureLocal } from './partial.js'
 import type { ProgressFn } from './transfer.js'
 import { verifyCheckout, type CheckSettings, type VerificationReport } from './verify/index.js'
 import { completeCheckout, prepareCheckout, type CheckoutResult } from './worktree.js'
-import { join } from 'node:path'
 import { VerificationFailedError, VerificationUnavailableError, isMvcError } from '../errors.js'
 import { enforcePolicyForRev, type TrustPolicy } from './sign.js'
 
 export interface CheckoutOperation {
   readonly repo: Repo
   readonly rev: string
-  /** Absolute target; default: the commit's own path in the repository. */
+  /** Absolute target; default: each tracked path in the repository (several paths: a folder holding them). */
   readonly to?: string
+  /** Only these tracked paths of the version. */
+  readonly only?: readonly string[]
   readonly force?: boolean
   readonly onFile?: (path: string, size: number) => void
   /** Bytes written so far of the total, for a progress bar. */
@@ -42,12 +43,13 @@ export async function checkout (options: CheckoutOperation): Promise<CheckoutOut
   await ensureLocal(repo.store, options.rev, { transport: options.transport, onProgress: options.onProgress })
   // Before any file is written: an unsigned or untrusted version is never checked out.
   await enforcePolicyForRev(repo.store, options.rev, options.trust)
-  const p = await prepareCheckout({ repo, rev: options.rev, to: options.to, force: options.force, onFile: options.onFile, onBytes: options.onBytes })
+  const p = await prepareCheckout({ repo, rev: options.rev, to: options.to, only: options.only, force: options.force, onFile: options.onFile, onBytes: options.onBytes })
   const record = p.commit.verification
   if (options.verify === undefined || record === null) return await completeCheckout(repo, p)
   let report: VerificationReport
   try {
-    report = await verifyCheckout({ ...options.verify, store: repo.store, record, manifest: p.manifest, target: p.manifest.kind === 'file' ? join(p.staged.dir, p.manifest.entries[0]!.path) : p.staged.dir, version: p.commit.version, formats: repo.formats })
+    const parts = p.parts.map(x => ({ path: x.path, manifest: x.manifest, dir: x.staged.dir }))
+    report = await verifyCheckout({ ...options.verify, store: repo.store, record, parts, prefixed: p.commit.paths.length > 1, version: p.commit.version, formats: repo.formats })
   } catch (err) {
     if (options.keepOnFail === true && isMvcError(err) && err.code === VerificationFailedError.code) {
       await completeCheckout(repo, p, true)
@@ -57,7 +59,7 @@ export async function checkout (options: CheckoutOperation): Promise<CheckoutOut
       const r = await completeCheckout(repo, p)
       err.message = `checked out v${r.commit.version} to ${r.target}, but its behaviour could not be verified here: ${err.message}`
     } else {
-      await p.staged.discard()
+      await p.discard()
     }
     throw err
   }

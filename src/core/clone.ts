@@ -100,7 +100,7 @@ export async function clone (options: CloneOperation): Promise<CloneResult> {
       if (branch !== undefined) {
         head = fetched.heads.get(branch)!
         if (options.trust?.requireSigned === true) await requireSigned(store, CID.parse(head), await trustedKeys(store, options.trust.trustedKeys ?? []))
-        const headPath = (await readCommit(store, CID.parse(head))).path
+        const headPath = (await readCommit(store, CID.parse(head))).paths[0]!.path
         const tx = await store.transaction()
         tx.setRef({ name: branchRef(branch), value: head, expect: null })
         tx.setRef({ name: HEAD, value: symbolicRef(branchRef(branch)) })

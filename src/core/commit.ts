@@ -5,10 +5,10 @@
  * synced batch, and a failure at any step leaves it as it was.
  */
 import type { CID } from 'multiformats/cid'
-import { dirname, relative, resolve, sep } from 'node:path'
+import { dirname, join, relative, resolve, sep } from 'node:path'
 import { lstat, readFile } from 'node:fs/promises'
 import { InputNotFoundError, InvalidArgumentError, UsageError, VerificationUnavailableError } from '../errors.js'
-import type { Author, CommitObject } from '../format/objects.js'
+import { comparePaths, parseCommit, type Author, type CommitObject, type VersionPath } from '../format/objects.js'
 import type { CodeLineage, DataLineage, EnvironmentLineage } from '../format/lineage.js'
 import type { VerificationRecord } from '../format/verification.js'
 import { MVC_DIR, isWithin } from '../format/paths.js'
@@ -70,9 +70,12 @@ export interface CommitResult {
   readonly parent?: CID
   /** When nothing was committed: the version of the unchanged HEAD. */
   readonly parentVersion?: number
-  /** Repository-relative path that was committed. */
+  /** Repository-relative path that was committed ('.' for a version of several paths: see `paths`). */
   readonly path: string
+  /** The manifest of the committed path (for several paths, of the path given, else the first). */
   readonly manifest: CID
+  /** Every tracked path of the version and its manifest. */
+  readonly paths: readonly VersionPath[]
   readonly stats: SnapshotStats
   /** Objects and bytes added to the store. */
   readonly newObjects: number
@@ -140,24 +143,41 @@ async function givenValues (options: CommitOptions): Promise<{ params: Values, m
   return { params, metrics }
 }
 
-/** Records reference outputs of the snapshot's models (null when it holds none). */
-async function verificationFor (snap: SnapshotResult, abs: string, tx: Transaction, settings: VerifySettings): Promise<VerificationRecord | null> {
-  const manifest = snap.manifest.value
-  if (manifest.models.length === 0 && !manifest.entries.some(e => e.path.endsWith('saved_model.pb'))) return null
-  const recorded = await recordVerification({
-    ...settings,
-    sink: tx,
-    models: [...snap.models.values()].map(m => ({ path: m.layout.path, format: m.layout.format, runnable: m.layout.runnable, notRunnableReason: m.layout.notRunnableReason, adapter: m.adapter })),
-    readFile: async rel => await readFile(resolve(abs, rel)),
-    dir: snap.manifest.value.kind === 'dir' ? abs : dirname(abs)
-  })
-  // A SavedModel no adapter recognised: say why it is not verified.
-  const covered = new Set(recorded.models.map(m => m.path))
-  const savedModels = manifest.entries.map(e => e.path).filter(p => (p === 'saved_model.pb' || p.endsWith('/saved_model.pb')) && !covered.has(p))
-  const record: VerificationRecord = {
-    ...recorded,
-    models: [...recorded.models, ...savedModels.map(p => ({ path: p, status: 'skipped' as const, reason: 'SavedModels can only be run with @tensorflow/tfjs-node, which is not installed here' }))]
+/** One tracked path snapshotted for a commit. */
+interface SnappedPath {
+  readonly rel: string
+  readonly abs: string
+  readonly snap: SnapshotResult
+  readonly cache: StatCache
+}
+
+/**
+ * Records reference outputs of the snapshots' models (null when there are none). For a version of
+ * several paths, models are named by repository-relative paths (`model/model.json`).
+ */
+async function verificationFor (parts: readonly SnappedPath[], prefixed: boolean, tx: Transaction, settings: VerifySettings): Promise<VerificationRecord | null> {
+  const records: VerificationRecord[] = []
+  for (const part of parts) {
+    const manifest = part.snap.manifest.value
+    if (manifest.models.length === 0 && !manifest.entries.some(e => e.path.endsWith('saved_model.pb'))) continue
+    const dir = manifest.kind === 'dir' ? part.abs : dirname(part.abs)
+    const recorded = await recordVerification({
+      ...settings,
+      sink: tx,
+      models: [...part.snap.models.values()].map(m => ({ path: m.layout.path, format: m.layout.format, runnable: m.layout.runnable, notRunnableReason: m.layout.notRunnableReason, adapter: m.adapter })),
+      readFile: async rel => await readFile(resolve(dir, rel)),
+      dir
+    })
+    // A SavedModel no adapter recognised: say why it is not verified.
+    const covered = new Set(recorded.models.map(m => m.path))
+    const savedModels = manifest.entries.map(e => e.path).filter(p => (p === 'saved_model.pb' || p.endsWith('/saved_model.pb')) && !covered.has(p))
+    const models = [...recorded.models, ...savedModels.map(p => ({ path: p, status: 'skipped' as const, reason: 'SavedModels can only be run with @tensorflow/tfjs-node, which is not installed here' }))]
+    const name = (p: string): string => !prefixed ? p : manifest.kind === 'file' ? part.rel : `${part.rel}/${p}`
+    records.push({ ...recorded, models: models.map(m => ({ ...m, path: name(m.path) })) })
   }
+  if (records.length === 0) return null
+  const tfjs = records.find(r => r.tfjsVersion !== 'none') ?? records[0]!
+  const record: VerificationRecord = { backend: tfjs.backend, tfjsVersion: tfjs.tfjsVersion, tolerance: records[0]!.tolerance, models: records.flatMap(r => r.models) }
   const skipped = record.models.filter(m => m.status === 'skipped')
   if (settings.require === true && (skipped.length > 0 || record.models.length === 0)) {
     throw new VerificationUnavailableError(
@@ -165,6 +185,27 @@ async function verificationFor (snap: SnapshotResult, abs: string, tx: Transacti
       { skipped: skipped.map(m => m.path) })
   }
   return record
+}
+
+/** The paths a commit snapshots: HEAD's, plus `path` (which starts being tracked); none may contain another. */
+async function pathsToCommit (repo: Repo, path: string | undefined, head: CommitObject | undefined): Promise<Array<{ rel: string, abs: string }>> {
+  const tracked = head?.paths.map(p => p.path) ?? []
+  if (path === undefined) {
+    if (tracked.length > 0) return tracked.map(rel => ({ rel, abs: join(repo.root, rel) }))
+    return [await resolveCommitPath(repo, undefined)]
+  }
+  const given = await resolveCommitPath(repo, path)
+  if (given.rel === '.') {
+    throw new InvalidArgumentError('committing the repository root itself is not supported: checkout could not swap a folder that holds .mvc. Put the model in a sub-folder (e.g. `model/`) and commit that.', { path: given.abs })
+  }
+  for (const t of tracked) {
+    if (t === given.rel) continue
+    if (given.rel.startsWith(t + '/')) throw new InvalidArgumentError(`${given.rel} lies inside ${t}, which is already tracked: commit ${t}`, { path: given.rel, tracked: t })
+    if (t.startsWith(given.rel + '/')) throw new InvalidArgumentError(`${given.rel} holds ${t}, which is tracked on its own; commit ${t}, or move it`, { path: given.rel, tracked: t })
+  }
+  const all = new Map(tracked.map(rel => [rel, { rel, abs: join(repo.root, rel) }]))
+  all.set(given.rel, given)
+  return [...all.values()].sort((a, b) => comparePaths(a.rel, b.rel))
 }
 
 export async function commit (options: CommitOptions): Promise<CommitResult> {
@@ -179,42 +220,74 @@ export async function commit (options: CommitOptions): Promise<CommitResult> {
   }
   if (options.code !== undefined && options.code !== false && options.code.dir !== undefined) await mustExist(options.code.dir, 'code folder')
 
-  const { abs, rel } = await resolveCommitPath(repo, options.path)
-  if (rel === '.') {
-    throw new InvalidArgumentError('committing the repository root itself is not supported: checkout could not swap a folder that holds .mvc. Put the model in a sub-folder (e.g. `model/`) and commit that.', { path: abs })
-  }
-  const tree = await walk(abs, { repoRoot: repo.root })
   const store = repo.store
   const branch = await headBranch(store)
   const parent = await headCommit(store)
+  const parentCommit = parent === undefined ? undefined : await readCommit(store, parent)
+  const wanted = await pathsToCommit(repo, options.path, parentCommit)
+  // A tracked path that no longer exists is no longer tracked (the path given explicitly must exist).
+  const present: Array<{ rel: string, abs: string }> = []
+  const gone: string[] = []
+  for (const w of wanted) {
+    if (await lstat(w.abs).then(() => true, () => false)) present.push(w)
+    else if (options.path !== undefined && w.abs === resolve(options.path)) present.push(w) // walk reports it
+    else gone.push(w.rel)
+  }
+  if (present.length === 0) throw new InputNotFoundError(`nothing to commit: the tracked path${gone.length === 1 ? '' : 's'} ${gone.join(', ')} no longer exist${gone.length === 1 ? 's' : ''}`, { paths: gone })
+  const trees = []
+  for (const w of present) trees.push({ ...w, tree: await walk(w.abs, { repoRoot: repo.root }) })
+  const first = present.find(w => options.path !== undefined && w.abs === resolve(options.path)) ?? present[0]!
+  const { abs, rel } = first
   const tx = await store.transaction()
   try {
-    const cache = StatCache.for(store, rel)
-    const total = tree.files.reduce((a, f) => a + Number(f.stats.size), 0)
+    const total = trees.reduce((a, t) => a + t.tree.files.reduce((b, f) => b + Number(f.stats.size), 0), 0)
     let done = 0
     const onBytes = options.onBytes === undefined ? undefined : (n: number): void => { done += n; options.onBytes!(done, total) }
-    const snap = await snapshot({ store, sink: tx, abs, cache, requireStored: true, onFile: options.onFile, onBytes, formats: repo.formats }, tree)
-    const manifest = snap.manifest.cid
-    const warnings = [...snap.models.values()].flatMap(m => m.layout.warnings.map(w => `${m.layout.path}: ${w}`))
-    const base = { path: rel, manifest, stats: snap.stats, warnings }
-    if (parent !== undefined && options.allowEmpty !== true) {
-      const p = await readCommit(store, parent)
-      if (p.model.equals(manifest) && p.path === rel) {
-        cache.flush(tx)
+    const parts: SnappedPath[] = []
+    for (const t of trees) {
+      const cache = StatCache.for(store, t.rel)
+      const snap = await snapshot({ store, sink: tx, abs: t.abs, cache, requireStored: true, onFile: options.onFile, onBytes, formats: repo.formats }, t.tree)
+      parts.push({ rel: t.rel, abs: t.abs, snap, cache })
+    }
+    const single = parts.length === 1
+    const paths: VersionPath[] = parts.map(p => ({ path: p.rel, manifest: p.snap.manifest.cid }))
+    const manifest = (paths.find(p => p.path === rel) ?? paths[0]!).manifest
+    const stats: SnapshotStats = { files: 0, bytes: 0, hashedFiles: 0, hashedBytes: 0 }
+    for (const p of parts) { stats.files += p.snap.stats.files; stats.bytes += p.snap.stats.bytes; stats.hashedFiles += p.snap.stats.hashedFiles; stats.hashedBytes += p.snap.stats.hashedBytes }
+    const warnings = [
+      ...parts.flatMap(p => [...p.snap.models.values()].flatMap(m => m.layout.warnings.map(w => `${single ? m.layout.path : `${p.rel}/${m.layout.path}`}: ${w}`))),
+      ...gone.map(g => `${g} no longer exists: it is no longer tracked from this version on`)
+    ]
+    const base = { path: single ? rel : '.', manifest, stats, warnings, paths }
+    const flushCaches = (): void => { for (const p of parts) p.cache.flush(tx) }
+    if (parentCommit !== undefined && options.allowEmpty !== true) {
+      const same = parentCommit.paths.length === paths.length && parentCommit.paths.every((x, i) => x.path === paths[i]!.path && x.manifest.equals(paths[i]!.manifest))
+      if (same) {
+        flushCaches()
         tx.setMeta(META.lastPath, utf8.encode(rel))
         await tx.commit()
-        return { committed: false, ...base, parent, parentVersion: p.version, newObjects: 0, newBytes: 0 }
+        return { committed: false, ...base, parent, parentVersion: parentCommit.version, newObjects: 0, newBytes: 0 }
       }
     }
     const version = await nextVersion(store)
     const lineage = options.lineage ?? {}
     const verification = options.verify !== undefined
-      ? await verificationFor(snap, abs, tx, options.verify)
+      ? await verificationFor(parts, !single, tx, options.verify)
       : lineage.verification ?? null
 
-    // Lineage: metadata.json beside the model, then what was given; data hashed, code read from git.
-    const folder = snap.manifest.value.kind === 'dir' ? abs : dirname(abs)
-    const meta = await readMetadata(folder)
+    // Lineage: metadata.json beside each model (in path order, later ones win), then what was given;
+    // data hashed, code read from git.
+    const folderOf = (p: SnappedPath): string => p.snap.manifest.value.kind === 'dir' ? p.abs : dirname(p.abs)
+    const folder = folderOf(parts.find(p => p.rel === rel) ?? parts[0]!)
+    const metas = []
+    for (const p of parts) metas.push(await readMetadata(folderOf(p)))
+    const meta = {
+      params: Object.assign({}, ...metas.map(m => m.params)) as Values,
+      metrics: Object.assign({}, ...metas.map(m => m.metrics)) as Record<string, number | string>,
+      warnings: metas.flatMap(m => m.warnings),
+      dataRef: metas.map(m => m.dataRef).find(d => d !== undefined),
+      inputs: metas.map(m => m.inputs).find(i => i !== undefined)
+    }
     let dataLineage = lineage.data ?? (meta.dataRef !== undefined ? dataRef(meta.dataRef) : null)
     if (data !== undefined && 'ref' in data) dataLineage = dataRef(data.ref)
     else if (data !== undefined) {
@@ -224,16 +297,16 @@ export async function commit (options: CommitOptions): Promise<CommitResult> {
     }
     let code = lineage.code ?? null
     // What mvc versions itself is not part of the code's state.
-    const exclude = [abs, ...(data !== undefined && 'path' in data ? [resolve(data.path)] : [])]
+    const exclude = [...parts.map(p => p.abs), ...(data !== undefined && 'path' in data ? [resolve(data.path)] : [])]
     if (options.code === false) code = null
     else if (options.code !== undefined || lineage.code === undefined) code = await codeLineage({ dir: options.code?.dir ?? folder, exclude })
 
-    const value: CommitObject = {
-      type: 'mvc/commit',
+    // One path: format 1's `model` and `path`; several: `paths` (docs/design.md, "mvc/commit").
+    const value = {
+      type: 'mvc/commit' as const,
       version,
       parents: parent === undefined ? [] : [parent],
-      model: manifest,
-      path: rel,
+      ...(single ? { model: paths[0]!.manifest, path: paths[0]!.path } : { paths }),
       message: options.message,
       author: options.author,
       timestamp: options.timestamp,
@@ -245,23 +318,27 @@ export async function commit (options: CommitOptions): Promise<CommitResult> {
       verification,
       ...(meta.inputs !== undefined ? { inputs: meta.inputs } : {})
     }
-    const written = await writeObject<CommitObject>(tx, value)
+    const written = await writeObject(tx, value)
     const newObjects = tx.stagedObjects
     const newBytes = tx.stagedBytes
-    cache.flush(tx)
+    flushCaches()
     tx.setRef({ name: branch, value: written.cid.toString(), expect: parent?.toString() ?? null })
     tx.setRef({ name: VERSIONS + String(version), value: written.cid.toString(), expect: null })
     setNextVersion(tx, version + 1)
     tx.setMeta(META.lastPath, utf8.encode(rel))
-    setWorktreeBase(tx, rel, written.cid)
-    tx.setMeta(failedCheckoutKey(rel), null)
+    for (const p of parts) {
+      setWorktreeBase(tx, p.rel, written.cid)
+      tx.setMeta(failedCheckoutKey(p.rel), null)
+    }
+    // Versions of several paths are format 2: an older mvc must refuse the store rather than misread it.
+    if (!single) tx.setMeta(META.format, utf8.encode('2'))
     await tx.commit()
     const allWarnings = [...warnings, ...meta.warnings.map(w => `metadata.json: ${w}`)]
     // As DVC does: the committed path goes into the git work tree's .gitignore (unless git tracks it).
     const gitignore = (await Config.load(repo.root)).boolean('core.gitignore') === false
       ? undefined
-      : await ignoreInGit(repo.root, [{ abs, dir: snap.manifest.value.kind === 'dir' }]).catch(() => undefined)
-    return { committed: true, cid: written.cid, version, parent, ...base, warnings: allWarnings, newObjects, newBytes, verification, commit: value, ...(gitignore !== undefined && gitignore.added.length > 0 ? { gitignore } : {}) }
+      : await ignoreInGit(repo.root, parts.map(p => ({ abs: p.abs, dir: p.snap.manifest.value.kind === 'dir' }))).catch(() => undefined)
+    return { committed: true, cid: written.cid, version, parent, ...base, warnings: allWarnings, newObjects, newBytes, verification, commit: parseCommit(value), ...(gitignore !== undefined && gitignore.added.length > 0 ? { gitignore } : {}) }
   } catch (err) {
     await tx.abort()
     throw err

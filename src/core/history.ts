@@ -37,6 +37,8 @@ export interface LogOptions {
   readonly code?: string
   /** Only commits meeting every condition (`acc>0.9`, `params.lr<=0.01`; see parseCondition). */
   readonly where?: readonly string[]
+  /** Only versions that changed this tracked path (`mvc log -- model`): added it, or changed its files. */
+  readonly path?: string
 }
 
 /** Map from commit CID string to the names pointing at it. */
@@ -152,10 +154,27 @@ export async function log (store: ObjectStore, options: LogOptions = {}): Promis
   const names = await namesByCommit(store)
   const seen = new Set<string>()
   const frontier: Array<{ cid: CID, commit: CommitObject }> = []
+  const read = new Map<string, CommitObject>()
+  const commitOf = async (cid: CID): Promise<CommitObject> => {
+    let c = read.get(cid.toString())
+    if (c === undefined) { c = await readCommit(store, cid); read.set(cid.toString(), c) }
+    return c
+  }
   const push = async (cid: CID): Promise<void> => {
     if (seen.has(cid.toString())) return
     seen.add(cid.toString())
-    frontier.push({ cid, commit: await readCommit(store, cid) })
+    frontier.push({ cid, commit: await commitOf(cid) })
+  }
+  const path = options.path?.replace(/\/+$/, '')
+  /** True when a version changed `path`: it tracks it and its first parent did not, or with other files. */
+  const touches = async (c: CommitObject): Promise<boolean> => {
+    if (path === undefined) return true
+    const mine = c.paths.find(p => p.path === path)
+    if (mine === undefined) return false
+    const parent = c.parents[0]
+    if (parent === undefined || !(await store.has(parent))) return true
+    const theirs = (await commitOf(parent)).paths.find(p => p.path === path)
+    return theirs === undefined || !theirs.manifest.equals(mine.manifest)
   }
   for (const s of starts) await push(s)
   const shown: Array<{ cid: CID, commit: CommitObject }> = []
@@ -165,7 +184,7 @@ export async function log (store: ObjectStore, options: LogOptions = {}): Promis
     // Newest version first across all branches of the walk (a parent is always older than its child).
     frontier.sort((a, b) => b.commit.version - a.commit.version)
     const next = frontier.shift()!
-    if (filter === undefined || filter(next.commit)) shown.push(next)
+    if ((filter === undefined || filter(next.commit)) && await touches(next.commit)) shown.push(next)
     else hidden.set(next.cid.toString(), next.commit.parents)
     // A commit imported without its parents (m/shallow/<cid>) ends its history here.
     const shallow = (await store.readMeta(shallowKey(next.cid.toString()))) !== undefined
@@ -186,7 +205,7 @@ export async function log (store: ObjectStore, options: LogOptions = {}): Promis
     }
     return [...out.values()]
   }
-  return shown.map(e => ({ ...e, names: names.get(e.cid.toString()) ?? [], graphParents: filter === undefined ? [...e.commit.parents] : rewrite(e.commit.parents) }))
+  return shown.map(e => ({ ...e, names: names.get(e.cid.toString()) ?? [], graphParents: filter === undefined && path === undefined ? [...e.commit.parents] : rewrite(e.commit.parents) }))
 }
 
 // ---------------------------------------------------------------- graph

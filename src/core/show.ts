@@ -8,7 +8,8 @@ import type { CommitObject, Manifest, ModelContract } from '../format/objects.js
 import { parseModel } from '../format/objects.js'
 import { adapterFor } from '../formats/index.js'
 import { namesByCommit } from './history.js'
-import { readCommit, readManifest } from './objects.js'
+import { readCommit } from './objects.js'
+import { versionFiles } from './version.js'
 import { ensureLocal } from './partial.js'
 import { resolveRev } from './refs.js'
 import type { Repo } from './repo.js'
@@ -36,7 +37,7 @@ export async function show (repo: Repo, rev: string): Promise<ShowResult> {
   await ensureLocal(store, rev)
   const cid = await resolveRev(store, rev)
   const commit = await readCommit(store, cid)
-  const manifest = await readManifest(store, commit.model)
+  const manifest = (await versionFiles(store, commit)).manifest
   const names = (await namesByCommit(store)).get(cid.toString()) ?? []
   const models: ModelSummary[] = []
   for (const m of manifest.models) {

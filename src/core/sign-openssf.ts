@@ -22,6 +22,7 @@ import { fileSha256Key, utf8 } from '../format/keys.js'
 import type { Manifest } from '../format/objects.js'
 import type { ObjectStore } from '../store/interface.js'
 import { readCommit, readFileObject, readManifest } from './objects.js'
+import { versionFiles } from './version.js'
 import { resolveRev } from './refs.js'
 import { HashWorkers } from './sign-hash.js'
 import { IN_TOTO_PAYLOAD_TYPE, IN_TOTO_STATEMENT_TYPE, loadPublicKey, pae, signBytes, verifyBytes, type SigningKey } from './sign.js'
@@ -238,9 +239,11 @@ export async function exportBundle (options: ExportBundleOperation): Promise<Exp
   if (!options.key.algorithm.startsWith('ecdsa-')) createBundle(options.key, new Uint8Array()) // the clear error, before hashing
   const cid = await resolveRev(store, options.rev)
   const commit = await readCommit(store, cid)
-  const manifest = await readManifest(store, commit.model)
+  // A bundle describes one folder: a version of several paths is bundled as the repository root's view.
+  const { manifest } = await versionFiles(store, commit)
   const { files, stats } = await manifestDigests(store, manifest, GIT_PATHS)
-  const name = commit.path === '.' ? 'model' : commit.path.split('/').at(-1)!
+  const only = commit.paths.length === 1 ? commit.paths[0]!.path : '.'
+  const name = only === '.' ? 'model' : only.split('/').at(-1)!
   const payload = modelStatement(name, files, GIT_PATHS)
   return { cid, version: commit.version, name, bundle: createBundle(options.key, payload), files, stats }
 }
@@ -361,7 +364,7 @@ export async function verifyBundle (options: VerifyBundleOperation): Promise<Ver
     if (options.store === undefined || options.rev === undefined) throw new TypeError('verifyBundle needs a path, or a store and a revision')
     const cid = await resolveRev(options.store, options.rev)
     const commit = await readCommit(options.store, cid)
-    const r = await manifestDigests(options.store, await readManifest(options.store, commit.model), ignore)
+    const r = await manifestDigests(options.store, (await versionFiles(options.store, commit)).manifest, ignore)
     actual = r.files
     stats = r.stats
     target = `v${commit.version}`

@@ -177,7 +177,7 @@ export async function signCommit (options: SignOperation): Promise<SignResult> {
   if (existing !== undefined && options.force !== true) {
     return { cid, version: commit.version, signature: CID.parse(existing), fingerprint: key.fingerprint, algorithm, ref, created: false }
   }
-  const payload = commitStatement(cid, commit.version, commit.path, options.timestamp)
+  const payload = commitStatement(cid, commit.version, commit.paths.map(p => p.path).join(','), options.timestamp)
   const sig = signBytes(key, pae(IN_TOTO_PAYLOAD_TYPE, payload))
   const value = {
     type: 'mvc/signature',

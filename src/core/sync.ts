@@ -501,7 +501,7 @@ export async function planPull (store: ObjectStore, args: { remoteName: string, 
 
 /** Moves a local branch by compare-and-swap. A repository that never committed gets the new commit's path as its default path (`m/last-path`). */
 export async function moveBranch (store: ObjectStore, branch: string, from: string | null, to: string): Promise<void> {
-  const lastPath = await store.readMeta(META.lastPath) === undefined ? (await readCommit(store, CID.parse(to))).path : undefined
+  const lastPath = await store.readMeta(META.lastPath) === undefined ? (await readCommit(store, CID.parse(to))).paths[0]!.path : undefined
   const tx = await store.transaction()
   try {
     tx.setRef({ name: branch, value: to, expect: from })

@@ -1,5 +1,6 @@
 /**
- * The links of repository objects, classified: a commit's `parents`, its `model` manifest, its `data`
+ * The links of repository objects, classified: a commit's `parents`, its `model` manifest (or the
+ * manifests of its `paths`), its `data`
  * manifest (whose files are deliberately not stored), and everything else (`content`). Pure; used by
  * transfers (what to send) and fsck (what to check).
  */
@@ -36,7 +37,7 @@ export function objectLinks (value: unknown): Link[] {
   if (r !== null && typeof r === 'object' && r.type === 'mvc/commit') {
     for (const [k, v] of Object.entries(r)) {
       if (k === 'parents') scan(v, 'parent')
-      else if (k === 'model') scan(v, 'model')
+      else if (k === 'model' || k === 'paths') scan(v, 'model')
       else if (k === 'data' && v !== null && typeof v === 'object' && (v as Record<string, unknown>).kind === 'snapshot') {
         for (const [dk, dv] of Object.entries(v as Record<string, unknown>)) scan(dv, dk === 'manifest' ? 'data' : 'content')
       } else scan(v, 'content')

@@ -100,15 +100,27 @@ export interface ModelContract {
 
 export interface Author { readonly name: string, readonly email: string }
 
-/** `mvc/commit`: one version. Lineage fields are null until something records them. */
+/** One tracked path of a version: a folder or file relative to the repository root, and its manifest. */
+export interface VersionPath {
+  readonly path: string
+  readonly manifest: CID
+}
+
+/**
+ * `mvc/commit`: one version — a snapshot of every tracked path. Lineage fields are null until something
+ * records them. On disk, a version of one path has `model` (its manifest) and `path` (format 1); a
+ * version of several has `paths: [{ path, manifest }]`, sorted by path (format 2). Parsed, both give
+ * `paths`.
+ */
 export interface CommitObject {
   readonly type: 'mvc/commit'
   readonly version: number
   readonly parents: readonly CID[]
-  /** The `mvc/manifest` of the committed path. */
-  readonly model: CID
-  /** Repository-relative POSIX path that was committed ('.' for the repository root). */
-  readonly path: string
+  /** The tracked paths and their `mvc/manifest`s, sorted by path (one for a single-path version). */
+  readonly paths: readonly VersionPath[]
+  /** A single-path version's manifest and path (= paths[0]); absent for a version of several paths. */
+  readonly model?: CID
+  readonly path?: string
   readonly message: string
   readonly author: Author
   /** Milliseconds since the Unix epoch. */
@@ -182,7 +194,23 @@ export function parseCommit (v: unknown): CommitObject {
   if (!isRecord(v) || v.type !== 'mvc/commit') fail('commit', 'type is not mvc/commit')
   if (!isCount(v.version) || v.version < 1) fail('commit', 'version is not a positive integer')
   if (!Array.isArray(v.parents)) fail('commit', 'parents missing')
-  if (typeof v.path !== 'string' || typeof v.message !== 'string' || !isCount(v.timestamp)) fail('commit', 'path, message or timestamp missing')
+  if (typeof v.message !== 'string' || !isCount(v.timestamp)) fail('commit', 'message or timestamp missing')
+  let paths: VersionPath[]
+  if (Array.isArray(v.paths)) {
+    if (v.model !== undefined || v.path !== undefined) fail('commit', 'has both paths and model/path')
+    paths = v.paths.map((e: unknown): VersionPath => {
+      if (!isRecord(e) || typeof e.path !== 'string') fail('commit', 'a paths entry needs path and manifest')
+      return { path: e.path, manifest: link(e.manifest, 'commit', 'paths manifest') }
+    })
+    if (paths.length < 2) fail('commit', 'paths lists fewer than two paths (one path is written as model and path)')
+    for (let i = 1; i < paths.length; i++) {
+      if (comparePaths(paths[i - 1]!.path, paths[i]!.path) >= 0) fail('commit', 'paths are not sorted and unique')
+      if (paths[i]!.path.startsWith(paths[i - 1]!.path + '/')) fail('commit', `path ${paths[i]!.path} lies inside ${paths[i - 1]!.path}`)
+    }
+  } else {
+    if (typeof v.path !== 'string') fail('commit', 'path missing')
+    paths = [{ path: v.path, manifest: link(v.model, 'commit', 'model') }]
+  }
   const a = v.author
   if (!isRecord(a) || typeof a.name !== 'string' || typeof a.email !== 'string') fail('commit', 'author needs name and email')
   const params = v.params ?? {}
@@ -192,8 +220,8 @@ export function parseCommit (v: unknown): CommitObject {
     type: 'mvc/commit',
     version: v.version,
     parents: v.parents.map((p: unknown) => link(p, 'commit', 'parent')),
-    model: link(v.model, 'commit', 'model'),
-    path: v.path,
+    paths,
+    ...(paths.length === 1 ? { model: paths[0]!.manifest, path: paths[0]!.path } : {}),
     message: v.message,
     author: { name: a.name, email: a.email },
     timestamp: v.timestamp,

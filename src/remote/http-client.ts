@@ -19,7 +19,7 @@ import {
   AuthError, CorruptObjectError, InvalidArgumentError, ObjectNotFoundError, RefConflictError, RemoteError,
   UnsupportedFormatError, isMvcError
 } from '../errors.js'
-import { FORMAT_VERSION } from '../store/open.js'
+import { READABLE_FORMATS } from '../store/open.js'
 import { pool } from '../store/async.js'
 import type { Remote, RemoteRef } from './interface.js'
 import {
@@ -195,9 +195,9 @@ export class HttpRemote implements Remote {
       throw new RemoteError(`${this.url} speaks mvc protocol ${info.mvc}, but this mvc speaks only protocol ${PROTOCOL_VERSION}; use a matching version of mvc`,
         { url: this.url, protocol: info.mvc, supported: PROTOCOL_VERSION })
     }
-    if (info.format !== FORMAT_VERSION) {
-      throw new UnsupportedFormatError(`${this.url} serves a repository of format ${String(info.format)}, but this mvc reads only format ${FORMAT_VERSION}; use a matching version of mvc`,
-        { url: this.url, found: info.format, supported: FORMAT_VERSION })
+    if (typeof info.format !== 'number' || !READABLE_FORMATS.includes(info.format)) {
+      throw new UnsupportedFormatError(`${this.url} serves a repository of format ${String(info.format)}, but this mvc reads only formats ${READABLE_FORMATS.join(' and ')}; use a matching version of mvc`,
+        { url: this.url, found: info.format, supported: READABLE_FORMATS })
     }
     if (typeof info.repository !== 'string' || (info.access !== 'read' && info.access !== 'write') || typeof info.limits?.maxObjectBytes !== 'number' || typeof info.limits.maxHasBatch !== 'number') {
       throw this.protocolError(what, 'its /v1/info lacks repository, access or limits')

@@ -233,9 +233,12 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
 
   // --- endpoints ---
 
+  // The store's own format (1, or 2 once it holds versions of several paths).
+  const storedFormat = await store.readMeta('format')
+  const format = storedFormat === undefined ? FORMAT_VERSION : Number(new TextDecoder().decode(storedFormat))
   const info = (access: Access): InfoBody => ({
     mvc: PROTOCOL_VERSION,
-    format: FORMAT_VERSION,
+    format,
     repository: repositoryId,
     access,
     limits: { maxObjectBytes: MAX_OBJECT_BYTES, maxHasBatch: MAX_HAS_BATCH }

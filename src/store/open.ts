@@ -14,6 +14,11 @@ import { LevelObjectStore } from './level-store.js'
 
 /** The repository format this code reads and writes. Readers refuse any other. */
 export const FORMAT_VERSION = 1
+/**
+ * Formats this code reads: 1, and 2 — format 1 plus versions of several tracked paths (commits with
+ * `paths`); a store becomes format 2 when the first such version is committed or fetched into it.
+ */
+export const READABLE_FORMATS: readonly number[] = [1, 2]
 export const FORMAT_KEY = 'format'
 export const DB_DIR = 'db'
 export const PACKS_DIR = 'packs'
@@ -120,9 +125,9 @@ async function checkFormat (store: LevelObjectStore, create: boolean): Promise<v
     return
   }
   const text = new TextDecoder().decode(v)
-  if (text !== String(FORMAT_VERSION)) {
+  if (!READABLE_FORMATS.map(String).includes(text)) {
     throw new UnsupportedFormatError(
-      `the repository at ${store.location} uses format ${text}, but this mvc reads only format ${FORMAT_VERSION}. ` +
-      'Use a version of mvc that supports it.', { found: text, supported: FORMAT_VERSION })
+      `the repository at ${store.location} uses format ${text}, but this mvc reads only formats ${READABLE_FORMATS.join(' and ')}. ` +
+      'Use a version of mvc that supports it.', { found: text, supported: READABLE_FORMATS })
   }
 }

@@ -22,7 +22,7 @@ export function checkoutCommand (io: Io): CommandModule<GlobalArgs, Args> {
         const verify = (await verifyArgs(args, true)) ?? false
         const trust = await trustArgs(args)
         const r = await verifyingStep(io, args.json === true, [p], async () =>
-          await repo.checkout({ rev: args.rev, to: args.to, force: args.force, verify, keepOnFail: args['keep-on-fail'], ...trust, onBytes: (done, total) => p.bytes(done, total) }))
+          await repo.checkout({ rev: args.rev, to: args.to, ...((io.paths ?? []).length > 0 ? { only: (io.paths ?? []) } : {}), force: args.force, verify, keepOnFail: args['keep-on-fail'], ...trust, onBytes: (done, total) => p.bytes(done, total) }))
         if (args.json === true) {
           io.out(toJson({ cid: r.cid, version: r.commit.version, target: r.target, files: r.files, bytes: r.bytes, verification: r.verification ?? null }))
           return

@@ -20,7 +20,8 @@ export function diffCommand (io: Io): CommandModule<GlobalArgs, Args> {
       .example('mvc diff v1 v2 --stat', 'one line per section'),
     handler: async args => {
       await withRepo(args, async repo => {
-        const d = await repo.diff({ a: args.a, b: args.b, exactNorm: args['exact-norm'] })
+        const paths = (io.paths ?? [])
+        const d = await repo.diff({ a: args.a, b: args.b, exactNorm: args['exact-norm'], ...(paths.length > 0 ? { paths } : {}) })
         if (args.json === true) io.out(toJson(d))
         else io.out(args.stat === true ? formatStat(d) : formatDiff(d, colors(io)))
         if (args['exit-code'] === true && !d.identical) io.setExitCode?.(1)

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs'
-import { graphRows, type LogEntry } from '../../api/index.js'
+import { UsageError, graphRows, type LogEntry } from '../../api/index.js'
 import { colors, formatDate, shortCid, toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
 import { NO_PAINT, type Paint } from '../color.js'
 
@@ -25,7 +25,7 @@ function line (e: LogEntry, p: Paint = NO_PAINT): string {
   const c = e.commit
   const metrics = formatMetrics(c.metrics)
   const names = e.names.length > 0 ? `  ${p.cyan(`(${e.names.join(', ')})`)}` : ''
-  return `${p.yellow(`v${c.version}`)}  ${p.dim(shortCid(e.cid))}  ${formatDate(c.timestamp)}  ${c.author.name}  ${c.path}  ${c.message}${metrics !== '' ? `  [${metrics}]` : ''}${names}`
+  return `${p.yellow(`v${c.version}`)}  ${p.dim(shortCid(e.cid))}  ${formatDate(c.timestamp)}  ${c.author.name}  ${c.paths.map(x => x.path).join(',')}  ${c.message}${metrics !== '' ? `  [${metrics}]` : ''}${names}`
 }
 
 export function logCommand (io: Io): CommandModule<GlobalArgs, Args> {
@@ -47,7 +47,9 @@ export function logCommand (io: Io): CommandModule<GlobalArgs, Args> {
     handler: async args => {
       await withRepo(args, async repo => {
         const where = args.where === undefined ? undefined : [args.where].flat().map(String)
-        const entries = await repo.log({ rev: args.rev, all: args.all, limit: args.n, data: args.data, code: args.code, where })
+        const only = (io.paths ?? [])
+        if (only.length > 1) throw new UsageError('log takes one path after --', {})
+        const entries = await repo.log({ rev: args.rev, all: args.all, limit: args.n, data: args.data, code: args.code, where, ...(only.length === 1 ? { path: only[0] } : {}) })
         if (args.json === true) {
           io.out(toJson(entries.map(e => ({ cid: e.cid, names: e.names, ...e.commit }))))
           return

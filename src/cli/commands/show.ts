@@ -85,8 +85,9 @@ export function showCommand (io: Io): CommandModule<GlobalArgs, Args> {
           `parents   ${c.parents.length === 0 ? '(none)' : c.parents.map(p => p.toString()).join(' ')}`,
           `author    ${c.author.name} <${c.author.email}>`,
           `date      ${formatDate(c.timestamp)}`,
-          `path      ${c.path} (${s.manifest.kind === 'file' ? 'file' : 'folder'})`,
-          `manifest  ${c.model.toString()}: ${s.manifest.entries.length} files, ${formatBytes(total)}`,
+          ...(c.paths.length === 1
+            ? [`path      ${c.paths[0]!.path} (${s.manifest.kind === 'file' ? 'file' : 'folder'})`, `manifest  ${c.paths[0]!.manifest.toString()}: ${s.manifest.entries.length} files, ${formatBytes(total)}`]
+            : [`paths     ${c.paths.map(p => p.path).join(', ')}: ${s.manifest.entries.length} files, ${formatBytes(total)}`, ...c.paths.map(p => `manifest  ${p.manifest.toString()}  ${p.path}`)]),
           ...lineageLines(c),
           ...modelLines(s.models),
           '',

@@ -8,7 +8,10 @@ import type { CID } from 'multiformats/cid'
 import { decodeObject } from '../../content/block.js'
 import type { CommitObject, Manifest } from '../../format/objects.js'
 import type { Repo } from '../repo.js'
-import { readCommit, readManifest } from '../objects.js'
+import { readCommit } from '../objects.js'
+import { combineParts, versionFiles } from '../version.js'
+import type { ModelLayout } from '../../formats/interface.js'
+import type { WalkedFile } from '../walk.js'
 import type { ObjectWriter } from '../../store/interface.js'
 import { resolveRev } from '../refs.js'
 import { snapshot, walk } from '../snapshot.js'
@@ -29,14 +32,19 @@ export interface Side {
 
 const EMPTY_MANIFEST: Manifest = { type: 'mvc/manifest', kind: 'dir', entries: [], dirs: [], models: [] }
 
-export async function commitSide (repo: Repo, rev: string): Promise<Side> {
+/**
+ * A commit as a side: its files as one manifest — a single path's as it is, or (`prefixed`, or a
+ * version of several paths) combined under the paths; `only` narrows to some tracked paths.
+ */
+export async function commitSide (repo: Repo, rev: string, options: { only?: readonly string[], prefixed?: boolean } = {}): Promise<Side> {
   const cid = await resolveRev(repo.store, rev)
   const commit = await readCommit(repo.store, cid)
-  const manifest = await readManifest(repo.store, commit.model)
+  const files = await versionFiles(repo.store, commit, options)
   const objects = storeReader(repo.store)
+  const label = files.parts.map(p => p.path).join(', ')
   return {
-    endpoint: { rev, cid, version: commit.version, path: commit.path, manifest: commit.model, worktree: false, exists: true },
-    manifest,
+    endpoint: { rev, cid, version: commit.version, path: label, manifest: files.parts.length === 1 ? files.parts[0]!.cid : null, worktree: false, exists: true },
+    manifest: files.manifest,
     objects,
     tensors: storeTensorSource(repo.store, objects),
     commit
@@ -53,16 +61,10 @@ class CaptureSink implements ObjectWriter {
   }
 }
 
-export async function worktreeSide (repo: Repo, rel: string): Promise<Side> {
+/** One path of the working folder, snapshotted without storing chunks. */
+async function snapshotPath (repo: Repo, rel: string): Promise<{ manifest: Manifest, cid: CID, objects: Map<string, Uint8Array>, files: Map<string, WalkedFile>, layouts: Map<string, ModelLayout> } | undefined> {
   const abs = join(repo.root, rel)
-  const none = (): Side => ({
-    endpoint: { rev: null, cid: null, version: null, path: rel, manifest: null, worktree: true, exists: false },
-    manifest: EMPTY_MANIFEST,
-    objects: storeReader(repo.store),
-    tensors: storeTensorSource(repo.store),
-    commit: null
-  })
-  if (rel === '.' || (await lstat(abs).catch(() => undefined)) === undefined) return none()
+  if (rel === '.' || (await lstat(abs).catch(() => undefined)) === undefined) return undefined
   const tree = await walk(abs, { repoRoot: repo.root })
   const cache = StatCache.for(repo.store, rel)
   let sink = new CaptureSink()
@@ -81,19 +83,57 @@ export async function worktreeSide (repo: Repo, rel: string): Promise<Side> {
     cache.flush(tx)
     await tx.commit()
   }
-  const captured = sink.objects
+  return {
+    manifest: snap.manifest.value,
+    cid: snap.manifest.cid,
+    objects: sink.objects,
+    files: new Map(tree.files.map(f => [f.rel, f])),
+    layouts: new Map([...snap.models].map(([p, m]) => [p, m.layout]))
+  }
+}
+
+/** A layout whose tensor spans name files under `prefix` (for a combined view of several paths). */
+function underPrefix (layout: ModelLayout, prefix: (p: string) => string): ModelLayout {
+  return { ...layout, tensors: layout.tensors.map(t => ({ ...t, spans: t.spans.map(sp => ({ ...sp, file: prefix(sp.file) })) })) }
+}
+
+/** The working folder at some tracked paths as a side (combined under the paths when `prefixed`). */
+export async function worktreeSide (repo: Repo, rels: readonly string[], prefixed = rels.length !== 1): Promise<Side> {
+  const label = rels.join(', ')
+  const parts: Array<{ rel: string, snap: NonNullable<Awaited<ReturnType<typeof snapshotPath>>> }> = []
+  for (const rel of rels) {
+    const snap = await snapshotPath(repo, rel)
+    if (snap !== undefined) parts.push({ rel, snap })
+  }
   const stored = storeReader(repo.store)
+  if (parts.length === 0) {
+    return {
+      endpoint: { rev: null, cid: null, version: null, path: label, manifest: null, worktree: true, exists: false },
+      manifest: EMPTY_MANIFEST,
+      objects: stored,
+      tensors: storeTensorSource(repo.store),
+      commit: null
+    }
+  }
+  const captured = new Map<string, Uint8Array>()
+  for (const p of parts) for (const [k, v] of p.snap.objects) captured.set(k, v)
   const objects: ObjectReader = {
     get: async cid => {
       const bytes = captured.get(cid.toString())
       return bytes === undefined ? await stored.get(cid) : decodeObject(cid, bytes, `working folder object ${cid.toString()}`)
     }
   }
-  const files = new Map(tree.files.map(f => [f.rel, f]))
-  const layouts = new Map([...snap.models].map(([p, m]) => [p, m.layout]))
+  const files = new Map<string, WalkedFile>()
+  const layouts = new Map<string, ModelLayout>()
+  for (const p of parts) {
+    const name = (x: string): string => !prefixed ? x : p.snap.manifest.kind === 'file' ? p.rel : `${p.rel}/${x}`
+    for (const [k, f] of p.snap.files) files.set(name(k), f)
+    for (const [k, l] of p.snap.layouts) layouts.set(name(k), prefixed ? underPrefix(l, name) : l)
+  }
+  const manifest = !prefixed && parts.length === 1 ? parts[0]!.snap.manifest : combineParts(parts.map(p => ({ path: p.rel, manifest: p.snap.manifest })))
   return {
-    endpoint: { rev: null, cid: null, version: null, path: rel, manifest: snap.manifest.cid, worktree: true, exists: true },
-    manifest: snap.manifest.value,
+    endpoint: { rev: null, cid: null, version: null, path: label, manifest: parts.length === 1 ? parts[0]!.snap.cid : null, worktree: true, exists: true },
+    manifest,
     objects,
     tensors: new WorktreeTensorSource(files, layouts, objects),
     commit: null

@@ -222,4 +222,6 @@ export interface DiffOptions {
   readonly b?: string
   /** Also read the skipped chunks of a, so that relL2 is exact (costs reading a's changed tensors whole). */
   readonly exactNorm?: boolean
+  /** Only these tracked paths (`mvc diff v1 v2 -- model`). */
+  readonly paths?: readonly string[]
 }
