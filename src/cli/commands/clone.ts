@@ -6,7 +6,7 @@ import { formatBytes, progress, toJson, type GlobalArgs, type Io } from '../outp
 import { formatReport, verifyArgs, verifyingStep, verifyOptions, type VerifyFlags } from '../verification.js'
 import { transferProgress } from './push.js'
 
-interface Args extends GlobalArgs, VerifyFlags { url: string, dir?: string, filter?: string, checkout?: boolean, origin?: string }
+interface Args extends GlobalArgs, VerifyFlags { url: string, dir?: string, filter?: string, checkout?: boolean, origin?: string, expect?: string }
 
 export function cloneCommand (io: Io): CommandModule<GlobalArgs, Args> {
   return {
@@ -17,7 +17,8 @@ export function cloneCommand (io: Io): CommandModule<GlobalArgs, Args> {
       .positional('dir', { type: 'string', describe: 'folder to create (default: the last part of the URL)' })
       .option('filter', { type: 'string', choices: ['commits'], describe: "partial clone: fetch commits and refs only; a version's content is fetched when it is checked out, shown, verified or diffed" })
       .option('checkout', { type: 'boolean', default: true, describe: 'check out the HEAD version (--no-checkout fetches only)' })
-      .option('origin', { alias: 'o', type: 'string', default: 'origin', describe: 'name of the remote in the new repository' }),
+      .option('origin', { alias: 'o', type: 'string', default: 'origin', describe: 'name of the remote in the new repository' })
+      .option('expect', { type: 'string', describe: 'a commit CID the cloned branch must contain (exit 7 otherwise): guards a first clone against a rolled-back remote' }),
     handler: async args => {
       // With -C, a relative URL path and the target folder are taken relative to that folder.
       const base = args.C ?? '.'
@@ -32,6 +33,7 @@ export function cloneCommand (io: Io): CommandModule<GlobalArgs, Args> {
         remoteName: args.origin,
         filter: args.filter === 'commits' ? 'commits' : undefined,
         checkout: args.checkout,
+        ...(args.expect !== undefined ? { expect: args.expect } : {}),
         verify,
         onProgress: p.onProgress,
         onFile: (_f, size) => files.tick(size)
