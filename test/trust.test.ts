@@ -407,6 +407,99 @@ describe('folder remotes keep closures too', () => {
   })
 })
 
+// ------------------------------------------------------------------------------------- hostile server
+
+/**
+ * A hostile (or damaged) remote: a bare store written directly, below every check mvc makes — a branch
+ * to a commit whose manifest is absent, a branch to junk bytes under a dag-cbor CID. Clones and fetches
+ * must fail cleanly (exit 5, a documented code, no "report this as a bug"), leave nothing behind (clone)
+ * or move no ref (fetch).
+ */
+describe('a hostile remote cannot make a branch name an incomplete closure here', () => {
+  test('clone and fetch from a remote whose branches name a commit without its manifest, or junk: exit 5, nothing moves', TIMEOUT, async t => {
+    const base = await newBase()
+    const root = await ownerRepo(base, 'hostile-src', 256 * 1024)
+    const v1 = await readRef(root, 'refs/heads/main')
+    const v2 = await commitMore(root, 'hostile-2', 64 * 1024)
+    const closure2 = await closureOf(root, v2)
+    const remoteDir = join(base, 'hostile.mvc')
+    await mvcOk(['push', remoteDir], { cwd: root }) // a well-formed remote at v2 …
+    const reader = join(base, 'hostile-reader')
+    await mvcOk(['clone', remoteDir, reader, '--no-verify'], { cwd: base })
+
+    // … then damaged behind mvc's back: v3 is a commit whose manifest was never stored; `junk` a
+    // branch naming bytes that are not dag-cbor under a dag-cbor CID.
+    const commit2 = dagCbor.decode(closure2.find(o => o.cid.toString() === v2)!.bytes) as Record<string, unknown>
+    const lost = encodeObject({ type: 'mvc/manifest', kind: 'dir', entries: [], dirs: ['never-stored'], models: [] })
+    const v3 = encodeObject({ ...commit2, version: 3, parents: [CID.parse(v2)], model: lost.cid, message: 'manifest missing' })
+    const junk = await junkUnderDagCbor('\u00ff\u00fe not cbor')
+    const store = await openDiskStore(remoteDir)
+    try {
+      const tx = await store.transaction()
+      await tx.putObject(v3.cid, v3.bytes)
+      await tx.putObject(junk.cid, junk.bytes)
+      tx.setRef({ name: 'refs/heads/main', value: v3.cid.toString(), expect: v2 })
+      tx.setRef({ name: 'refs/versions/3', value: v3.cid.toString(), expect: null })
+      await tx.commit()
+    } finally { await store.close() }
+
+    const fetched = await runMvc(['fetch', '--json'], { cwd: reader })
+    assertFails(fetched, 5, 'OBJECT_NOT_FOUND')
+    assert.match(jsonError(fetched).message, new RegExp(lost.cid.toString()))
+    assert.equal(await readRef(reader, 'refs/remotes/origin/main'), v2, 'origin/main did not move to the incomplete commit')
+    const cloned = join(base, 'hostile-clone')
+    const c = await runMvc(['clone', remoteDir, cloned, '--json'], { cwd: base })
+    assertFails(c, 5, 'OBJECT_NOT_FOUND')
+    assert.equal(await exists(cloned), false)
+
+    const store2 = await openDiskStore(remoteDir)
+    try {
+      const tx = await store2.transaction()
+      tx.setRef({ name: 'refs/heads/main', value: v2, expect: v3.cid.toString() })
+      tx.setRef({ name: 'refs/versions/3', value: null, expect: v3.cid.toString() })
+      tx.setRef({ name: 'refs/heads/junk', value: junk.cid.toString(), expect: null })
+      await tx.commit()
+    } finally { await store2.close() }
+    const j = await runMvc(['fetch', '--json'], { cwd: reader })
+    assertFails(j, 5, 'INVALID_OBJECT')
+    t.diagnostic(jsonError(j).message)
+    assert.match(jsonError(j).message, new RegExp(junk.cid.toString()))
+    const jc = await runMvc(['clone', remoteDir, join(base, 'junk-clone'), '--json'], { cwd: base })
+    assertFails(jc, 5, 'INVALID_OBJECT')
+    // Nothing of either was stored here.
+    const local = await openDiskStore(join(reader, '.mvc'))
+    try {
+      assert.deepEqual(await local.hasMany([junk.cid, v3.cid]), [false, false])
+    } finally { await local.close() }
+    void v1
+  })
+})
+
+describe('a repository that served as a folder remote', () => {
+  test('objects left incomplete in it by another client are fetched in full later; the fetched version checks out', TIMEOUT, async () => {
+    const base = await newBase()
+    const a = await ownerRepo(base, 'folder-a')
+    const head = await readRef(a, 'refs/heads/main')
+    const b = await ownerRepo(base, 'folder-b', 64 * 1024)
+    // Mallory pushes A's structured objects, without chunks, into B (a repository used as a folder remote).
+    const mallory = await openFolderRemote(b)
+    try {
+      for (const o of await closureOf(a, head)) if (o.cid.code === 0x71 && o.cid.toString() !== head) await mallory.put(o.cid, o.bytes)
+    } finally { await mallory.close() }
+    // B fetches A: what Mallory left is not taken for complete.
+    await mvcOk(['remote', 'add', 'a', a], { cwd: b })
+    await mvcOk(['fetch', 'a', '--force'], { cwd: b })
+    const out = join(base, 'folder-b-out')
+    const r = await runMvc(['checkout', head, '--to', out, '--no-verify'], { cwd: b })
+    assert.equal(r.code, 0, r.stderr)
+    assert.deepEqual(await treeSnapshot(out), await treeSnapshot(join(a, 'model')))
+    const store = await openDiskStore(join(b, '.mvc'))
+    try {
+      assert.deepEqual(await store.listMeta('incomplete/'), [], 'the marks were cleared once the closures arrived')
+    } finally { await store.close() }
+  })
+})
+
 // ------------------------------------------------------------------------------------------- rollback
 
 async function rollbackScenario (t: { diagnostic: (s: string) => void }, base: string, url: string, env: Record<string, string>, rewind: (v1: string, v3: string) => Promise<void>): Promise<void> {

@@ -17,7 +17,7 @@ import {
   negotiate, objectLinks, sendObjects, storeSource,
   type Link, type ObjectSource, type ObjectTarget, type ProgressFn, type TransferPlan
 } from './transfer.js'
-import { HEAD, META, REFS, REMOTES, remoteSeenPrefix, utf8 } from '../format/keys.js'
+import { HEAD, INCOMPLETE_PREFIX, META, REFS, REMOTES, remoteSeenPrefix, utf8 } from '../format/keys.js'
 import { readCommit } from './objects.js'
 import { ALIASES, HEADS, TAGS, VERSIONS, headBranch, nextVersion, setNextVersion } from './refs.js'
 import { validateName } from './names.js'
@@ -43,9 +43,24 @@ function remoteSource (remote: Remote): ObjectSource {
 /** Staged objects of a fetch are committed every 256 MiB (and when the transfer ends, either way). */
 const FETCH_BATCH_BYTES = 256 << 20
 
-/** The local store as the receiving side of a fetch: every object is re-hashed before it is staged. */
-function storeTarget (store: ObjectStore, remote: Remote): BatchWriter {
-  return new BatchWriter(store, { source: `the remote ${remote.url}`, flushBytes: FETCH_BATCH_BYTES })
+/**
+ * The local store as the receiving side of a fetch: every object is re-hashed before it is staged. A
+ * repository that has served as a folder remote may hold objects recorded as incomplete
+ * (`m/incomplete/<cid>`, docs/design.md "Complete objects"): they count as missing, so the fetch brings
+ * what is below them, and `completed` lists the marks to clear once the transfer succeeded.
+ */
+async function storeTarget (store: ObjectStore, remote: Remote): Promise<ObjectTarget & { flush: () => Promise<void>, completed: (plan: TransferPlan) => string[] }> {
+  const writer = new BatchWriter(store, { source: `the remote ${remote.url}`, flushBytes: FETCH_BATCH_BYTES })
+  const marked = new Set((await store.listMeta(INCOMPLETE_PREFIX)).map(([k]) => k.slice(INCOMPLETE_PREFIX.length)))
+  return {
+    hasMany: async cids => {
+      const present = await writer.hasMany(cids)
+      return marked.size === 0 ? present : present.map((p, i) => p && !marked.has(cids[i]!.toString()))
+    },
+    put: async (cid, bytes) => await writer.put(cid, bytes),
+    flush: async () => { await writer.flush() },
+    completed: plan => marked.size === 0 ? [] : plan.groups.flat().map(o => o.cid.toString()).filter(k => marked.has(k))
+  }
 }
 
 function refConflict (message: string, data: Record<string, unknown>): RefConflictError {
@@ -406,11 +421,13 @@ export async function fetch (store: ObjectStore, remote: Remote, options: FetchO
   const roots: Link[] = [...new Set([...heads.values(), ...tags.values(), ...versions.values()])].map(c => ({ cid: CID.parse(c), kind: 'parent' as const }))
   let received = { objects: 0, bytes: 0 }
   let skipped = 0
+  let completed: string[] = []
   if (roots.length > 0) {
-    const target = storeTarget(store, remote)
+    const target = await storeTarget(store, remote)
     const plan = await negotiate(remoteSource(remote), target, roots, { content: options.commitsOnly !== true, onProgress: options.onProgress, concurrency: options.concurrency })
     skipped = plan.skipped
     received = await transfer(remoteSource(remote), target, plan, 'receive', options)
+    completed = target.completed(plan)
   }
 
   // 3. Check what the refs name, now that it is here.
@@ -495,6 +512,8 @@ export async function fetch (store: ObjectStore, remote: Remote, options: FetchO
       ...[...versions].map(([n, v]) => [VERSIONS + String(n), v] as const)
     ])
     for (const [ref, v] of current) if (seen.get(ref) !== v) tx.setMeta(seenPrefix + ref, utf8.encode(v))
+    // Objects recorded as incomplete whose closure this fetch brought (bottom-up, all of it) are complete now.
+    for (const k of completed) tx.setMeta(INCOMPLETE_PREFIX + k, null)
     for (const ref of seen.keys()) {
       if (current.has(ref)) continue
       if (force || !ref.startsWith(HEADS)) tx.setMeta(seenPrefix + ref, null)
@@ -514,10 +533,18 @@ export async function fetchCommitContent (store: ObjectStore, remote: Remote, co
   const value = decodeObject(commit, await store.get(commit), `commit ${commit.toString()}`)
   const roots = objectLinks(value).filter(l => l.kind !== 'parent')
   if (roots.length === 0) return { objects: 0, bytes: 0, skipped: 0 }
-  const target = storeTarget(store, remote)
+  const target = await storeTarget(store, remote)
   const plan = await negotiate(remoteSource(remote), target, roots, { parents: false, onProgress: options.onProgress, concurrency: options.concurrency })
   if (plan.objects === 0) return { objects: 0, bytes: 0, skipped: plan.skipped }
   const r = await transfer(remoteSource(remote), target, plan, 'receive', options)
+  const completed = target.completed(plan)
+  if (completed.length > 0) {
+    const tx = await store.transaction()
+    try {
+      for (const k of completed) tx.setMeta(INCOMPLETE_PREFIX + k, null)
+      await tx.commit()
+    } catch (err) { await tx.abort(); throw err }
+  }
   return { ...r, skipped: plan.skipped }
 }
 
