@@ -223,6 +223,12 @@ export interface CloneArgs extends TrustArgs {
   /** Check out the HEAD version into its committed path (default true). */
   readonly checkout?: boolean
   readonly verify?: boolean | VerifyArgs
+  /**
+   * A commit CID the cloned branch must be or descend from (REF_CONFLICT otherwise, and nothing is left
+   * behind): a clone has no earlier view of the remote to detect a rollback with, so pin one obtained
+   * out of band.
+   */
+  readonly expect?: string
   readonly transport?: Remote
   readonly onProgress?: ProgressFn
   readonly onFile?: (path: string, size: number) => void

@@ -14,8 +14,12 @@ export interface ServeArgs {
   readonly storeDir?: string
   /** With `storeDir`: create the store if it is missing. */
   readonly init?: boolean
-  /** A tokens file of "<token> read|write" lines; null serves without authentication. */
+  /** A tokens file of "<token> read|write|append" lines; null serves without authentication. */
   readonly tokensFile: string | null
+  /** Clients may add objects, create refs and move branches forward, never delete or rewrite refs. */
+  readonly appendOnly?: boolean
+  /** Seconds a request body may make no progress before it is cut (default 30). */
+  readonly idleTimeoutSeconds?: number
   readonly host?: string
   /** 0 picks a free port (default 8080). */
   readonly port?: number
@@ -34,6 +38,8 @@ export async function serve (args: ServeArgs): Promise<Serving> {
       tokensFile: args.tokensFile === null ? null : resolve(args.tokensFile),
       host: args.host ?? '127.0.0.1',
       port: args.port ?? 8080,
+      appendOnly: args.appendOnly,
+      idleTimeoutSeconds: args.idleTimeoutSeconds,
       log: args.log ?? (() => {})
     })
   } catch (err) {

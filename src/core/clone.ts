@@ -7,7 +7,7 @@
 import { lstat, mkdir, readdir, rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { CID } from 'multiformats/cid'
-import { InvalidArgumentError } from '../errors.js'
+import { InvalidArgumentError, RefConflictError } from '../errors.js'
 import { DEFAULT_REMOTE, HEAD, META, branchRef, symbolicRef, utf8 } from '../format/keys.js'
 import type { ModelFormat } from '../formats/interface.js'
 import type { Remote } from '../remote/interface.js'
@@ -17,7 +17,8 @@ import { checkout, type CheckoutOutcome } from './checkout.js'
 import { readCommit } from './objects.js'
 import { addRemoteConfig, validateRemoteName } from './remotes.js'
 import { initRepo, openRepo, type Repo } from './repo.js'
-import { fetch, remoteDefaultBranch, type FetchResult } from './sync.js'
+import { fetch, isAncestor, remoteDefaultBranch, type FetchResult } from './sync.js'
+import { downloadDir } from './connect.js'
 import type { ProgressFn } from './transfer.js'
 import type { CheckSettings } from './verify/index.js'
 import { requireSigned, trustedKeys, type TrustPolicy } from './sign.js'
@@ -35,6 +36,8 @@ export interface CloneOperation {
   readonly checkout?: boolean
   /** Verify the checked-out version with these settings; undefined: don't. */
   readonly verify?: CheckSettings
+  /** A commit CID the cloned branch must be or descend from (REF_CONFLICT otherwise; nothing is left behind). */
+  readonly expect?: string
   readonly transport?: Remote
   readonly onProgress?: ProgressFn
   readonly onFile?: (path: string, size: number) => void
@@ -79,7 +82,12 @@ export async function clone (options: CloneOperation): Promise<CloneResult> {
   if (existing !== undefined && (!existing.isDirectory() || (await readdir(root)).length > 0)) {
     throw new InvalidArgumentError(`cannot clone into ${root}: it exists and is not an empty folder`, { path: root })
   }
-  const opened = options.transport ?? await openRemote(url)
+  if (options.expect !== undefined) {
+    let c: CID | undefined
+    try { c = CID.parse(options.expect) } catch { c = undefined }
+    if (c === undefined || c.toString() !== options.expect) throw new InvalidArgumentError(`--expect ${JSON.stringify(options.expect)} is not a commit CID (bafy…)`, { expect: options.expect })
+  }
+  const opened = options.transport ?? await openRemote(url, { downloadDir: downloadDir(root) })
   let repo: Repo | undefined
   try {
     let result: CloneResult
@@ -97,6 +105,11 @@ export async function clone (options: CloneOperation): Promise<CloneResult> {
       const fetched = await fetch(store, opened, { remoteName, commitsOnly: options.filter === 'commits', onProgress: options.onProgress, concurrency: options.concurrency })
       const branch = await remoteDefaultBranch(opened, fetched.heads)
       let head: string | null = null
+      if (options.expect !== undefined && (branch === undefined || !(await isAncestor(store, options.expect, fetched.heads.get(branch)!)))) {
+        // Nothing seen before to detect a rollback with: the caller's pinned commit must be in the history.
+        throw new RefConflictError(`the remote ${url} ${branch === undefined ? 'has no branches' : `serves ${branch} at ${fetched.heads.get(branch)!}, which does not contain the expected commit ${options.expect}`}: ` +
+          'it may serve an older or another history (a rolled-back server); nothing was cloned', { url, branch: branch ?? null, expect: options.expect, head: branch === undefined ? null : fetched.heads.get(branch)! })
+      }
       if (branch !== undefined) {
         head = fetched.heads.get(branch)!
         if (options.trust?.requireSigned === true) await requireSigned(store, CID.parse(head), await trustedKeys(store, options.trust.trustedKeys ?? []))

@@ -8,6 +8,13 @@ import { openRemote } from '../remote/open.js'
 import { normalizeRemoteUrl } from '../remote/url.js'
 import type { ObjectStore } from '../store/interface.js'
 import { getRemoteConfig, requireRemoteConfig } from './remotes.js'
+import { join } from 'node:path'
+import { MVC_DIR } from '../format/paths.js'
+
+/** Where a repository keeps partial downloads (`<root>/.mvc/tmp/downloads/<cid>.part`); any file there may be deleted at any time. */
+export function downloadDir (root: string): string {
+  return join(root, MVC_DIR, 'tmp', 'downloads')
+}
 
 export interface RemoteSelection {
   /** A configured remote's name (default `origin`), or, where `allowUrl`, a URL or path. */
@@ -23,7 +30,11 @@ export interface Connection {
   close (): Promise<void>
 }
 
-export async function connect (store: ObjectStore, args: RemoteSelection, options: { create?: boolean, allowUrl?: boolean } = {}): Promise<Connection> {
+/**
+ * Opens the selected remote. `downloadDir`: where HTTP downloads cut off mid-object are kept to be
+ * resumed (the repository's `.mvc/tmp/downloads`, `downloadDir(root)`).
+ */
+export async function connect (store: ObjectStore, args: RemoteSelection, options: { create?: boolean, allowUrl?: boolean, downloadDir?: string } = {}): Promise<Connection> {
   const arg = args.remote ?? DEFAULT_REMOTE
   if (args.transport !== undefined) return { remote: args.transport, name: arg, close: async () => {} }
   const config = await getRemoteConfig(store, arg)
@@ -31,6 +42,6 @@ export async function connect (store: ObjectStore, args: RemoteSelection, option
   let name: string | undefined = arg
   if (config !== undefined) url = config.url
   else if (options.allowUrl === true && /[/\\:]|^\./.test(arg)) { url = normalizeRemoteUrl(arg); name = undefined } else url = (await requireRemoteConfig(store, arg)).url
-  const remote = await openRemote(url, { create: options.create, config: config?.options })
+  const remote = await openRemote(url, { create: options.create, config: config?.options, ...(options.downloadDir !== undefined ? { downloadDir: options.downloadDir } : {}) })
   return { remote, name, close: async () => { await remote.close() } }
 }

@@ -6,7 +6,7 @@
 import { DEFAULT_REMOTE } from '../format/keys.js'
 import type { Repo } from './repo.js'
 import { checkout, type CheckoutOutcome } from './checkout.js'
-import { connect, type RemoteSelection } from './connect.js'
+import { connect, downloadDir, type RemoteSelection } from './connect.js'
 import { partialRemote } from './remotes.js'
 import { fetch, moveBranch, planPull, push, type FetchResult, type PullAction, type PushResult } from './sync.js'
 import type { ProgressFn } from './transfer.js'
@@ -26,7 +26,7 @@ export interface FetchOperation extends RemoteSelection {
 /** Fetches from a configured remote (commits only when it is the remote of a partial clone). */
 export async function fetchRemote (options: FetchOperation): Promise<FetchResult> {
   const { store } = options.repo
-  const c = await connect(store, options)
+  const c = await connect(store, options, { downloadDir: downloadDir(options.repo.root) })
   try {
     const commitsOnly = (await partialRemote(store)) === c.name
     return await fetch(store, c.remote, { remoteName: c.name ?? DEFAULT_REMOTE, force: options.force, commitsOnly, onProgress: options.onProgress, concurrency: options.concurrency })

@@ -12,7 +12,7 @@
 import { InvalidArgumentError, RefExistsError } from '../errors.js'
 import type { ObjectStore } from '../store/interface.js'
 
-import { DEFAULT_REMOTE, META, REMOTES } from '../format/keys.js'
+import { DEFAULT_REMOTE, META, REMOTES, remoteSeenPrefix } from '../format/keys.js'
 import { normalizeRemoteUrl, remoteScheme, folderPath, type RemoteScheme } from '../remote/url.js'
 
 export { normalizeRemoteUrl, remoteScheme, folderPath, type RemoteScheme }
@@ -87,6 +87,8 @@ export async function removeRemoteConfig (store: ObjectStore, name: string): Pro
   try {
     tx.setMeta(PREFIX + name, null)
     for (const [ref, value] of await store.listRefs(`${REMOTES}${name}/`)) tx.setRef({ name: ref, value: null, expect: value })
+    // What was last seen on it (rollback detection) goes too: a new remote of that name starts afresh.
+    for (const [key] of await store.listMeta(remoteSeenPrefix(name))) tx.setMeta(key, null)
     await tx.commit()
   } catch (err) { await tx.abort(); throw err }
   return c

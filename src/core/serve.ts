@@ -6,7 +6,7 @@ import { stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { NotARepositoryError, isMvcError } from '../errors.js'
 import { MVC_DIR } from '../format/paths.js'
-import { loadTokens, startServer, type Access, type RunningServer } from '../remote/http-server.js'
+import { loadTokens, startServer, type RunningServer, type TokenAccess } from '../remote/http-server.js'
 import type { ObjectStore } from '../store/interface.js'
 import { DB_DIR, openDiskStore } from '../store/open.js'
 import { initRefs } from './refs.js'
@@ -50,8 +50,12 @@ export async function openServedStore (options: { readonly dir: string } | { rea
 export interface ServeOptions {
   /** The repository around this folder, or (with `storeDir`) a bare store folder. */
   readonly target: { readonly dir: string } | { readonly storeDir: string, readonly init?: boolean }
-  /** A tokens file ("<token> read|write" lines); null serves without authentication. */
+  /** A tokens file ("<token> read|write|append" lines); null serves without authentication. */
   readonly tokensFile: string | null
+  /** Every token that may write may only add: no ref is deleted or rewritten, branches move forward only. */
+  readonly appendOnly?: boolean
+  /** Seconds a request body may make no progress before it is cut (default 30). */
+  readonly idleTimeoutSeconds?: number
   readonly host: string
   readonly port: number
   /** Where the server logs requests and warnings. */
@@ -63,20 +67,30 @@ export interface Serving extends RunningServer {
   /** True when `init` created the store. */
   readonly created: boolean
   readonly authenticated: boolean
+  readonly appendOnly: boolean
   /** Stops the server (finishing requests in flight) and closes the store. */
   stop (): Promise<void>
 }
 
 export async function serve (options: ServeOptions): Promise<Serving> {
-  const tokens: Map<string, Access> | null = options.tokensFile === null ? null : await loadTokens(options.tokensFile, options.log)
+  const tokens: Map<string, TokenAccess> | null = options.tokensFile === null ? null : await loadTokens(options.tokensFile, options.log)
   const target = await openServedStore(options.target)
   try {
-    const server = await startServer({ store: target.store, tokens, host: options.host, port: options.port, log: options.log })
+    const server = await startServer({
+      store: target.store,
+      tokens,
+      host: options.host,
+      port: options.port,
+      log: options.log,
+      appendOnly: options.appendOnly,
+      ...(options.idleTimeoutSeconds !== undefined ? { idleTimeoutMs: options.idleTimeoutSeconds * 1000 } : {})
+    })
     return {
       ...server,
       location: target.location,
       created: target.created,
       authenticated: tokens !== null,
+      appendOnly: options.appendOnly === true,
       async stop () {
         try { await server.close() } finally { await target.store.close() }
       }

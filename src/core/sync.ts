@@ -17,7 +17,7 @@ import {
   negotiate, objectLinks, sendObjects, storeSource,
   type Link, type ObjectSource, type ObjectTarget, type ProgressFn, type TransferPlan
 } from './transfer.js'
-import { HEAD, META, REFS, REMOTES, SIGNATURES, parseSignatureRef, utf8 } from '../format/keys.js'
+import { HEAD, INCOMPLETE_PREFIX, META, REFS, REMOTES, SIGNATURES, parseSignatureRef, remoteSeenPrefix, utf8 } from '../format/keys.js'
 import { parseSignature } from '../format/objects.js'
 import { checkSignatureObject } from './sign.js'
 import { readCommit } from './objects.js'
@@ -45,9 +45,24 @@ function remoteSource (remote: Remote): ObjectSource {
 /** Staged objects of a fetch are committed every 256 MiB (and when the transfer ends, either way). */
 const FETCH_BATCH_BYTES = 256 << 20
 
-/** The local store as the receiving side of a fetch: every object is re-hashed before it is staged. */
-function storeTarget (store: ObjectStore, remote: Remote): BatchWriter {
-  return new BatchWriter(store, { source: `the remote ${remote.url}`, flushBytes: FETCH_BATCH_BYTES })
+/**
+ * The local store as the receiving side of a fetch: every object is re-hashed before it is staged. A
+ * repository that has served as a folder remote may hold objects recorded as incomplete
+ * (`m/incomplete/<cid>`, docs/design.md "Complete objects"): they count as missing, so the fetch brings
+ * what is below them, and `completed` lists the marks to clear once the transfer succeeded.
+ */
+async function storeTarget (store: ObjectStore, remote: Remote): Promise<ObjectTarget & { flush: () => Promise<void>, completed: (plan: TransferPlan) => string[] }> {
+  const writer = new BatchWriter(store, { source: `the remote ${remote.url}`, flushBytes: FETCH_BATCH_BYTES })
+  const marked = new Set((await store.listMeta(INCOMPLETE_PREFIX)).map(([k]) => k.slice(INCOMPLETE_PREFIX.length)))
+  return {
+    hasMany: async cids => {
+      const present = await writer.hasMany(cids)
+      return marked.size === 0 ? present : present.map((p, i) => p && !marked.has(cids[i]!.toString()))
+    },
+    put: async (cid, bytes) => await writer.put(cid, bytes),
+    flush: async () => { await writer.flush() },
+    completed: plan => marked.size === 0 ? [] : plan.groups.flat().map(o => o.cid.toString()).filter(k => marked.has(k))
+  }
 }
 
 function refConflict (message: string, data: Record<string, unknown>): RefConflictError {
@@ -71,6 +86,31 @@ export async function isAncestor (store: ObjectStore, ancestor: string, descenda
     }
   }
   return false
+}
+
+/**
+ * Commits of the local store reachable from `tips` (those it has; others are skipped): on a remote that
+ * does not keep closures, the commits whose closure its refs vouch for.
+ */
+async function localCommitsReachedBy (store: ObjectStore, tips: Iterable<string>): Promise<Set<string>> {
+  const out = new Set<string>()
+  const queue: string[] = []
+  for (const t of tips) {
+    const c = tryCid(t)
+    if (c !== undefined && c.code === DAG_CBOR && await store.has(c)) queue.push(t)
+  }
+  while (queue.length > 0) {
+    const k = queue.pop()!
+    if (out.has(k)) continue
+    out.add(k)
+    const c = await readCommit(store, CID.parse(k)).catch(() => undefined)
+    for (const p of c?.parents ?? []) if (!out.has(p.toString()) && await store.has(p)) queue.push(p.toString())
+  }
+  return out
+}
+
+function tryCid (s: string): CID | undefined {
+  try { return CID.parse(s) } catch { return undefined }
 }
 
 /** Every commit reachable from `tips` (themselves included), with its version. */
@@ -203,13 +243,20 @@ export async function push (store: ObjectStore, remote: Remote, options: PushOpt
   const signatureUpdates = (await store.listRefs(SIGNATURES))
     .filter(([name]) => { const s = parseSignatureRef(name); return s !== undefined && allCommits.has(s.commit) && !remoteRefs.has(name) })
 
-  // 4. Objects.
+  // 4. Objects. A remote that keeps closures (store remotes, `mvc serve`) answers `has` for whole
+  //    closures; any other (S3, older servers) is trusted only for the commits its refs reach, and the
+  //    walk looks below everything else it has — so objects stored there without their chunks (by
+  //    another client) never make this push skip them (docs/design.md, "Complete objects").
   const roots: Link[] = [...new Set([...changes.filter(c => c.status !== 'up-to-date').map(c => c.new!), ...versionUpdates.map(v => v.cid), ...signatureUpdates.map(([, v]) => v)])]
     .map(c => ({ cid: CID.parse(c), kind: 'parent' as const }))
   let sent = { objects: 0, bytes: 0 }
   let skipped = 0
   if (roots.length > 0) {
-    const plan = await negotiate(storeSource(store, 'the local repository'), remote, roots, { onProgress: options.onProgress, concurrency: options.concurrency })
+    const keeps = remote.keepsClosures === undefined ? false : await remote.keepsClosures()
+    const complete = keeps ? undefined : await localCommitsReachedBy(store, remoteRefs.values())
+    const plan = await negotiate(storeSource(store, 'the local repository'), remote, roots, {
+      onProgress: options.onProgress, concurrency: options.concurrency, receiverKeepsClosures: keeps, ...(complete !== undefined ? { complete } : {})
+    })
     skipped = plan.skipped
     sent = await transfer(storeSource(store, 'the local repository'), remote, plan, 'send', options)
   }
@@ -251,13 +298,16 @@ export async function push (store: ObjectStore, remote: Remote, options: PushOpt
     }
   }
 
-  // 6. Remote-tracking refs.
+  // 6. Remote-tracking refs, and what this remote was last seen holding (rollback detection on fetch).
   if (options.remoteName !== undefined) {
     const tx = await store.transaction()
     try {
+      const seen = remoteSeenPrefix(options.remoteName)
       for (const c of changes) {
         if (c.ref.startsWith(HEADS)) tx.setRef({ name: `${REMOTES}${options.remoteName}/${c.ref.slice(HEADS.length)}`, value: c.new })
+        if (c.new !== null) tx.setMeta(seen + c.ref, utf8.encode(c.new))
       }
+      for (const v of versionUpdates) tx.setMeta(seen + VERSIONS + String(v.version), utf8.encode(v.cid))
       await tx.commit()
     } catch (err) { await tx.abort(); throw err }
   }
@@ -276,6 +326,17 @@ export interface FetchOptions extends TransferOptions {
   readonly commitsOnly?: boolean
 }
 
+/** A remote branch that no longer contains what it named when this repository last saw it. */
+export interface Rollback {
+  readonly ref: string
+  /** What the remote's ref named when last fetched or pushed. */
+  readonly seen: string
+  /** What it names now. */
+  readonly now: string
+  /** `rewound`: it names an older commit of the same history; `rewritten`: another history (a forced push). */
+  readonly kind: 'rewound' | 'rewritten'
+}
+
 export interface FetchResult {
   readonly url: string
   /** Remote-tracking refs, tags and (summarised) version refs that changed or were checked. */
@@ -289,6 +350,10 @@ export interface FetchResult {
   readonly heads: ReadonlyMap<string, string>
   /** Signature refs (`refs/signatures/…`) of fetched commits created here. */
   readonly signatures?: number
+  /** Branches that moved backwards or were rewritten on the remote, followed because of `force`. */
+  readonly rollbacks: readonly Rollback[]
+  /** What else changed on the remote against what was seen last: versions, tags or branches that vanished. */
+  readonly warnings: readonly string[]
 }
 
 function parseCommitCid (remote: Remote, name: string, value: string): CID {
@@ -335,6 +400,14 @@ export async function fetch (store: ObjectStore, remote: Remote, options: FetchO
   const localTags = new Map((await store.listRefs(TAGS)).map(([n, v]) => [n.slice(TAGS.length), v]))
   const localVersions = new Map((await store.listRefs(VERSIONS)).map(([n, v]) => [Number(n.slice(VERSIONS.length)), v]))
   const tracking = new Map((await store.listRefs(`${REMOTES}${remoteName}/`)).map(([n, v]) => [n, v]))
+  // What the remote held when last seen: `m/remote-seen/<remote>/<ref>`, else (repositories fetched before
+  // it was kept) the remote-tracking branches.
+  const seenPrefix = remoteSeenPrefix(remoteName)
+  const seen = new Map((await store.listMeta(seenPrefix)).map(([k, v]) => [k.slice(seenPrefix.length), utf8.decode(v)]))
+  for (const [n, v] of tracking) {
+    const ref = HEADS + n.slice(`${REMOTES}${remoteName}/`.length)
+    if (!seen.has(ref)) seen.set(ref, v)
+  }
   const tagConflicts: string[] = []
   for (const [t, v] of tags) {
     const l = localTags.get(t)
@@ -374,11 +447,13 @@ export async function fetch (store: ObjectStore, remote: Remote, options: FetchO
   const roots: Link[] = [...new Set([...remoteCommits, ...signatureRefs.map(([, v]) => v)])].map(c => ({ cid: CID.parse(c), kind: 'parent' as const }))
   let received = { objects: 0, bytes: 0 }
   let skipped = 0
+  let completed: string[] = []
   if (roots.length > 0) {
-    const target = storeTarget(store, remote)
+    const target = await storeTarget(store, remote)
     const plan = await negotiate(remoteSource(remote), target, roots, { content: options.commitsOnly !== true, onProgress: options.onProgress, concurrency: options.concurrency })
     skipped = plan.skipped
     received = await transfer(remoteSource(remote), target, plan, 'receive', options)
+    completed = target.completed(plan)
   }
 
   // 3. Check what the refs name, now that it is here.
@@ -396,6 +471,38 @@ export async function fetch (store: ObjectStore, remote: Remote, options: FetchO
       const sig = parseSignature(decodeObject(cid, await store.get(cid), `signature ${value}`))
       if (checkSignatureObject(sig, CID.parse(s.commit), s.fingerprint).valid) goodSignatures.push([name, value])
     } catch (err) { if (!isMvcError(err)) throw err }
+  }
+
+  // 3b. Rollbacks: a branch that no longer contains what it named when last seen is not followed
+  //     without `force` (a restored backup, a server serving old data, or a forced push); versions and
+  //     tags that vanished are reported.
+  const rollbacks: Rollback[] = []
+  const warnings: string[] = []
+  const describe = async (cid: string): Promise<string> => {
+    const c = await readCommit(store, CID.parse(cid)).catch(() => undefined)
+    return c === undefined ? cid : `v${c.version} (${cid})`
+  }
+  for (const [b, now] of heads) {
+    const before = seen.get(HEADS + b)
+    if (before === undefined || before === now) continue
+    const was = tryCid(before)
+    if (was === undefined || !(await store.has(was))) continue // never fetched here (partial history): nothing to compare
+    if (await isAncestor(store, before, now)) continue
+    rollbacks.push({ ref: HEADS + b, seen: before, now, kind: await isAncestor(store, now, before) ? 'rewound' : 'rewritten' })
+  }
+  if (rollbacks.length > 0 && !force) {
+    const lines = await Promise.all(rollbacks.map(async r => `${r.ref.slice(HEADS.length)} ${r.kind === 'rewound' ? 'was rewound' : 'was rewritten'}: it names ${await describe(r.now)}, which is not a descendant of ${await describe(r.seen)} it named when last seen`))
+    throw refConflict(`the remote ${remoteName} (${remote.url}) moved branches backwards: ${lines.join('; ')}. ` +
+      'This is what a restored backup, a server serving old data or a forced push looks like; nothing was changed here. ' +
+      `If it is expected, \`mvc fetch ${remoteName} --force\` follows it (your commits stay reachable by CID).`, { remote: remoteName, url: remote.url, rollbacks })
+  }
+  for (const r of rollbacks) warnings.push(`${r.ref.slice(HEADS.length)} ${r.kind === 'rewound' ? 'was rewound' : 'was rewritten'} on the remote: ${await describe(r.seen)} → ${await describe(r.now)} (followed: --force)`)
+  for (const [ref, v] of seen) {
+    if (ref.startsWith(VERSIONS) && !versions.has(Number(ref.slice(VERSIONS.length)))) warnings.push(`v${ref.slice(VERSIONS.length)} (${v}) vanished from the remote; it stays here`)
+    else if (ref.startsWith(TAGS) && !tags.has(ref.slice(TAGS.length))) warnings.push(`tag ${ref.slice(TAGS.length)} (${v}) vanished from the remote; it stays here`)
+    else if (ref.startsWith(HEADS) && !heads.has(ref.slice(HEADS.length)) && tracking.has(`${REMOTES}${remoteName}/${ref.slice(HEADS.length)}`)) {
+      warnings.push(`branch ${ref.slice(HEADS.length)} (${v}) was deleted on the remote`)
+    }
   }
 
   // 4. Refs, in one local transaction, each against the value read above.
@@ -432,11 +539,27 @@ export async function fetch (store: ObjectStore, remote: Remote, options: FetchO
       if (old !== null) changes.push({ ref: VERSIONS + String(n), old, new: v, status: 'forced' })
     }
     if (max + 1 > await nextVersion(store)) setNextVersion(tx, max + 1)
+    // What was seen: every ref now on the remote; a deleted branch stays remembered (if it comes back
+    // older, that is a rollback), vanished versions and tags are reported once and forgotten; --force
+    // accepts the remote as it is.
+    const current = new Map<string, string>([
+      ...[...heads].map(([b, v]) => [HEADS + b, v] as const),
+      ...[...tags].map(([t, v]) => [TAGS + t, v] as const),
+      ...[...versions].map(([n, v]) => [VERSIONS + String(n), v] as const)
+    ])
+    for (const [ref, v] of current) if (seen.get(ref) !== v) tx.setMeta(seenPrefix + ref, utf8.encode(v))
+    // Objects recorded as incomplete whose closure this fetch brought (bottom-up, all of it) are complete now.
+    for (const k of completed) tx.setMeta(INCOMPLETE_PREFIX + k, null)
+    for (const ref of seen.keys()) {
+      if (current.has(ref)) continue
+      if (force || !ref.startsWith(HEADS)) tx.setMeta(seenPrefix + ref, null)
+      else if (!(await store.readMeta(seenPrefix + ref))) tx.setMeta(seenPrefix + ref, utf8.encode(seen.get(ref)!))
+    }
     for (const [name, value] of goodSignatures) tx.setRef({ name, value, expect: null })
     await tx.commit()
   } catch (err) { await tx.abort(); throw err }
   options.onProgress?.({ phase: 'done', objects: received.objects, totalObjects: received.objects, bytes: received.bytes, totalBytes: received.bytes })
-  return { url: remote.url, refs: changes, versions: imported.sort((a, b) => a - b), objectsReceived: received.objects, bytesReceived: received.bytes, objectsSkipped: skipped, heads, signatures: goodSignatures.length }
+  return { url: remote.url, refs: changes, versions: imported.sort((a, b) => a - b), objectsReceived: received.objects, bytesReceived: received.bytes, objectsSkipped: skipped, heads, signatures: goodSignatures.length, rollbacks, warnings }
 }
 
 /**
@@ -447,10 +570,18 @@ export async function fetchCommitContent (store: ObjectStore, remote: Remote, co
   const value = decodeObject(commit, await store.get(commit), `commit ${commit.toString()}`)
   const roots = objectLinks(value).filter(l => l.kind !== 'parent')
   if (roots.length === 0) return { objects: 0, bytes: 0, skipped: 0 }
-  const target = storeTarget(store, remote)
+  const target = await storeTarget(store, remote)
   const plan = await negotiate(remoteSource(remote), target, roots, { parents: false, onProgress: options.onProgress, concurrency: options.concurrency })
   if (plan.objects === 0) return { objects: 0, bytes: 0, skipped: plan.skipped }
   const r = await transfer(remoteSource(remote), target, plan, 'receive', options)
+  const completed = target.completed(plan)
+  if (completed.length > 0) {
+    const tx = await store.transaction()
+    try {
+      for (const k of completed) tx.setMeta(INCOMPLETE_PREFIX + k, null)
+      await tx.commit()
+    } catch (err) { await tx.abort(); throw err }
+  }
   return { ...r, skipped: plan.skipped }
 }
 

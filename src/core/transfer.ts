@@ -4,7 +4,12 @@
  * Negotiation walks the DAG top-down from the roots (commits, then what they link: manifests, models,
  * topologies, tensors, files, data manifests, verification tensors, then chunks), asking the
  * receiving side `hasMany` for each layer in batches. An object the receiver has is not descended
- * into: by the closure invariant (I1, docs/design.md) everything below it is there too. The missing
+ * into when the receiver vouches for its closure: a local store (I1, docs/design.md) and a remote that
+ * keeps closures (`Remote.keepsClosures`: store remotes, `mvc serve`) answer `hasMany` for complete
+ * closures only. A receiver that only says what it stores (S3, older servers) is trusted for nothing
+ * below what its refs reach: the walk goes on below every object it has except the commits in
+ * `complete` (docs/design.md, "Complete objects"), so a structured object stored there without its
+ * chunks (closure poisoning) never makes the sender skip them. The missing
  * objects are then sent bottom-up — every object after all of its missing children — with bounded
  * parallelism and bounded memory, so that every state the receiver can be left in (a transfer that
  * stops half-way, a crash) is closed under links again, and a re-run sends only what is still missing.
@@ -20,9 +25,9 @@
  * Links are found generically (every CID in the decoded dag-cbor value), so new object types transfer
  * without changes here; only the commit's fields are classified.
  */
-import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { DAG_CBOR, RAW, verifyBlock } from '../content/block.js'
+import { decodeStructured } from '../remote/closure.js'
 import { InvalidObjectError } from '../errors.js'
 import type { ObjectReader } from '../store/interface.js'
 import { pool } from '../store/async.js'
@@ -69,6 +74,14 @@ export interface WalkOptions {
   /** Objects read or sent at once (default 8). */
   readonly concurrency?: number
   readonly onProgress?: ProgressFn
+  /**
+   * The receiver's `hasMany` answers for whole closures (default true: local stores, remotes whose
+   * `keepsClosures()` is true). False: it only says what it stores, so the walk continues below every
+   * object it has, except commits listed in `complete`.
+   */
+  readonly receiverKeepsClosures?: boolean
+  /** With `receiverKeepsClosures: false`: commits whose closure the receiver is known to hold (those its refs reach). */
+  readonly complete?: ReadonlySet<string>
 }
 
 /** An object the receiver is missing. */
@@ -134,6 +147,9 @@ export async function negotiate (source: ObjectSource, target: ObjectTarget, roo
   const followContent = options.content !== false
   const batch = options.batchSize ?? DEFAULT_BATCH
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY
+  // A receiver that does not vouch for closures: look below everything it has but the commits known complete.
+  const distrust = options.receiverKeepsClosures === false
+  const complete = options.complete ?? new Set<string>()
   const nodes = new Map<string, Node>()
   let unknown: Node[] = []
   let skipped = 0
@@ -149,7 +165,7 @@ export async function negotiate (source: ObjectSource, target: ObjectTarget, roo
     const key = link.cid.toString()
     let n = nodes.get(key)
     if (n === undefined) {
-      n = { cid: link.cid, key, deep: link.kind !== 'data', check: link.kind === 'model', read: false, expanded: false, size: link.size ?? 0, children: [] }
+      n = { cid: link.cid, key, deep: link.kind !== 'data', check: link.kind === 'model' || (distrust && !complete.has(key)), read: false, expanded: false, size: link.size ?? 0, children: [] }
       nodes.set(key, n)
       unknown.push(n)
     } else {
@@ -187,9 +203,10 @@ export async function negotiate (source: ObjectSource, target: ObjectTarget, roo
       if (n.bytes === undefined) verifyBlock(n.cid, bytes, source.describe)
       n.read = true
       if (n.missing === true) { n.bytes = bytes; n.size = bytes.length }
+      // Every structured object read is decoded: junk under a dag-cbor CID is INVALID_OBJECT, never stored.
+      const value = decodeStructured(n.cid, bytes, source.describe)
       if (!n.deep || !(n.missing === true || n.check)) return // a data manifest: stored, never descended into
       n.expanded = true
-      const value = dagCbor.decode<unknown>(bytes)
       const v = value as { type?: unknown, version?: unknown }
       if (v !== null && typeof v === 'object' && v.type === 'mvc/commit' && typeof v.version === 'number') n.version = v.version
       for (const l of objectLinks(value)) {

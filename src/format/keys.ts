@@ -125,6 +125,14 @@ export function remoteConfigKey (name: string): string { return META.remote + na
 export function trustedKeyKey (fingerprint: string): string { return META.trustedKey + fingerprint }
 export function fileSha256Key (file: string): string { return META.fileSha256 + file }
 export function shallowKey (commit: string): string { return META.shallow + commit }
+/**
+ * `incomplete/<cid>` → "1": a structured object stored by a receiving store (a served or folder remote)
+ * whose closure was not complete when it arrived (docs/design.md, "Complete objects").
+ */
+export const INCOMPLETE_PREFIX = 'incomplete/'
+/** `remote-seen/<remote>/<ref>` → the CID that ref of that remote had when last fetched or pushed (rollback detection). */
+export const REMOTE_SEEN_PREFIX = 'remote-seen/'
+export function remoteSeenPrefix (remote: string): string { return `${REMOTE_SEEN_PREFIX}${remote}/` }
 /** Width of the zero-padded sequence number in alias log keys, so keys sort in move order. */
 export const ALIAS_LOG_SEQ_WIDTH = 8
 export function aliasLogPrefix (name: string): string { return `${META.aliasLog}${name}/` }

@@ -13,10 +13,12 @@
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import { verifyBlock } from '../content/block.js'
 import {
-  AuthError, CorruptObjectError, InvalidArgumentError, ObjectNotFoundError, RefConflictError, RemoteError,
+  AuthError, CorruptObjectError, InvalidArgumentError, InvalidObjectError, ObjectNotFoundError, RefConflictError, RemoteError,
   UnsupportedFormatError, isMvcError
 } from '../errors.js'
 import { READABLE_FORMATS } from '../store/open.js'
@@ -35,12 +37,18 @@ export interface HttpRemoteOptions {
   readonly repository?: string
   /** The remote's stored configuration (`m/remote/<name>` options): `repository` pins as above. */
   readonly config?: Readonly<Record<string, unknown>>
+  /**
+   * Where the bytes of an object download cut off mid-answer are kept (`<dir>/<cid>.part`), so that the
+   * next attempt — a retry, or the next command — asks only for the rest (HTTP Range). Without it they
+   * are kept in memory for the retries of this process only.
+   */
+  readonly downloadDir?: string
 }
 
 /** Opens an HTTP remote (without retries). Nothing is sent until the first operation, which checks `/v1/info` first. */
 export async function openHttpRemote (url: string, options: HttpRemoteOptions = {}): Promise<Remote> {
   const configured = options.config?.[REPOSITORY_PARAM]
-  return new HttpRemote(url, options.token ?? process.env.MVC_TOKEN, options.repository ?? (typeof configured === 'string' ? configured : undefined))
+  return new HttpRemote(url, options.token ?? process.env.MVC_TOKEN, options.repository ?? (typeof configured === 'string' ? configured : undefined), options.downloadDir)
 }
 
 const REQUEST_IDLE_TIMEOUT_MS = 120_000
@@ -48,11 +56,17 @@ const MAX_SOCKETS = 8
 /** Bound on JSON responses (refs listings can be long; has answers are ≤ 10,000 booleans). */
 const MAX_JSON_RESPONSE_BYTES = 64 * 1024 * 1024
 const HAS_PARALLEL = 4
+/** Partial downloads shorter than this are not worth keeping. */
+const MIN_PARTIAL_BYTES = 16 * 1024
 
 interface Response { readonly status: number, readonly headers: IncomingHttpHeaders, readonly body: Uint8Array }
 
+/** A network failure after part of a successful answer's body arrived: what arrived. */
+interface CutShort { readonly status: number, readonly headers: IncomingHttpHeaders, readonly body: Uint8Array }
+
 interface RequestOptions {
   readonly body?: Uint8Array
+  readonly headers?: Readonly<Record<string, string>>
   readonly contentType?: string
   readonly maxBytes: number
   /** What is being done, for messages: "storing object bafk…". */
@@ -70,8 +84,10 @@ export class HttpRemote implements Remote {
   private readonly agent: HttpAgent
   private readonly send: typeof httpRequest
   private handshake: Promise<InfoBody> | undefined
+  /** Bytes of downloads cut short, by CID (also on disk under `downloadDir` when set). */
+  private readonly partials = new Map<string, Uint8Array>()
 
-  constructor (url: string, token: string | undefined, repository: string | undefined) {
+  constructor (url: string, token: string | undefined, repository: string | undefined, private readonly downloadDir?: string) {
     let u: URL
     try { u = new URL(url) } catch { throw new InvalidArgumentError(`${url} is not a URL`, { url }) }
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InvalidArgumentError(`${url} is not an http:// or https:// URL`, { url })
@@ -119,20 +135,112 @@ export class HttpRemote implements Remote {
     return out
   }
 
+  /**
+   * The object's bytes, re-hashed. A download cut off mid-answer keeps what arrived (in memory, and under
+   * `downloadDir` when set); the next `get` of that object — a retry, or the next process — asks only for
+   * the rest (`Range: bytes=<n>-`). A 206 whose Content-Range starts where the kept bytes end resumes;
+   * any other answer starts over. The whole object is re-hashed before it is returned, and a resumed one
+   * that does not hash to its CID is downloaded once more from the start.
+   */
   async get (cid: CID): Promise<Uint8Array> {
     const info = await this.info()
-    const what = `getting object ${cid.toString()}`
-    const res = await this.request('GET', `objects/${cid.toString()}`, { maxBytes: info.limits.maxObjectBytes, what })
-    if (res.status !== 200) throw this.failure(res, what, cid)
+    const kept = await this.partial(cid)
+    if (kept !== undefined && (info.features ?? []).includes('range')) {
+      const resumed = await this.download(cid, info, kept)
+      try {
+        this.verify(cid, resumed)
+        await this.dropPartial(cid)
+        return resumed
+      } catch (err) {
+        // The kept bytes were wrong (damaged on disk, or another object's): start over, once.
+        if (!isMvcError(err) || err.code !== CorruptObjectError.code) throw err
+      }
+    }
+    await this.dropPartial(cid)
+    const body = await this.download(cid, info, undefined)
+    this.verify(cid, body)
+    await this.dropPartial(cid)
+    return body
+  }
+
+  async keepsClosures (): Promise<boolean> {
+    return ((await this.info()).features ?? []).includes('complete-has')
+  }
+
+  private verify (cid: CID, body: Uint8Array): void {
     try {
-      verifyBlock(cid, res.body, this.url)
+      verifyBlock(cid, body, this.url)
     } catch (err) {
       if (!isMvcError(err) || err.code !== CorruptObjectError.code) throw err
       throw new CorruptObjectError(
-        `object ${cid.toString()} received from ${this.url} is corrupt: its ${res.body.length} bytes hash to a different value. ` +
-        'The remote\'s copy is damaged or was altered on the way; nothing was stored.', { cid: cid.toString(), source: this.url, size: res.body.length }, { cause: err })
+        `object ${cid.toString()} received from ${this.url} is corrupt: its ${body.length} bytes hash to a different value. ` +
+        'The remote\'s copy is damaged or was altered on the way; nothing was stored.', { cid: cid.toString(), source: this.url, size: body.length }, { cause: err })
     }
-    return res.body
+  }
+
+  /** One GET of an object, from `kept.length` on when bytes are kept; keeps what arrives when it is cut short. */
+  private async download (cid: CID, info: InfoBody, kept: Uint8Array | undefined): Promise<Uint8Array> {
+    const what = `getting object ${cid.toString()}`
+    const headers: Record<string, string> = kept !== undefined ? { Range: `bytes=${kept.length}-` } : {}
+    let res: Response
+    try {
+      res = await this.request('GET', `objects/${cid.toString()}`, { maxBytes: info.limits.maxObjectBytes, what, headers })
+    } catch (err) {
+      const cut = (err as { cutShort?: CutShort }).cutShort
+      if (cut !== undefined) await this.keep(cid, kept, cut)
+      throw err
+    }
+    if (res.status === 206 && kept !== undefined && resumesAt(res.headers['content-range'], kept.length, res.body.length)) {
+      const whole = new Uint8Array(kept.length + res.body.length)
+      whole.set(kept, 0)
+      whole.set(res.body, kept.length)
+      return whole
+    }
+    if (res.status === 200) return res.body
+    if (kept !== undefined && (res.status === 206 || res.status === 416)) {
+      // Not the rest of what we kept: forget it and ask for the whole.
+      await this.dropPartial(cid)
+      return await this.download(cid, info, undefined)
+    }
+    throw this.failure(res, what, cid)
+  }
+
+  /** Bytes kept from an earlier, cut-short download of `cid`. */
+  private async partial (cid: CID): Promise<Uint8Array | undefined> {
+    const key = cid.toString()
+    const inMemory = this.partials.get(key)
+    if (inMemory !== undefined || this.downloadDir === undefined) return inMemory
+    try {
+      const bytes = new Uint8Array(await readFile(join(this.downloadDir, `${key}.part`)))
+      return bytes.length > 0 ? bytes : undefined
+    } catch { return undefined }
+  }
+
+  private async keep (cid: CID, kept: Uint8Array | undefined, cut: CutShort): Promise<void> {
+    // Only the bytes of a whole answer (200) or of the rest we asked for (206 from the right place).
+    let bytes: Uint8Array
+    if (cut.status === 200) bytes = cut.body
+    else if (cut.status === 206 && kept !== undefined && resumesAt(cut.headers['content-range'], kept.length, undefined)) {
+      bytes = new Uint8Array(kept.length + cut.body.length)
+      bytes.set(kept, 0)
+      bytes.set(cut.body, kept.length)
+    } else return
+    if (bytes.length < MIN_PARTIAL_BYTES) return
+    const key = cid.toString()
+    this.partials.set(key, bytes)
+    if (this.downloadDir === undefined) return
+    try {
+      await mkdir(this.downloadDir, { recursive: true })
+      const tmp = join(this.downloadDir, `${key}.part.${process.pid}.tmp`)
+      await writeFile(tmp, bytes)
+      await rename(tmp, join(this.downloadDir, `${key}.part`))
+    } catch { /* keeping partial bytes is an optimisation: never a reason to fail */ }
+  }
+
+  private async dropPartial (cid: CID): Promise<void> {
+    const key = cid.toString()
+    this.partials.delete(key)
+    if (this.downloadDir !== undefined) await rm(join(this.downloadDir, `${key}.part`), { force: true }).catch(() => {})
   }
 
   async put (cid: CID, bytes: Uint8Array): Promise<void> {
@@ -224,7 +332,7 @@ export class HttpRemote implements Remote {
   }
 
   private async once (method: string, path: string, options: RequestOptions): Promise<Response> {
-    const headers: Record<string, string> = { Accept: 'application/json, application/octet-stream' }
+    const headers: Record<string, string> = { Accept: 'application/json, application/octet-stream', ...options.headers }
     if (this.token !== undefined) headers.Authorization = `Bearer ${this.token}`
     if (this.pinned !== undefined) headers[REPOSITORY_HEADER] = this.pinned
     if (options.body !== undefined) {
@@ -250,9 +358,10 @@ export class HttpRemote implements Remote {
           if (total > limit) { res.destroy(); reject(tooLarge()); return }
           chunks.push(chunk)
         })
-        res.on('error', reject)
+        const cutShort = (): CutShort => ({ status, headers: res.headers, body: joinChunks(chunks, total) })
+        res.on('error', err => { reject(Object.assign(err, { cutShort: cutShort() })) })
         res.on('close', () => {
-          if (!res.complete) reject(Object.assign(new Error('the connection closed before the response was complete'), { code: 'ECONNRESET' }))
+          if (!res.complete) reject(Object.assign(new Error('the connection closed before the response was complete'), { code: 'ECONNRESET', cutShort: cutShort() }))
         })
         res.on('end', () => { resolve({ status, headers: res.headers, body: joinChunks(chunks, total) }) })
       })
@@ -285,8 +394,12 @@ export class HttpRemote implements Remote {
     switch (true) {
       case res.status === 401:
         return new AuthError(`${this.url} ${this.token === undefined ? 'needs a token' : 'did not accept the token'}: set MVC_TOKEN to a token listed in the server's tokens file (mvc serve --tokens <file>)`, data)
+      case res.status === 403 && e?.code === ProtocolCode.appendOnly:
+        return new AuthError(`${this.url} refused ${what}: ${says}`, { ...data, reason: 'append-only' })
       case res.status === 403:
         return this.readOnly(what, data)
+      case res.status === 422 && e?.code === InvalidObjectError.code:
+        return new InvalidObjectError(`${this.url} refused object ${cid?.toString() ?? ''}: ${says}`, { ...data, cid: cid?.toString() })
       case e?.code === RefConflictError.code:
         return new RefConflictError(`${this.url}: ${says}; fetch and try again`, { ...data, ref: e?.data?.name, expected: e?.data?.expected, actual: e?.data?.actual })
       case e?.code === CorruptObjectError.code:
@@ -313,14 +426,26 @@ export class HttpRemote implements Remote {
 
   private networkError (err: unknown, what: string): Error {
     if (isMvcError(err)) return err
-    const e = err as NodeJS.ErrnoException
+    const e = err as NodeJS.ErrnoException & { cutShort?: CutShort }
     const why = e.code === 'ECONNREFUSED'
       ? 'connection refused (is `mvc serve` running there?)'
       : e.code === 'ENOTFOUND' ? 'unknown host' : e.message
-    return new RemoteError(`cannot reach ${this.url} while ${what}: ${why}`, { url: this.url, cause: e.code }, { cause: err })
+    const wrapped = new RemoteError(`cannot reach ${this.url} while ${what}: ${why}`, { url: this.url, cause: e.code }, { cause: err })
+    if (e.cutShort !== undefined) Object.defineProperty(wrapped, 'cutShort', { value: e.cutShort, enumerable: false })
+    return wrapped
   }
 }
 
 function isRemoteRef (r: unknown): r is RemoteRef {
   return r !== null && typeof r === 'object' && typeof (r as RemoteRef).name === 'string' && typeof (r as RemoteRef).value === 'string'
+}
+
+/** True when a Content-Range header says the body starts at `start` (and, when given, has `length` bytes up to the end). */
+function resumesAt (header: string | string[] | undefined, start: number, length: number | undefined): boolean {
+  if (typeof header !== 'string') return false
+  const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(header.trim())
+  if (m === null) return false
+  const [first, last, total] = [Number(m[1]), Number(m[2]), Number(m[3])]
+  if (first !== start || last !== total - 1) return false
+  return length === undefined || last - first + 1 === length
 }

@@ -25,7 +25,18 @@ export const REPOSITORY_PARAM = 'repository'
 /** Store metadata key (`m/repo-id`) holding a served store's random id. */
 export const REPOSITORY_ID_KEY = 'repo-id'
 
+/** What a request may do, as `/v1/info` reports it (`append` tokens report `write` with `appendOnly`). */
 export type Access = 'read' | 'write'
+/** What a token in the tokens file grants: `append` may add objects and refs and move branches forward only. */
+export type TokenAccess = Access | 'append'
+
+/**
+ * Protocol features a server announces in `/v1/info` (`features`), all compatible additions to v1:
+ * - `complete-has`: `POST /v1/has` answers true only for objects whose whole closure is stored, and a
+ *   ref moves only to a complete commit (docs/design.md, "Complete objects");
+ * - `range`: `GET /v1/objects/<cid>` honours `Range: bytes=…` (206, Content-Range) for resuming downloads.
+ */
+export const FEATURES = ['complete-has', 'range'] as const
 
 /** A bearer token: RFC 6750 `b64token`. */
 export const TOKEN_PATTERN = /^[A-Za-z0-9\-._~+/]+=*$/
@@ -37,6 +48,10 @@ export interface InfoBody {
   readonly repository: string
   readonly access: Access
   readonly limits: { readonly maxObjectBytes: number, readonly maxHasBatch: number }
+  /** Protocol features (FEATURES); absent from servers older than them. */
+  readonly features?: readonly string[]
+  /** True when this token (or the whole server) may not delete or rewrite refs. */
+  readonly appendOnly?: boolean
 }
 
 /** Every non-2xx response. */
@@ -50,6 +65,9 @@ export const ProtocolCode = {
   wrongRepository: 'WRONG_REPOSITORY',
   tooLarge: 'TOO_LARGE',
   missingObject: 'MISSING_OBJECT',
+  appendOnly: 'APPEND_ONLY',
+  timeout: 'TIMEOUT',
+  rangeNotSatisfiable: 'RANGE_NOT_SATISFIABLE',
   unavailable: 'UNAVAILABLE',
   internal: 'INTERNAL'
 } as const

@@ -13,26 +13,34 @@ import { readFile, stat } from 'node:fs/promises'
 import type { CID } from 'multiformats/cid'
 import { tryParseCid } from '../content/block.js'
 import {
-  AuthError, CorruptObjectError, InputNotFoundError, InvalidArgumentError, ObjectNotFoundError,
+  AuthError, CorruptObjectError, InputNotFoundError, InvalidArgumentError, InvalidObjectError, ObjectNotFoundError,
   RefConflictError, isMvcError
 } from '../errors.js'
 import type { ObjectStore } from '../store/interface.js'
 import { FORMAT_VERSION } from '../store/open.js'
 import { ByteBudget } from '../store/async.js'
 import { BatchWriter } from '../store/batch.js'
+import { HEADS } from '../format/keys.js'
 import {
-  API_PREFIX, joinChunks, MAX_HAS_BATCH, MAX_HAS_BODY_BYTES, MAX_OBJECT_BYTES, MAX_REF_BODY_BYTES, PROTOCOL_VERSION,
+  API_PREFIX, FEATURES, joinChunks, MAX_HAS_BATCH, MAX_HAS_BODY_BYTES, MAX_OBJECT_BYTES, MAX_REF_BODY_BYTES, PROTOCOL_VERSION,
   ProtocolCode, REPOSITORY_HEADER, REPOSITORY_ID_KEY, decodeRefPath, parseObjectCid, refPrefixProblem,
-  refValueProblem, TOKEN_PATTERN, type Access, type InfoBody
+  refValueProblem, TOKEN_PATTERN, type InfoBody, type TokenAccess
 } from './http-protocol.js'
+import { ClosureKeeper, isAncestorIn } from './closure.js'
 
-export type { Access } from './http-protocol.js'
+export type { Access, TokenAccess } from './http-protocol.js'
+type Access = TokenAccess
 const MiB = 1024 * 1024
 
 export interface ServerOptions {
   readonly store: ObjectStore
   /** token → access; `null` serves without authentication (`--no-auth`): every request may write. */
   readonly tokens: ReadonlyMap<string, Access> | null
+  /**
+   * Append-only serving (`--append-only`): every token that may write may only add — objects, new refs,
+   * branches moved forward — never delete or rewrite a ref (as `append` tokens always are).
+   */
+  readonly appendOnly?: boolean
   readonly host?: string
   /** 0 picks a free port; `RunningServer.port` tells which. Default 8080. */
   readonly port?: number
@@ -42,6 +50,13 @@ export interface ServerOptions {
   readonly shutdownTimeoutMs?: number
   /** Upload bytes held in memory across all requests (default 256 MiB); further PUTs wait. */
   readonly uploadBudgetBytes?: number
+  /**
+   * Upload bytes one client (one token; one address with `--no-auth`) may hold at once (default 64 MiB,
+   * the largest object): its further PUTs wait for its own earlier ones, not for other clients'.
+   */
+  readonly clientUploadBytes?: number
+  /** A request body that makes no progress for this long is answered 408 and its connection closed (ms, default 30 000). */
+  readonly idleTimeoutMs?: number
   /**
    * TEST ONLY: when it returns true for a CID, `GET /v1/objects/<cid>` sends the object with one byte
    * flipped, so client-side verification can be tested. Never set by the CLI.
@@ -66,7 +81,7 @@ export interface RunningServer {
 // Opening what to serve, tokens, repository id
 
 /**
- * Parses a tokens file: one `<token> read|write` per line, `#` starts a comment, blank lines are
+ * Parses a tokens file: one `<token> read|write|append` per line, `#` starts a comment, blank lines are
  * ignored. Messages name the line, never the token (it is a secret).
  */
 export function parseTokens (text: string, source: string): Map<string, Access> {
@@ -78,17 +93,17 @@ export function parseTokens (text: string, source: string): Map<string, Access> 
     const fields = lines[i]!.replace(/#.*$/, '').trim().split(/\s+/).filter(f => f !== '')
     if (fields.length === 0) continue
     const bad = (why: string): InvalidArgumentError =>
-      new InvalidArgumentError(`line ${n} of the tokens file ${source} is malformed: ${why}. Each line is "<token> read|write".`, { file: source, line: n })
+      new InvalidArgumentError(`line ${n} of the tokens file ${source} is malformed: ${why}. Each line is "<token> read|write|append".`, { file: source, line: n })
     if (fields.length !== 2) throw bad(`expected 2 fields, found ${fields.length}`)
     const [token, access] = fields as [string, string]
     if (!TOKEN_PATTERN.test(token)) throw bad('the token has characters outside A-Z a-z 0-9 - . _ ~ + / (and trailing =)')
-    if (access !== 'read' && access !== 'write') throw bad(`access must be read or write, not ${JSON.stringify(access)}`)
+    if (access !== 'read' && access !== 'write' && access !== 'append') throw bad(`access must be read, write or append, not ${JSON.stringify(access)}`)
     const first = lineOf.get(token)
     if (first !== undefined) throw bad(`the token is already listed on line ${first}`)
     lineOf.set(token, n)
     tokens.set(token, access)
   }
-  if (tokens.size === 0) throw new InvalidArgumentError(`the tokens file ${source} lists no tokens; add lines "<token> read|write"`, { file: source })
+  if (tokens.size === 0) throw new InvalidArgumentError(`the tokens file ${source} lists no tokens; add lines "<token> read|write|append"`, { file: source })
   return tokens
 }
 
@@ -156,20 +171,33 @@ function contentLength (req: IncomingMessage): number | undefined {
  * Reads a request body into memory, refusing (413) more than `limit` bytes. On overflow it stops reading
  * without destroying the socket, so the 413 can still be sent (with `Connection: close`).
  */
-async function readBody (req: IncomingMessage, limit: number, what: string): Promise<Uint8Array> {
+async function readBody (req: IncomingMessage, limit: number, what: string, idleMs: number): Promise<Uint8Array> {
   const declared = contentLength(req)
   const tooLarge = (): HttpFailure => new HttpFailure(413, ProtocolCode.tooLarge, `${what} is larger than the limit of ${limit} bytes`, { limit })
   if (declared !== undefined && declared > limit) throw tooLarge()
   return await new Promise<Uint8Array>((resolve, reject) => {
     const chunks: Buffer[] = []
     let total = 0
+    // A body that stops arriving holds its upload budget and a connection: cut it after `idleMs`.
+    let timer: NodeJS.Timeout | undefined
+    const idle = (): void => {
+      clearTimeout(timer)
+      timer = setTimeout(() => {
+        done()
+        req.pause()
+        reject(new HttpFailure(408, ProtocolCode.timeout, `${what} stopped arriving: no bytes for ${idleMs / 1000} s (${total} of ${declared ?? '?'} received)`, { received: total }, { Connection: 'close' }))
+      }, idleMs)
+      timer.unref()
+    }
     const done = (): void => {
+      clearTimeout(timer)
       req.off('data', onData)
       req.off('end', onEnd)
       req.off('error', onCut)
       req.off('close', onCut)
     }
     const onData = (chunk: Buffer): void => {
+      idle()
       total += chunk.length
       if (total <= limit) { chunks.push(chunk); return }
       done()
@@ -184,6 +212,7 @@ async function readBody (req: IncomingMessage, limit: number, what: string): Pro
       done()
       reject(badRequest(`${what} was cut short`))
     }
+    idle()
     req.on('data', onData)
     req.on('end', onEnd)
     req.on('error', onCut)
@@ -191,8 +220,8 @@ async function readBody (req: IncomingMessage, limit: number, what: string): Pro
   })
 }
 
-async function readJson (req: IncomingMessage, limit: number, what: string): Promise<unknown> {
-  const body = await readBody(req, limit, what)
+async function readJson (req: IncomingMessage, limit: number, what: string, idleMs: number): Promise<unknown> {
+  const body = await readBody(req, limit, what, idleMs)
   try {
     return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body)) as unknown
   } catch {
@@ -227,7 +256,33 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
   // is answered after its transaction commits, so an acknowledged object is durable and visible, and
   // objects sent bottom-up become visible bottom-up (invariant I1).
   const writer = new BatchWriter(store, { source: 'the request body', durable: true })
+  // Completeness (closure.ts): `has` answers for whole closures, refs move only to complete commits.
+  const keeper = new ClosureKeeper(store, writer, 'the request body', { committedOnly: true })
   const budget = new ByteBudget(options.uploadBudgetBytes ?? 256 * MiB)
+  const clientBytes = Math.max(options.clientUploadBytes ?? MAX_OBJECT_BYTES, 1)
+  const idleMs = options.idleTimeoutMs ?? 30_000
+  /** Per-client upload budgets, dropped when no request of that client holds or waits for one. */
+  const clients = new Map<string, { budget: ByteBudget, users: number }>()
+  const acquireUpload = async (client: string, bytes: number): Promise<() => void> => {
+    let c = clients.get(client)
+    if (c === undefined) { c = { budget: new ByteBudget(clientBytes), users: 0 }; clients.set(client, c) }
+    c.users++
+    const entry = c
+    let releaseClient: (() => void) | undefined
+    let releaseAll: (() => void) | undefined
+    const release = (): void => {
+      releaseAll?.()
+      releaseClient?.()
+      if (--entry.users === 0 && clients.get(client) === entry) clients.delete(client)
+    }
+    try {
+      // Its own budget first: a client's stalled uploads make only its own later uploads wait.
+      releaseClient = await entry.budget.acquire(bytes)
+      releaseAll = await budget.acquire(bytes)
+    } catch (err) { release(); throw err }
+    let done = false
+    return () => { if (!done) { done = true; release() } }
+  }
   const inflight = new Set<Promise<void>>()
   let closing = false
 
@@ -236,16 +291,20 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
   // The store's own format (1, or 2 once it holds versions of several paths).
   const storedFormat = await store.readMeta('format')
   const format = storedFormat === undefined ? FORMAT_VERSION : Number(new TextDecoder().decode(storedFormat))
+  const appendOnly = (access: Access): boolean => access === 'append' || (access === 'write' && options.appendOnly === true)
   const info = (access: Access): InfoBody => ({
     mvc: PROTOCOL_VERSION,
     format,
     repository: repositoryId,
-    access,
-    limits: { maxObjectBytes: MAX_OBJECT_BYTES, maxHasBatch: MAX_HAS_BATCH }
+    // `append` is reported as `write` (with appendOnly): clients that predate it still push.
+    access: access === 'read' ? 'read' : 'write',
+    limits: { maxObjectBytes: MAX_OBJECT_BYTES, maxHasBatch: MAX_HAS_BATCH },
+    features: [...FEATURES],
+    ...(access !== 'read' && appendOnly(access) ? { appendOnly: true } : {})
   })
 
   async function has (req: IncomingMessage): Promise<boolean[]> {
-    const list = await readJson(req, MAX_HAS_BODY_BYTES, 'the has request')
+    const list = await readJson(req, MAX_HAS_BODY_BYTES, 'the has request', idleMs)
     if (!Array.isArray(list)) throw badRequest('the has request must be a JSON array of CID strings')
     if (list.length > MAX_HAS_BATCH) throw new HttpFailure(413, ProtocolCode.tooLarge, `at most ${MAX_HAS_BATCH} CIDs per has request, got ${list.length}`, { limit: MAX_HAS_BATCH })
     const cids = list.map((s: unknown, i) => {
@@ -253,11 +312,12 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       if (cid === undefined) throw badRequest(`entry ${i} of the has request is not a CID: ${JSON.stringify(s)}`, { index: i })
       return cid
     })
-    // Committed objects only: an object whose PUT is still committing is not acknowledged yet.
-    return await store.hasMany(cids)
+    // Committed and complete objects only: an object whose PUT is still committing is not acknowledged
+    // yet, and one whose closure is incomplete must be sent again with what it links.
+    return await keeper.hasMany(cids)
   }
 
-  async function getObject (res: ServerResponse, cid: CID): Promise<void> {
+  async function getObject (req: IncomingMessage, res: ServerResponse, cid: CID): Promise<void> {
     let bytes: Uint8Array
     try {
       bytes = await store.get(cid)
@@ -274,22 +334,40 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       if (bytes.length === 0) bytes = new Uint8Array([0])
       else bytes[bytes.length >> 1]! ^= 0x01
     }
-    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(bytes.length), ...closeHeader() })
+    const range = parseRange(req.headers.range, bytes.length)
+    if (range === 'unsatisfiable') {
+      throw new HttpFailure(416, ProtocolCode.rangeNotSatisfiable, `object ${cid.toString()} has ${bytes.length} bytes; the range ${String(req.headers.range)} is outside it`,
+        { cid: cid.toString(), size: bytes.length }, { 'Content-Range': `bytes */${bytes.length}` })
+    }
+    if (range !== undefined) {
+      // A resumed download: the client re-hashes the whole object once it has every byte.
+      const [start, end] = range
+      res.writeHead(206, {
+        'Content-Type': 'application/octet-stream', 'Content-Length': String(end - start + 1), 'Accept-Ranges': 'bytes',
+        'Content-Range': `bytes ${start}-${end}/${bytes.length}`, ...closeHeader()
+      })
+      res.end(bytes.subarray(start, end + 1))
+      return
+    }
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(bytes.length), 'Accept-Ranges': 'bytes', ...closeHeader() })
     res.end(bytes)
   }
 
-  async function putObject (req: IncomingMessage, res: ServerResponse, cid: CID): Promise<void> {
+  async function putObject (req: IncomingMessage, res: ServerResponse, cid: CID, client: string): Promise<void> {
     const declared = contentLength(req)
     if (declared === undefined) throw new HttpFailure(411, ProtocolCode.lengthRequired, 'PUT needs a Content-Length header')
     if (declared > MAX_OBJECT_BYTES) throw new HttpFailure(413, ProtocolCode.tooLarge, `object ${cid.toString()} (${declared} bytes) is larger than the limit of ${MAX_OBJECT_BYTES} bytes`, { cid: cid.toString(), limit: MAX_OBJECT_BYTES })
-    const release = await budget.acquire(declared)
+    const release = await acquireUpload(client, declared)
     try {
-      const bytes = await readBody(req, MAX_OBJECT_BYTES, `object ${cid.toString()}`)
+      const bytes = await readBody(req, MAX_OBJECT_BYTES, `object ${cid.toString()}`, idleMs)
       let isNew: boolean
       try {
-        // Re-hashed before anything is staged; resolves once committed.
-        isNew = await writer.put(cid, bytes)
+        // Re-hashed and (dag-cbor) decoded before anything is staged; completeness recorded; resolves once committed.
+        isNew = await keeper.put(cid, bytes)
       } catch (err) {
+        if (errorCode(err) === InvalidObjectError.code) {
+          throw new HttpFailure(422, InvalidObjectError.code, (err as Error).message, { cid: cid.toString(), size: bytes.length })
+        }
         if (errorCode(err) !== CorruptObjectError.code) throw err
         throw new HttpFailure(422, CorruptObjectError.code, `the ${bytes.length} bytes sent for object ${cid.toString()} hash to a different CID; nothing was stored`, { cid: cid.toString(), size: bytes.length })
       }
@@ -306,8 +384,8 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     return (await store.listRefs(prefix)).map(([name, value]) => ({ name, value }))
   }
 
-  async function casRef (req: IncomingMessage, name: string): Promise<{ name: string, value: string | null }> {
-    const body = await readJson(req, MAX_REF_BODY_BYTES, 'the ref update')
+  async function casRef (req: IncomingMessage, name: string, access: Access): Promise<{ name: string, value: string | null }> {
+    const body = await readJson(req, MAX_REF_BODY_BYTES, 'the ref update', idleMs)
     if (body === null || typeof body !== 'object' || Array.isArray(body) || !('expect' in body) || !('value' in body)) {
       throw badRequest('the ref update must be a JSON object { "expect": string | null, "value": string | null }')
     }
@@ -318,13 +396,27 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       const problem = refValueProblem(name, value)
       if (problem !== undefined) throw badRequest(`bad value for ref ${name}: ${problem}`, { name })
     }
+    // Invariant I2, checked here rather than trusted to clients: a ref names an object whose whole
+    // closure is stored (complete). What kind of object it is, is the reader's business (fetch checks
+    // that branches, tags and versions name commits of the right version).
+    const target = value === null ? undefined : tryParseCid(value)
+    const gap = target === undefined ? undefined : await keeper.check(target)
+    if (gap !== undefined) {
+      const why = gap.missing === value
+        ? 'this server does not have that object'
+        : `its closure is incomplete here: object ${gap.missing}${gap.parent !== undefined ? ` (linked from ${gap.parent})` : ''} is not on this server`
+      throw new HttpFailure(422, ProtocolCode.missingObject, `refusing to set ${name} to ${value ?? ''}: ${why}; push the objects first`, { name, value, missing: gap.missing })
+    }
+    if (appendOnly(access)) {
+      const problem = await appendOnlyProblem(name, expect, value)
+      if (problem !== undefined) {
+        throw new HttpFailure(403, ProtocolCode.appendOnly,
+          `${options.appendOnly === true ? 'this server is append-only' : 'this token is append-only'}: it may add objects, create refs and move branches forward, but ${problem}`,
+          { name, expected: expect, value })
+      }
+    }
     const tx = await store.transaction()
     try {
-      // Invariant I2: a ref names an object whose closure is here; objects arrive first, bottom-up.
-      const target = value === null ? undefined : tryParseCid(value)
-      if (target !== undefined && !(await tx.has(target))) {
-        throw new HttpFailure(422, ProtocolCode.missingObject, `refusing to set ${name} to ${value ?? ''}: this server does not have that object; push the objects first`, { name, value })
-      }
       tx.setRef({ name, value, expect })
       await tx.commit()
     } catch (err) {
@@ -336,11 +428,25 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     return { name, value }
   }
 
+  /** Why an append-only client may not make this update, or undefined (creating refs, branch fast-forwards). */
+  async function appendOnlyProblem (name: string, expect: string | null, value: string | null): Promise<string | undefined> {
+    if (value === expect) return undefined
+    if (value === null) return `never deletes refs (${name})`
+    if (expect === null) return undefined // created; the compare-and-swap makes sure it was absent
+    if (name.startsWith(HEADS)) {
+      const from = tryParseCid(expect)
+      const to = tryParseCid(value)
+      if (from !== undefined && to !== undefined && await isAncestorIn(store, from, to)) return undefined
+      return `moves branches only forward: ${expect} is not an ancestor of ${value} (a forced update)`
+    }
+    return `never rewrites ${name.startsWith('refs/') ? name.split('/').slice(0, 2).join('/') + ' refs' : name} (${name} is ${expect})`
+  }
+
   // --- dispatch ---
 
   interface Route { readonly methods: readonly string[], readonly write: boolean, readonly run: () => Promise<void> }
 
-  function route (req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams, access: Access): Route | undefined {
+  function route (req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams, access: Access, client: string): Route | undefined {
     const rest = path.slice(API_PREFIX.length)
     if (rest === 'info') return { methods: ['GET'], write: false, run: async () => { sendJson(res, 200, info(access)) } }
     if (rest === 'has') return { methods: ['POST'], write: false, run: async () => { sendJson(res, 200, await has(req)) } }
@@ -353,7 +459,7 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
         return c
       }
       const write = req.method === 'PUT'
-      return { methods: ['GET', 'PUT'], write, run: async () => { await (write ? putObject(req, res, cid()) : getObject(res, cid())) } }
+      return { methods: ['GET', 'PUT'], write, run: async () => { await (write ? putObject(req, res, cid(), client) : getObject(req, res, cid())) } }
     }
     if (rest.startsWith('refs/')) {
       const name = decodeRefPath(rest.slice('refs/'.length))
@@ -362,22 +468,24 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
         write: true,
         run: async () => {
           if (typeof name !== 'string') throw badRequest(`bad ref name ${JSON.stringify(rest.slice('refs/'.length))}: ${name.problem}`, { name: rest.slice('refs/'.length) })
-          sendJson(res, 200, await casRef(req, name))
+          sendJson(res, 200, await casRef(req, name, access))
         }
       }
     }
     return undefined
   }
 
-  function authenticate (req: IncomingMessage): Access {
-    if (tokens === null) return 'write'
+  /** The request's access and who it is (a token's hash; the peer address without auth), for per-client limits. */
+  function authenticate (req: IncomingMessage): { access: Access, client: string } {
+    if (tokens === null) return { access: 'write', client: `address:${req.socket.remoteAddress ?? ''}` }
     const m = /^Bearer +([^\s]+) *$/i.exec(req.headers.authorization ?? '')
     const unauthorized = (why: string): HttpFailure =>
       new HttpFailure(401, AuthError.code, why, {}, { 'WWW-Authenticate': 'Bearer realm="mvc"' })
     if (m === null) throw unauthorized('this server needs a token: send "Authorization: Bearer <token>" (mvc reads it from MVC_TOKEN)')
-    const access = tokens.get(sha256hex(m[1]!))
+    const hash = sha256hex(m[1]!)
+    const access = tokens.get(hash)
     if (access === undefined) throw unauthorized('the token is not accepted by this server')
-    return access
+    return { access, client: `token:${hash}` }
   }
 
   async function handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -388,13 +496,13 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       // Taken as sent: no percent-decoding or dot-segment normalisation (docs/protocol.md).
       const path = q < 0 ? url : url.slice(0, q)
       const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1))
-      const access = authenticate(req)
-      const r = path.startsWith(API_PREFIX) ? route(req, res, path, query, access) : undefined
+      const { access, client } = authenticate(req)
+      const r = path.startsWith(API_PREFIX) ? route(req, res, path, query, access, client) : undefined
       if (r === undefined) throw new HttpFailure(404, ProtocolCode.notFound, `no such endpoint: ${path}`)
       if (!r.methods.includes(req.method ?? '')) {
         throw new HttpFailure(405, ProtocolCode.methodNotAllowed, `${req.method ?? ''} is not allowed on ${path}`, {}, { Allow: r.methods.join(', ') })
       }
-      if (r.write && access !== 'write') throw new HttpFailure(403, AuthError.code, 'this token may only read; writing needs a token with write access')
+      if (r.write && access === 'read') throw new HttpFailure(403, AuthError.code, 'this token may only read; writing needs a token with write access')
       const pinned = req.headers[REPOSITORY_HEADER]
       if (typeof pinned === 'string' && pinned !== repositoryId) {
         throw new HttpFailure(412, ProtocolCode.wrongRepository, `this server serves repository ${repositoryId}, not ${pinned}`, { expected: pinned, actual: repositoryId })
@@ -426,6 +534,10 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     const headers = { ...f.headers }
     // An unread body is drained by Node to keep the connection; a large or unknown one is not worth it.
     if (!req.complete && (req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > MiB)) headers.Connection = 'close'
+    if (headers.Connection === 'close' && !req.complete) {
+      // A body we stopped reading (too large, stalled): close the connection once the answer is out.
+      res.once('finish', () => { req.socket.destroySoon() })
+    }
     sendJson(res, f.status, { error: { code: f.code, message: f.message, data: f.data } }, headers)
   }
 
@@ -485,4 +597,30 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       await closed
     }
   }
+}
+
+/**
+ * A single `Range: bytes=…` of an object of `size` bytes as [first, last] (inclusive), undefined to send
+ * the whole object (no header, a form this server does not serve such as several ranges, or a range
+ * covering everything), or 'unsatisfiable' (416).
+ */
+export function parseRange (header: string | undefined, size: number): [number, number] | undefined | 'unsatisfiable' {
+  if (header === undefined) return undefined
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim())
+  if (m === null || (m[1] === '' && m[2] === '')) return undefined
+  let start: number
+  let end: number
+  if (m[1] === '') {
+    const suffix = Number(m[2])
+    if (suffix === 0) return 'unsatisfiable'
+    start = Math.max(0, size - suffix)
+    end = size - 1
+  } else {
+    start = Number(m[1])
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1)
+    if (m[2] !== '' && Number(m[2]) < start) return undefined // syntactically invalid: ignored (RFC 9110)
+  }
+  if (!Number.isSafeInteger(start) || start >= size) return 'unsatisfiable'
+  if (start === 0 && end === size - 1) return undefined
+  return [start, end]
 }

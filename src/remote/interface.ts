@@ -11,6 +11,11 @@
  *   (the HTTP server does, S3 can't, so the S3 client re-hashes on `get`); `get` callers re-hash too.
  * - Refs move only by compare-and-swap (`casRef`), and a push moves a ref only after every object
  *   reachable from the new value is on the remote.
+ * - Remotes that can keep closures themselves (store remotes, `mvc serve` from protocol feature
+ *   `complete-has` on) say so with `keepsClosures()`: their `hasMany` is true only for objects whose
+ *   whole closure is stored, and their `casRef` refuses a value whose closure is incomplete. For the
+ *   others (S3, older servers) `hasMany` means "stored", and the pushing client checks closures itself
+ *   (docs/design.md, "Complete objects").
  */
 import type { CID } from 'multiformats/cid'
 
@@ -36,5 +41,11 @@ export interface Remote {
    * sends only what is still missing. Write-through implementations (HTTP, S3) may omit it.
    */
   flush? (): Promise<void>
+  /**
+   * Optional: true when `hasMany` answers for complete closures (not mere presence) and `casRef` refuses
+   * a ref to an object whose closure is incomplete. Absent or false: the client must not prune its walk
+   * at an object only because the remote has it.
+   */
+  keepsClosures? (): Promise<boolean>
   close (): Promise<void>
 }

@@ -32,6 +32,8 @@ export interface OpenRemoteOptions {
   readonly config?: Readonly<Record<string, unknown>>
   /** HTTP and S3 remotes: how failed operations are retried (docs/remotes.md, "Retries"); `false`: not at all. */
   readonly retry?: RetryPolicy | false
+  /** HTTP remotes: where partial downloads are kept to be resumed (the repository's `.mvc/tmp/downloads`). */
+  readonly downloadDir?: string
 }
 
 type Opener = (url: string, options: OpenRemoteOptions) => Promise<Remote>

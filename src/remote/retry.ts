@@ -71,6 +71,7 @@ export function isTransient (err: unknown): boolean {
 export class RetryingRemote implements Remote {
   readonly url: string
   readonly flush?: () => Promise<void>
+  readonly keepsClosures?: () => Promise<boolean>
   private readonly attempts: number
   private readonly baseDelayMs: number
   private readonly maxDelayMs: number
@@ -85,6 +86,8 @@ export class RetryingRemote implements Remote {
     // Batching remotes make puts durable on flush; it is passed through (flushing is not retried:
     // a remote that batches is local).
     if (inner.flush !== undefined) this.flush = async () => { await inner.flush!() }
+    // What the remote vouches for is the remote's (its /v1/info, fetched with retries like any request).
+    if (inner.keepsClosures !== undefined) this.keepsClosures = async () => await this.retry('hasMany', async () => await inner.keepsClosures!())
   }
 
   async hasMany (cids: readonly CID[]): Promise<boolean[]> {

@@ -6,7 +6,9 @@
  * staged, then staged in one store transaction that is committed every `flushBytes` (default 64 MiB),
  * on `flush()`, before any ref moves and on `close()`. Staged objects count as present for `hasMany`
  * and `get`. Senders put objects bottom-up, so every committed state of the store is closed under
- * links (invariant I1, docs/design.md) even when a transfer stops half-way.
+ * links (invariant I1, docs/design.md) even when a transfer stops half-way — and since a client may not
+ * be honest, the remote keeps closures itself (closure.ts): `hasMany` is true only for complete objects,
+ * and a ref moves only to a complete commit.
  */
 import { CID } from 'multiformats/cid'
 import { InvalidArgumentError, RemoteError } from '../errors.js'
@@ -14,6 +16,7 @@ import type { LevelObjectStore } from '../store/level-store.js'
 import { BatchWriter, FLUSH_BYTES } from '../store/batch.js'
 import { HEAD, refNameProblem } from '../format/keys.js'
 import type { Remote, RemoteRef } from './interface.js'
+import { ClosureKeeper } from './closure.js'
 
 export { FLUSH_BYTES }
 
@@ -32,17 +35,19 @@ export interface StoreRemoteOptions {
 
 /** A `Remote` over an object store. */
 export class StoreRemote implements Remote {
-  private open: { store: LevelObjectStore, writer: BatchWriter } | undefined
+  private open: { store: LevelObjectStore, writer: BatchWriter, keeper: ClosureKeeper } | undefined
 
   constructor (store: LevelObjectStore | undefined, readonly url: string, private readonly options: StoreRemoteOptions = {}) {
     if (store !== undefined) this.open = this.attach(store)
   }
 
-  private attach (store: LevelObjectStore): { store: LevelObjectStore, writer: BatchWriter } {
-    return { store, writer: new BatchWriter(store, { source: `an object sent to ${this.url}`, flushBytes: this.options.flushBytes ?? FLUSH_BYTES }) }
+  private attach (store: LevelObjectStore): { store: LevelObjectStore, writer: BatchWriter, keeper: ClosureKeeper } {
+    const source = `an object sent to ${this.url}`
+    const writer = new BatchWriter(store, { source, flushBytes: this.options.flushBytes ?? FLUSH_BYTES })
+    return { store, writer, keeper: new ClosureKeeper(store, writer, source) }
   }
 
-  private async opened (): Promise<{ store: LevelObjectStore, writer: BatchWriter }> {
+  private async opened (): Promise<{ store: LevelObjectStore, writer: BatchWriter, keeper: ClosureKeeper }> {
     this.open ??= this.attach(await this.reopen())
     return this.open
   }
@@ -57,8 +62,13 @@ export class StoreRemote implements Remote {
     throw new RemoteError(`the remote ${this.url} is closed`, { url: this.url })
   }
 
+  /** Stored (or staged) with its whole closure: an incomplete object counts as missing. */
   async hasMany (cids: readonly CID[]): Promise<boolean[]> {
-    return await (await this.opened()).writer.hasMany(cids)
+    return await (await this.opened()).keeper.hasMany(cids)
+  }
+
+  async keepsClosures (): Promise<boolean> {
+    return true
   }
 
   async get (cid: CID): Promise<Uint8Array> {
@@ -67,8 +77,9 @@ export class StoreRemote implements Remote {
   }
 
   async put (cid: CID, bytes: Uint8Array): Promise<void> {
-    // Verified before anything is staged: wrong bytes are rejected (CORRUPT_OBJECT), never stored.
-    await (await this.opened()).writer.put(cid, bytes)
+    // Verified (and dag-cbor decoded) before anything is staged: wrong bytes are rejected
+    // (CORRUPT_OBJECT, INVALID_OBJECT), never stored; completeness is recorded.
+    await (await this.opened()).keeper.put(cid, bytes)
   }
 
   async flush (): Promise<void> {
@@ -82,18 +93,24 @@ export class StoreRemote implements Remote {
 
   async casRef (name: string, expect: string | null, value: string | null): Promise<void> {
     checkRefName(name)
-    const { store, writer } = await this.opened()
-    await writer.flushed(async () => {
-      if (value !== null && name !== HEAD) {
-        // A ref moves only to an object whose closure is here (objects are put bottom-up).
-        let cid: CID
-        try { cid = CID.parse(value) } catch {
-          throw new InvalidArgumentError(`ref ${name}: ${JSON.stringify(value)} is not a CID`, { name, value })
-        }
-        if (!(await store.has(cid))) {
-          throw new RemoteError(`refusing to set ${name} on ${this.url} to ${value}: the remote does not have that object`, { url: this.url, name, value })
-        }
+    const { store, writer, keeper } = await this.opened()
+    if (value !== null && name !== HEAD) {
+      // A ref moves only to an object whose whole closure is here (git's connectivity check). Objects
+      // are never removed, so a closure found complete stays complete until the ref moves below.
+      let cid: CID
+      try { cid = CID.parse(value) } catch {
+        throw new InvalidArgumentError(`ref ${name}: ${JSON.stringify(value)} is not a CID`, { name, value })
       }
+      await writer.flush()
+      const gap = await keeper.check(cid)
+      if (gap !== undefined) {
+        const what = gap.missing === value
+          ? 'the remote does not have that object'
+          : `its closure is incomplete on the remote: object ${gap.missing}${gap.parent !== undefined ? ` (linked from ${gap.parent})` : ''} is missing`
+        throw new RemoteError(`refusing to set ${name} on ${this.url} to ${value}: ${what}; push the objects first`, { url: this.url, name, value, missing: gap.missing })
+      }
+    }
+    await writer.flushed(async () => {
       const tx = await store.transaction()
       tx.setRef({ name, value, expect })
       await tx.commit() // RefConflictError when the ref moved

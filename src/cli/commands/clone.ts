@@ -7,7 +7,7 @@ import { formatReport, verifyArgs, verifyingStep, verifyOptions, type VerifyFlag
 import { transferProgress } from './push.js'
 import { trustArgs, trustOptions, type TrustFlags } from '../trust.js'
 
-interface Args extends GlobalArgs, VerifyFlags, TrustFlags { url: string, dir?: string, filter?: string, checkout?: boolean, origin?: string }
+interface Args extends GlobalArgs, VerifyFlags, TrustFlags { url: string, dir?: string, filter?: string, checkout?: boolean, origin?: string, expect?: string }
 
 export function cloneCommand (io: Io): CommandModule<GlobalArgs, Args> {
   return {
@@ -19,6 +19,7 @@ export function cloneCommand (io: Io): CommandModule<GlobalArgs, Args> {
       .option('filter', { type: 'string', choices: ['commits'], describe: "partial clone: fetch commits and refs only; a version's content is fetched when it is checked out, shown, verified or diffed" })
       .option('checkout', { type: 'boolean', default: true, describe: 'check out the HEAD version (--no-checkout fetches only)' })
       .option('origin', { alias: 'o', type: 'string', default: 'origin', describe: 'name of the remote in the new repository' })
+      .option('expect', { type: 'string', describe: 'a commit CID the cloned branch must contain (exit 7 otherwise): guards a first clone against a rolled-back remote' })
       .example('mvc clone http://127.0.0.1:8080/ classifier', 'a repository from an mvc serve')
       .example('mvc clone s3://models/classifier --filter=commits', 'history now, contents when used'),
     handler: async args => {
@@ -35,6 +36,7 @@ export function cloneCommand (io: Io): CommandModule<GlobalArgs, Args> {
         remoteName: args.origin,
         filter: args.filter === 'commits' ? 'commits' : undefined,
         checkout: args.checkout,
+        ...(args.expect !== undefined ? { expect: args.expect } : {}),
         verify,
         ...(await trustArgs(args)),
         onProgress: p.onProgress,

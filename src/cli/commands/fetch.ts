@@ -10,7 +10,7 @@ export function fetchCommand (io: Io): CommandModule<GlobalArgs, Args> {
     describe: "Get a remote's branches (as <remote>/<branch>), tags and versions with the objects they need",
     builder: y => y
       .positional('remote', { type: 'string', describe: 'remote name (default origin)' })
-      .option('force', { alias: 'f', type: 'boolean', default: false, describe: "take the remote's tags and version numbers where they differ from yours" })
+      .option('force', { alias: 'f', type: 'boolean', default: false, describe: "take the remote's tags and version numbers where they differ from yours, and follow branches the remote moved backwards" })
       .example('mvc fetch', `get origin's branches, tags and versions`),
     handler: async args => {
       await withRepo(args, async repo => {
@@ -20,9 +20,11 @@ export function fetchCommand (io: Io): CommandModule<GlobalArgs, Args> {
           r = await repo.fetch({ remote: args.remote, force: args.force, onProgress: p.onProgress })
         } finally { p.done() }
         if (args.json === true) {
-          io.out(toJson({ objectsReceived: r.objectsReceived, bytesReceived: r.bytesReceived, objectsSkipped: r.objectsSkipped, url: r.url, refs: r.refs, versions: r.versions, signatures: r.signatures ?? 0 }))
+          io.out(toJson({ objectsReceived: r.objectsReceived, bytesReceived: r.bytesReceived, objectsSkipped: r.objectsSkipped, url: r.url, refs: r.refs, versions: r.versions, signatures: r.signatures ?? 0, rollbacks: r.rollbacks, warnings: r.warnings }))
+          for (const w of r.warnings) io.err(`warning: ${w}`)
           return
         }
+        for (const w of r.warnings) io.err(`warning: ${w}`)
         for (const c of r.refs) if (c.status !== 'up-to-date') io.out(formatRefChange(c))
         io.err(`fetched from ${r.url}: ${r.objectsReceived} objects, ${formatBytes(r.bytesReceived)} received (${r.objectsSkipped} already here)${r.versions.length > 0 ? `; versions ${formatVersions(r.versions)}` : ''}${(r.signatures ?? 0) > 0 ? `; ${r.signatures ?? 0} signature(s)` : ''}`)
       })

@@ -45,6 +45,8 @@ export function pullCommand (io: Io): CommandModule<GlobalArgs, Args> {
             url: f.url,
             refs: f.refs,
             versions: f.versions,
+            rollbacks: f.rollbacks,
+            warnings: f.warnings,
             checkout: r.checkout === undefined ? null : { cid: r.checkout.cid, version: r.checkout.commit.version, target: r.checkout.target, files: r.checkout.files, bytes: r.checkout.bytes, verification: r.checkout.verification ?? null }
           }))
           return
@@ -62,6 +64,7 @@ export function pullCommand (io: Io): CommandModule<GlobalArgs, Args> {
           io.out(`checked out v${r.checkout.commit.version} to ${r.checkout.target}: ${r.checkout.files} files, ${formatBytes(r.checkout.bytes)}`)
           if (r.checkout.verification !== undefined) io.out(formatReport(r.checkout.verification, colors(io)))
         }
+        for (const w of f.warnings) io.err(`warning: ${w}`)
         io.err(`fetched from ${f.url}: ${f.objectsReceived} objects, ${formatBytes(f.bytesReceived)} received (${f.objectsSkipped} already here)`)
       })
     }
