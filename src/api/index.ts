@@ -12,6 +12,7 @@ export {
   type RemoteArgs, type PushArgs, type FetchArgs, type PullArgs, type PullResult, type CloneArgs, type CloneResult
 } from './repository.js'
 export { serve, type ServeArgs, type Serving } from './serve.js'
+export { ui, type UiArgs, type UiServer } from './ui.js'
 export * from '../errors.js'
 
 // Types of results.

@@ -22,6 +22,7 @@ import { fetchCommand } from './commands/fetch.js'
 import { pullCommand } from './commands/pull.js'
 import { cloneCommand } from './commands/clone.js'
 import { serveCommand } from './commands/serve.js'
+import { uiCommand } from './commands/ui.js'
 import { diffCommand } from './commands/diff.js'
 import { fsckCommand } from './commands/fsck.js'
 
@@ -60,6 +61,7 @@ export async function main (argv: string[], base: Io = processIo): Promise<numbe
     .command(pullCommand(io))
     .command(cloneCommand(io))
     .command(serveCommand(io))
+    .command(uiCommand(io))
     .demandCommand(1, 'name a command; see `mvc --help`')
     .strict()
     .recommendCommands()
