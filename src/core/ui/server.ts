@@ -17,7 +17,6 @@ import type { AddressInfo } from 'node:net'
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { InputNotFoundError, InvalidArgumentError, isMvcError, type MvcError } from '../../errors.js'
 import { MVC_DIR } from '../../format/paths.js'
 import type { ModelFormat } from '../../formats/interface.js'
@@ -208,12 +207,11 @@ export async function startUi (options: UiOptions): Promise<UiServer> {
         const offset = integer(q.get('offset'), 'offset', 0, Number.MAX_SAFE_INTEGER)
         const limit = Math.max(1, integer(q.get('limit'), 'limit', 100, MAX_PAGE))
         const started = Date.now()
-        // The walk may be long on a big history: done in slices of ≤ 1 s, letting the store go between
-        // them for longer than a waiting command's longest back-off (250 ms), so commands get in.
+        // The walk may be long on a big history: it is done in slices of ≤ 400 ms, and the lease hands
+        // the store over to waiting commands between them (lease.ts).
         for (;;) {
-          const complete = await lease.use(async store => await serial.run(async () => await storage.update(store, await history.versions(store), 1000)))
+          const complete = await lease.use(async store => await serial.run(async () => await storage.update(store, await history.versions(store), 400)))
           if (complete) break
-          await sleep(300)
         }
         const rows = storage.rows
         const total = rows.length
