@@ -19,6 +19,7 @@ import { chmod, mkdtemp, readdir, readFile, realpath, writeFile } from 'node:fs/
 import { join, relative } from 'node:path'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { openDiskStore } from '../src/store/open.js'
+import { GraphLayout } from '../src/core/ui/graph.js'
 import type { CompareResponse, MetricsResponse, StorageResponse, SummaryResponse, VersionsPage } from '../src/core/ui/types.js'
 import { REPO_ROOT, removeDir, runMvc, spawnMvc, tmpdir, type RunResult } from './helpers.js'
 import { buildTour, type Tour } from './ui-tour.js'
@@ -356,6 +357,39 @@ describe('mvc ui in Chromium', TIMEOUT, () => {
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stderr, /stopped/)
     await assert.rejects(fetch(ui.url))
+  })
+})
+
+describe('mvc ui: the version graph\'s lanes (pure)', () => {
+  const layout = (nodes: ReadonlyArray<readonly [string, readonly string[]]>): Array<[number, ReadonlyArray<readonly [number, number]>]> => {
+    const ids = new Set(nodes.map(([id]) => id))
+    const g = new GraphLayout(id => ids.has(id))
+    return nodes.map(([id, parents]) => { const c = g.add({ id, parents }); return [c.lane, c.down] })
+  }
+  test('a straight line stays in lane 0', () => {
+    assert.deepEqual(layout([['c', ['b']], ['b', ['a']], ['a', []]]), [[0, [[0, 0]]], [0, [[0, 0]]], [0, []]])
+  })
+  test('a branch takes lane 1 and joins lane 0 at its base, as `|/` does', () => {
+    // The tour: v4 branched from v2 while main went on with v3, v5, v6.
+    assert.deepEqual(layout([['6', ['5']], ['5', ['3']], ['4', ['2']], ['3', ['2']], ['2', ['1']], ['1', []]]), [
+      [0, [[0, 0]]],
+      [0, [[0, 0]]],
+      [1, [[0, 0], [1, 1]]],
+      [0, [[1, 0], [0, 0]]],
+      [0, [[0, 0]]],
+      [0, []]
+    ])
+  })
+  test('a merge opens a lane for its second parent, which closes where the lines meet', () => {
+    assert.deepEqual(layout([['m', ['x', 'y']], ['x', ['base']], ['y', ['base']], ['base', []]]), [
+      [0, [[0, 0], [0, 1]]],
+      [0, [[1, 1], [0, 0]]],
+      [1, [[0, 0], [1, 0]]],
+      [0, []]
+    ])
+  })
+  test('a parent outside the listed versions gets no lane', () => {
+    assert.deepEqual(layout([['b', ['a', 'elsewhere']], ['a', []]]), [[0, [[0, 0]]], [0, []]])
   })
 })
 

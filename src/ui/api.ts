@@ -16,7 +16,7 @@ export function onBusy (fn: (busy: string | null) => void): void { busyListener 
 export async function get<T> (path: string, params: Readonly<Record<string, string | number | undefined>> = {}): Promise<T> {
   const q = new URLSearchParams()
   for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') q.set(k, String(v))
-  const url = `${path}${q.size > 0 ? `?${q.toString()}` : ''}`
+  const url = `${path}${q.toString() !== '' ? `?${q.toString()}` : ''}`
   for (let attempt = 0; ; attempt++) {
     const res = await fetch(url, { headers: { 'X-Mvc-Token': token } })
     if (res.status === 503 && attempt < 30) {

@@ -26,5 +26,5 @@ export function parseHash (raw: string): Route {
 export function hash (view: string, arg: string | null = null, params: Readonly<Record<string, string | number | undefined>> = {}): string {
   const q = new URLSearchParams()
   for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') q.set(k, String(v))
-  return `#/${view}${arg === null ? '' : `/${encodeURIComponent(arg)}`}${q.size > 0 ? `?${q.toString()}` : ''}`
+  return `#/${view}${arg === null ? '' : `/${encodeURIComponent(arg)}`}${q.toString() !== '' ? `?${q.toString()}` : ''}`
 }

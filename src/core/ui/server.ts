@@ -129,6 +129,9 @@ async function packBytes (mvcDir: string): Promise<number> {
   return total
 }
 
+/** How long a storage request walks before answering with its progress. */
+const STORAGE_ANSWER_MS = 2500
+
 /** A small LRU of comparisons: both sides are commits, so a result never goes stale. */
 class CompareCache {
   private readonly map = new Map<string, CompareResponse>()
@@ -208,17 +211,26 @@ export async function startUi (options: UiOptions): Promise<UiServer> {
         const limit = Math.max(1, integer(q.get('limit'), 'limit', 100, MAX_PAGE))
         const started = Date.now()
         // The walk may be long on a big history: it is done in slices of ≤ 400 ms, and the lease hands
-        // the store over to waiting commands between them (lease.ts).
-        for (;;) {
-          const complete = await lease.use(async store => await serial.run(async () => await storage.update(store, await history.versions(store), 400)))
-          if (complete) break
+        // the store over to waiting commands between them (lease.ts). After STORAGE_ANSWER_MS the
+        // answer says how far it got (`complete: false`) and the page asks again.
+        let complete = false
+        let versions = 0
+        while (!complete && Date.now() - started < STORAGE_ANSWER_MS) {
+          complete = await lease.use(async store => await serial.run(async () => {
+            const all = await history.versions(store)
+            versions = all.length
+            return await storage.update(store, all, 400)
+          }))
         }
-        const rows = storage.rows
+        const rows = complete ? storage.rows : []
         const total = rows.length
         const page = rows.slice(Math.max(0, total - offset - limit), Math.max(0, total - offset)).reverse()
         let logical = 0; let added = 0; let objects = 0
         for (const r of rows) { logical += r.logical; added += r.added; objects += r.objects }
         const response: StorageResponse = {
+          complete,
+          walked: storage.rows.length,
+          versions,
           total,
           offset,
           limit,

@@ -6,8 +6,9 @@
  * transfer engine does, src/core/transfer.ts); an object already met in an earlier version is not
  * descended into, since by the closure invariant (docs/design.md, I1) everything below it was met
  * too. So the whole history costs one visit per stored object, and structured objects are read once:
- * raw chunks are never read, their stored size comes from the pack index. The result is kept and
- * extended as versions are added (versions are never rewritten).
+ * raw chunks are never read, their stored size comes from the pack index. Versions are walked 100 at
+ * a time, level by level, so that reads go to LevelDB in batches. The result is kept and extended as
+ * versions are added (versions are never rewritten).
  */
 import type { CID } from 'multiformats/cid'
 import { RAW, decodeObject } from '../../content/block.js'
@@ -16,6 +17,11 @@ import { objectLinks } from '../../format/links.js'
 import { parseManifest } from '../../format/objects.js'
 import type { LevelObjectStore } from '../../store/level-store.js'
 import type { StorageRow } from './types.js'
+
+/** Objects read at once. */
+const READ_BATCH = 64
+/** Versions walked together. */
+const VERSION_BATCH = 100
 
 export interface VersionRef { readonly version: number, readonly cid: CID }
 
@@ -47,8 +53,8 @@ export class StorageIndex {
     const deadline = Date.now() + budgetMs
     while (this.done.length < versions.length) {
       if (Date.now() > deadline) return false
-      const v = versions[this.done.length]!
-      this.done.push(await this.walk(store, v))
+      const batch = versions.slice(this.done.length, this.done.length + VERSION_BATCH)
+      this.done.push(...await this.walkBatch(store, batch))
     }
     return true
   }
@@ -59,48 +65,112 @@ export class StorageIndex {
     this.done.length = 0
   }
 
-  private async walk (store: LevelObjectStore, v: VersionRef): Promise<StorageRow> {
-    let objects = 0
-    let added = 0
-    let missing = 0
-    let manifest: CID | undefined
-    const stack: Array<{ cid: CID, follow: boolean }> = [{ cid: v.cid, follow: true }]
-    while (stack.length > 0) {
-      const { cid, follow } = stack.pop()!
-      const key = cid.toString()
-      if (this.deep.has(key)) continue
-      const counted = this.shallow.has(key)
-      if (!follow && counted) continue
-      if (cid.code === RAW) {
-        this.deep.add(key)
-        const loc = await store.locate(cid)
-        if (loc === undefined) { missing++; continue }
-        objects++
-        added += loc === 'inline' ? (await store.get(cid)).length : loc.length
-        continue
-      }
-      let bytes: Uint8Array
-      try {
-        bytes = await store.get(cid)
-      } catch (err) {
-        if (!notFound(err)) throw err
-        this.deep.add(key)
-        missing++
-        continue
-      }
-      if (!counted) { objects++; added += bytes.length }
-      if (!follow) { this.shallow.add(key); continue }
-      this.deep.add(key)
-      this.shallow.delete(key)
-      const value = decodeObject(cid, bytes, `object ${key}`)
-      for (const link of objectLinks(value)) {
-        if (link.kind === 'parent') continue
-        if (link.kind === 'model' && cid.equals(v.cid)) manifest = link.cid
-        stack.push({ cid: link.cid, follow: link.kind !== 'data' })
+  /**
+   * Walks several versions' closures together, level by level, each level's reads issued at once.
+   * An object belongs to the earliest version of the batch that reaches it: when a later version got
+   * to it first (by a shorter path), it and what lies below it are handed down to the earlier one.
+   */
+  private async walkBatch (store: LevelObjectStore, batch: readonly VersionRef[]): Promise<StorageRow[]> {
+    interface Link { readonly cid: CID, readonly follow: boolean, readonly model: boolean }
+    interface Node {
+      readonly cid: CID
+      owner: number
+      /** Stored size; undefined until read, and when the object is missing. */
+      size: number | undefined
+      read: boolean
+      /** Its links should be followed (it was reached by a link that is followed). */
+      follow: boolean
+      expanded: boolean
+      links: readonly Link[]
+      /** Met before this batch as a data manifest: its bytes were counted then. */
+      readonly countedBefore: boolean
+    }
+    const nodes = new Map<string, Node>()
+    const manifests: Array<CID | undefined> = batch.map(() => undefined)
+    const lower = (start: Node, owner: number): void => {
+      start.owner = owner
+      const stack = [start]
+      while (stack.length > 0) {
+        const n = stack.pop()!
+        if (!n.expanded) continue
+        for (const l of n.links) {
+          const c = nodes.get(l.cid.toString())
+          if (c !== undefined && c.owner > owner) { c.owner = owner; stack.push(c) }
+        }
       }
     }
-    const logical = manifest === undefined ? 0 : await this.logical(store, manifest)
-    return { version: v.version, cid: v.cid.toString(), logical, objects, added, saved: logical - added, missing }
+    // Entries of the next level point at the node that linked them, whose owner may still be lowered.
+    let level: Array<{ cid: CID, follow: boolean, from: Node | number }> = batch.map((v, i) => ({ cid: v.cid, follow: true, from: i }))
+    while (level.length > 0) {
+      const toRead: Node[] = []
+      const toExpand: Node[] = []
+      for (const { cid, follow, from } of level) {
+        const owner = typeof from === 'number' ? from : from.owner
+        const key = cid.toString()
+        if (this.deep.has(key)) continue
+        if (!follow && this.shallow.has(key)) continue
+        const known = nodes.get(key)
+        if (known !== undefined) {
+          if (owner < known.owner) lower(known, owner)
+          if (follow && !known.follow) {
+            known.follow = true
+            if (known.read && !known.expanded && known.size !== undefined) toExpand.push(known)
+          }
+          continue
+        }
+        const node: Node = { cid, owner, size: undefined, read: false, follow, expanded: false, links: [], countedBefore: this.shallow.has(key) }
+        nodes.set(key, node)
+        toRead.push(node)
+      }
+      for (let i = 0; i < toRead.length; i += READ_BATCH) {
+        await Promise.all(toRead.slice(i, i + READ_BATCH).map(async node => {
+          try {
+            if (node.cid.code === RAW) {
+              const loc = await store.locate(node.cid)
+              if (loc !== undefined) node.size = loc === 'inline' ? (await store.get(node.cid)).length : loc.length
+              return
+            }
+            let bytes: Uint8Array
+            try {
+              bytes = await store.get(node.cid)
+            } catch (err) {
+              if (!notFound(err)) throw err
+              return
+            }
+            node.size = bytes.length
+            node.links = objectLinks(decodeObject(node.cid, bytes, `object ${node.cid.toString()}`))
+              .filter(l => l.kind !== 'parent')
+              .map(l => ({ cid: l.cid, follow: l.kind !== 'data', model: l.kind === 'model' }))
+          } finally {
+            node.read = true
+          }
+        }))
+      }
+      for (const n of toRead) if (n.follow && n.size !== undefined) toExpand.push(n)
+      const next: typeof level = []
+      for (const n of toExpand) {
+        n.expanded = true
+        for (const l of n.links) {
+          if (l.model && batch[n.owner]?.cid.equals(n.cid) === true) manifests[n.owner] = l.cid
+          next.push({ cid: l.cid, follow: l.follow, from: n })
+        }
+      }
+      level = next
+    }
+    const rows = batch.map((v, i) => ({ version: v.version, cid: v.cid.toString(), objects: 0, added: 0, missing: 0, manifest: manifests[i] }))
+    for (const [key, n] of nodes) {
+      const row = rows[n.owner]!
+      if (n.size === undefined) row.missing++
+      else if (!n.countedBefore) { row.objects++; row.added += n.size }
+      // Raw chunks and missing objects have nothing below them: done. Data manifests not followed: shallow.
+      if (n.expanded || n.size === undefined || n.cid.code === RAW) { this.deep.add(key); this.shallow.delete(key) } else this.shallow.add(key)
+    }
+    const out: StorageRow[] = []
+    for (const r of rows) {
+      const logical = r.manifest === undefined ? 0 : await this.logical(store, r.manifest)
+      out.push({ version: r.version, cid: r.cid, logical, objects: r.objects, added: r.added, saved: logical - r.added, missing: r.missing })
+    }
+    return out
   }
 
   /** Bytes of a manifest's files (cached: manifests never change). */

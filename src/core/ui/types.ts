@@ -129,7 +129,6 @@ export interface VersionDetail {
 /** GET /api/metrics?rev= — one column per metric and param, aligned with `versions` (ascending). */
 export interface MetricsResponse {
   readonly versions: readonly number[]
-  readonly cids: readonly string[]
   readonly titles: readonly string[]
   readonly metrics: Readonly<Record<string, readonly Scalar[]>>
   readonly params: Readonly<Record<string, readonly Scalar[]>>
@@ -224,6 +223,11 @@ export interface StorageRow {
 
 /** GET /api/storage?offset=&limit= (rows newest first) */
 export interface StorageResponse {
+  /** False while the walk of a long history is under way: `rows`, `chart` and `totals` are then empty; ask again. */
+  readonly complete: boolean
+  /** Versions walked so far, of `versions`. */
+  readonly walked: number
+  readonly versions: number
   readonly total: number
   readonly offset: number
   readonly limit: number

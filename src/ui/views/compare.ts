@@ -46,9 +46,10 @@ function strip (tensors: readonly TensorChange[], by: By, max: number): Element 
   const other = cells.filter(c => c.v === null)
   return Plot.plot({
     width: Math.min(1100, 180 + widest * 110),
-    height: 40 + layers.length * 24,
+    height: 12 + layers.length * 24,
     marginLeft: 170,
-    marginTop: 30,
+    marginTop: 6,
+    marginBottom: 6,
     padding: 0.06,
     x: { type: 'band', domain: [...Array(widest).keys()], axis: null },
     y: { type: 'band', domain: layers, label: null, tickFormat: (l: string) => l.length > 26 ? `…${l.slice(-25)}` : l },

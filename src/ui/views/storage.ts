@@ -7,10 +7,19 @@ import { bytes } from '../format.js'
 import { hash, type Context } from '../route.js'
 import { pager } from './common.js'
 
+const BARS = 600
+
 export async function storageView ({ route }: Context): Promise<Node> {
   const limit = 100
   const offset = Math.max(0, Number(route.params.get('offset') ?? 0) || 0)
-  const s = await get<StorageResponse>('/api/storage', { offset, limit })
+  let s = await get<StorageResponse>('/api/storage', { offset, limit })
+  const status = document.getElementById('status')
+  while (!s.complete) {
+    // A long history is walked once (then kept): show how far it got, and ask again.
+    if (status !== null) status.textContent = `storage: walked ${s.walked.toLocaleString('en')} of ${s.versions.toLocaleString('en')} versions…`
+    s = await get<StorageResponse>('/api/storage', { offset, limit })
+  }
+  if (status !== null) status.textContent = ''
   const t = s.totals
   const bars = s.chart.versions.flatMap((v, i) => {
     const added = s.chart.added[i]!
@@ -28,7 +37,10 @@ export async function storageView ({ route }: Context): Promise<Node> {
     y: { label: 'bytes', grid: true, tickFormat: (v: number) => bytes(v) },
     color: { legend: true, domain: ['added (new objects)', 'shared with earlier versions'], range: ['#e15759', '#bab0ab'] },
     marks: [
-      Plot.rect(bars, { x1: d => d.version - 0.45, x2: d => d.version + 0.45, y1: 'y1', y2: 'y2', fill: 'kind', title: d => `v${d.version}: ${d.kind} ${bytes(d.bytes)}` }),
+      // A bar per version while bars are wide enough to see; beyond that, two areas (two paths instead of 20,000 rectangles).
+      s.chart.versions.length <= BARS
+        ? Plot.rect(bars, { x1: d => d.version - 0.45, x2: d => d.version + 0.45, y1: 'y1', y2: 'y2', fill: 'kind', title: d => `v${d.version}: ${d.kind} ${bytes(d.bytes)}` })
+        : Plot.areaY(bars, { x: 'version', y1: 'y1', y2: 'y2', fill: 'kind', z: 'kind', curve: 'step' }),
       Plot.ruleY([0])
     ]
   })
