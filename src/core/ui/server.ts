@@ -174,6 +174,15 @@ export async function startUi (options: UiOptions): Promise<UiServer> {
   const storage = new StorageIndex()
   const compares = new CompareCache(16)
   const serial = new Serial()
+  // Every commit seals a pack of its own, so a long history has thousands: stat them again only when versions were added.
+  const packs = {
+    key: '',
+    value: 0,
+    async bytes (key: string): Promise<number> {
+      if (key !== this.key) { this.value = await packBytes(mvcDir); this.key = key }
+      return this.value
+    }
+  }
 
   async function api (path: string, q: URLSearchParams): Promise<unknown> {
     switch (path) {
@@ -236,7 +245,7 @@ export async function startUi (options: UiOptions): Promise<UiServer> {
           limit,
           rows: page,
           chart: { versions: rows.map(r => r.version), added: rows.map(r => r.added), logical: rows.map(r => r.logical) },
-          totals: { logical, added, saved: logical - added, objects, packBytes: await packBytes(mvcDir) },
+          totals: { logical, added, saved: logical - added, objects, packBytes: await packs.bytes(`${total}:${rows[total - 1]?.cid ?? ''}`) },
           ms: Date.now() - started
         }
         return response
