@@ -22,4 +22,11 @@ if [ -z "${MVC_PYTHON:-}" ]; then
   MVC_PYTHON=$(bash scripts/python-env.sh | tail -1)
   export MVC_PYTHON
 fi
+# The browser tests of `mvc ui` (test/ui.test.ts) drive Debian's Chromium: scripts/chromium.sh installs
+# the package on first use (needs root) and prints the browser's path. MVC_CHROMIUM set by the caller is
+# used as it is.
+if [ -z "${MVC_CHROMIUM:-}" ]; then
+  MVC_CHROMIUM=$(bash scripts/chromium.sh | tail -1)
+  export MVC_CHROMIUM
+fi
 node --test --test-concurrency=2 dist/test/

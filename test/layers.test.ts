@@ -22,7 +22,9 @@ const LAYERS: ReadonlyArray<readonly [string, number]> = [
   ['core', 5],
   ['api', 6],
   ['cli', 7],
-  ['index.ts', 8]
+  ['index.ts', 8],
+  // The browser page of `mvc ui`: bundled apart (scripts/build-ui.mjs), never imported by Node code.
+  ['ui', 9]
 ]
 
 function partOf (file: string): string {
@@ -78,6 +80,24 @@ test('layers: the CLI imports only the API (and its own modules)', () => {
     for (const to of tos) if (partOf(to) !== 'cli' && partOf(to) !== 'api') bad.push(`${relative(SRC, from)} → ${relative(SRC, to)}`)
   }
   assert.deepEqual(bad, [])
+})
+
+test('layers: the browser page (src/ui/) imports only types from the Node side, and only the UI server\'s', async () => {
+  const bad: string[] = []
+  for (const [from, tos] of graph) {
+    if (partOf(from) !== 'ui') continue
+    const code = (await readFile(from, 'utf8')).replace(/\/\*[\s\S]*?\*\//g, '')
+    for (const m of code.matchAll(/(?:^|\n)\s*(import|export)(\s+type)?\s[^'"]*?from\s*'([^']+)'/g)) {
+      const spec = m[3]!
+      if (!spec.startsWith('.')) continue
+      const to = resolve(dirname(from), spec).replace(/\.js$/, '.ts')
+      if (partOf(to) === 'ui') continue
+      if (m[2] === undefined || to !== join(SRC, 'core', 'ui', 'types.ts')) bad.push(`${relative(SRC, from)} → ${relative(SRC, to)}${m[2] === undefined ? ' (not import type)' : ''}`)
+    }
+    assert.ok(tos.length >= 0)
+  }
+  assert.deepEqual(bad, [])
+  assert.ok(graph.has(join(SRC, 'ui', 'main.ts')), 'the check sees the browser code')
 })
 
 test('layers: no import cycle between modules', () => {

@@ -14,6 +14,7 @@ export {
 } from './repository.js'
 export { serve, type ServeArgs, type Serving } from './serve.js'
 export { outputSettings } from './settings.js'
+export { ui, type UiArgs, type UiServer } from './ui.js'
 export * from '../errors.js'
 
 // Types of results.

@@ -23,6 +23,7 @@ import { fetchCommand } from './commands/fetch.js'
 import { pullCommand } from './commands/pull.js'
 import { cloneCommand } from './commands/clone.js'
 import { serveCommand } from './commands/serve.js'
+import { uiCommand } from './commands/ui.js'
 import { diffCommand } from './commands/diff.js'
 import { fsckCommand } from './commands/fsck.js'
 import { configCommand } from './commands/config.js'
@@ -78,7 +79,7 @@ export async function main (argv: string[], base: Io = processIo): Promise<numbe
     initCommand(io), commitCommand(io), statusCommand(io), logCommand(io), showCommand(io), diffCommand(io),
     checkoutCommand(io), verifyCommand(io), fsckCommand(io), tagCommand(io), aliasCommand(io), branchCommand(io),
     switchCommand(io), remoteCommand(io), pushCommand(io), fetchCommand(io), pullCommand(io), cloneCommand(io),
-    serveCommand(io), configCommand(io), keygenCommand(io), signCommand(io), trustCommand(io), exportCommand(io), importCommand(io)
+    serveCommand(io), uiCommand(io), configCommand(io), keygenCommand(io), signCommand(io), trustCommand(io), exportCommand(io), importCommand(io)
   ]
   const names = new Set(commands.map(c => String(c.command).split(' ')[0]!))
   // A git word mvc does not have gets what to do instead, not a misleading "did you mean".

@@ -237,7 +237,7 @@ export async function commit (options: CommitOptions): Promise<CommitResult> {
   const trees = []
   for (const w of present) trees.push({ ...w, tree: await walk(w.abs, { repoRoot: repo.root }) })
   const first = present.find(w => options.path !== undefined && w.abs === resolve(options.path)) ?? present[0]!
-  const { abs, rel } = first
+  const { rel } = first
   const tx = await store.transaction()
   try {
     const total = trees.reduce((a, t) => a + t.tree.files.reduce((b, f) => b + Number(f.stats.size), 0), 0)

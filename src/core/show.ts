@@ -7,6 +7,8 @@ import { decodeObject } from '../content/block.js'
 import type { CommitObject, Manifest, ModelContract } from '../format/objects.js'
 import { parseModel } from '../format/objects.js'
 import { adapterFor } from '../formats/index.js'
+import type { ModelFormat } from '../formats/interface.js'
+import type { ObjectStore } from '../store/interface.js'
 import { namesByCommit } from './history.js'
 import { readCommit } from './objects.js'
 import { versionFiles } from './version.js'
@@ -39,11 +41,16 @@ export async function show (repo: Repo, rev: string): Promise<ShowResult> {
   const commit = await readCommit(store, cid)
   const manifest = (await versionFiles(store, commit)).manifest
   const names = (await namesByCommit(store)).get(cid.toString()) ?? []
+  return { cid, commit, manifest, names, models: await modelSummaries(store, repo.formats, manifest) }
+}
+
+/** Each model of a manifest as its format adapter reads it. Reads only; fetches nothing. */
+export async function modelSummaries (store: ObjectStore, formats: readonly ModelFormat[], manifest: Manifest): Promise<ModelSummary[]> {
   const models: ModelSummary[] = []
   for (const m of manifest.models) {
     const value = decodeObject(m.model, await store.get(m.model), `model ${m.model.toString()}`)
     const base = parseModel(value)
-    const stored = adapterFor(repo.formats, base.format)?.readModel(value)
+    const stored = adapterFor(formats, base.format)?.readModel(value)
     models.push({
       path: m.path,
       format: base.format,
@@ -54,5 +61,5 @@ export async function show (repo: Repo, rev: string): Promise<ShowResult> {
       customObjects: stored?.customObjects ?? []
     })
   }
-  return { cid, commit, manifest, names, models }
+  return models
 }

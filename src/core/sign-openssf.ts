@@ -21,7 +21,7 @@ import { InputNotFoundError, InvalidArgumentError, SignatureInvalidError, Symlin
 import { fileSha256Key, utf8 } from '../format/keys.js'
 import type { Manifest } from '../format/objects.js'
 import type { ObjectStore } from '../store/interface.js'
-import { readCommit, readFileObject, readManifest } from './objects.js'
+import { readCommit, readFileObject } from './objects.js'
 import { versionFiles } from './version.js'
 import { resolveRev } from './refs.js'
 import { HashWorkers } from './sign-hash.js'

@@ -1,7 +1,7 @@
 /**
  * Verifying a version: from the store (`mvc verify`) or from the files a checkout just wrote.
  */
-import { join, dirname } from 'node:path'
+import { join } from 'node:path'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import type { CID } from 'multiformats/cid'
