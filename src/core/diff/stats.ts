@@ -35,6 +35,14 @@ function float16 (h: number): number {
   return s * (1 + f / 1024) * 2 ** (e - 15)
 }
 
+/** bfloat16 is the top half of a float32. */
+function bfloat16 (h: number): number {
+  BF16_U32[0] = h << 16
+  return BF16_F32[0]!
+}
+const BF16_U32 = new Uint32Array(1)
+const BF16_F32 = new Float32Array(BF16_U32.buffer)
+
 /** How to read a tensor's stored elements as numbers, or why that is not done. */
 export function decoderFor (t: TensorObject): Decoder | { readonly reason: string } {
   const q = t.quantization
@@ -77,6 +85,35 @@ export function decoderFor (t: TensorObject): Decoder | { readonly reason: strin
         key: 'complex64',
         complex: true,
         decode: (src, n, re, im) => { const dv = view(src); for (let i = 0; i < n; i++) { re[i] = dv.getFloat32(8 * i, true); im[i] = dv.getFloat32(8 * i + 4, true) } }
+      }
+    case 'float64':
+      return { bytes: 8, key: 'float64', complex: false, decode: (src, n, re) => { const dv = view(src); for (let i = 0; i < n; i++) re[i] = dv.getFloat64(8 * i, true) } }
+    case 'float16':
+      return { bytes: 2, key: 'float16', complex: false, decode: (src, n, re) => { const dv = view(src); for (let i = 0; i < n; i++) re[i] = float16(dv.getUint16(2 * i, true)) } }
+    case 'bfloat16':
+      return { bytes: 2, key: 'bfloat16', complex: false, decode: (src, n, re) => { const dv = view(src); for (let i = 0; i < n; i++) re[i] = bfloat16(dv.getUint16(2 * i, true)) } }
+    case 'int8':
+      return { bytes: 1, key: 'int8', complex: false, decode: (src, n, re) => { const dv = view(src); for (let i = 0; i < n; i++) re[i] = dv.getInt8(i) } }
+    case 'uint8':
+      return { bytes: 1, key: 'uint8', complex: false, decode: (src, n, re) => { for (let i = 0; i < n; i++) re[i] = src[i]! } }
+    case 'int16':
+      return { bytes: 2, key: 'int16', complex: false, decode: (src, n, re) => { const dv = view(src); for (let i = 0; i < n; i++) re[i] = dv.getInt16(2 * i, true) } }
+    case 'uint16':
+      return { bytes: 2, key: 'uint16', complex: false, decode: (src, n, re) => { const dv = view(src); for (let i = 0; i < n; i++) re[i] = dv.getUint16(2 * i, true) } }
+    case 'uint32':
+      return { bytes: 4, key: 'uint32', complex: false, decode: (src, n, re) => { const dv = view(src); for (let i = 0; i < n; i++) re[i] = dv.getUint32(4 * i, true) } }
+    // 64-bit integers are compared as doubles: exact below 2^53, which covers step counters and ids
+    // in practice; larger values lose low bits in the statistics only (equality is still by bytes).
+    case 'int64':
+      return { bytes: 8, key: 'int64', complex: false, decode: (src, n, re) => { const dv = view(src); for (let i = 0; i < n; i++) re[i] = Number(dv.getBigInt64(8 * i, true)) } }
+    case 'uint64':
+      return { bytes: 8, key: 'uint64', complex: false, decode: (src, n, re) => { const dv = view(src); for (let i = 0; i < n; i++) re[i] = Number(dv.getBigUint64(8 * i, true)) } }
+    case 'complex128':
+      return {
+        bytes: 16,
+        key: 'complex128',
+        complex: true,
+        decode: (src, n, re, im) => { const dv = view(src); for (let i = 0; i < n; i++) { re[i] = dv.getFloat64(16 * i, true); im[i] = dv.getFloat64(16 * i + 8, true) } }
       }
     case 'string':
       return { reason: 'string tensor: bytes differ' }
