@@ -23,7 +23,7 @@ import { show, type ShowResult } from '../core/show.js'
 import * as nameRefs from '../core/names.js'
 import { resolveRev } from '../core/refs.js'
 import { fsck, type FsckReport } from '../core/fsck.js'
-import { verifyVersion, type CheckSettings, type VerificationReport, type VerifySettings } from '../core/verify/index.js'
+import { verifyVersion, type CheckSettings, type VerificationReport, type VerifyProgress, type VerifySettings } from '../core/verify/index.js'
 import { ensureLocal } from '../core/partial.js'
 import { saveArtifacts, versionArtifacts } from '../core/artifacts.js'
 import { addRemoteConfig, listRemoteConfigs, removeRemoteConfig, type RemoteConfig } from '../core/remotes.js'
@@ -80,6 +80,16 @@ export interface VerifyArgs {
   readonly inputs?: Uint8Array
   /** Commit only: fail (VERIFICATION_UNAVAILABLE) when a model can't be loaded or run, instead of recording why. */
   readonly require?: boolean
+  /** Run with this runtime when it can ('tfjs', 'python-tensorflow'). */
+  readonly runtime?: string
+  /** The Python interpreter for the python-tensorflow runtime. */
+  readonly python?: string
+  /** Files registering custom classes. */
+  readonly customObjects?: readonly string[]
+  /** Commit only: measure each output's tolerance on a second backend: 'auto' (default), 'always', 'never'. */
+  readonly measure?: 'auto' | 'always' | 'never'
+  /** Called as each model is loaded and run (model i of n, elapsed). */
+  readonly onProgress?: (p: VerifyProgress) => void
 }
 
 /** Lineage fields given outright; `data` and `code` must have the shapes of docs/design.md, "Lineage". */
@@ -182,7 +192,7 @@ function verifySettings (v: boolean | VerifyArgs | undefined): VerifySettings | 
 
 function checkSettings (v: boolean | VerifyArgs | undefined): CheckSettings | undefined {
   const s = verifySettings(v)
-  return s === undefined ? undefined : { backend: s.backend, tolerance: s.tolerance, runtime: s.runtime, python: s.python, customObjects: s.customObjects }
+  return s === undefined ? undefined : { backend: s.backend, tolerance: s.tolerance, runtime: s.runtime, python: s.python, customObjects: s.customObjects, onProgress: s.onProgress }
 }
 
 /** Lineage given to the API, checked: `data` and `code` must parse as the documented shapes. */

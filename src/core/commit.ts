@@ -10,7 +10,7 @@ import { lstat, readFile } from 'node:fs/promises'
 import { InputNotFoundError, InvalidArgumentError, UsageError, VerificationUnavailableError } from '../errors.js'
 import type { Author, CommitObject } from '../format/objects.js'
 import type { CodeLineage, DataLineage, EnvironmentLineage } from '../format/lineage.js'
-import type { VerificationRecord } from '../format/verification.js'
+import { encodeVerificationRecord, type VerificationRecord } from '../format/verification.js'
 import { MVC_DIR, isWithin } from '../format/paths.js'
 import { META, failedCheckoutKey, utf8, worktreeKey } from '../format/keys.js'
 import type { Transaction } from '../store/interface.js'
@@ -141,7 +141,7 @@ async function verificationFor (snap: SnapshotResult, abs: string, tx: Transacti
   const recorded = await recordVerification({
     ...settings,
     sink: tx,
-    models: [...snap.models.values()].map(m => ({ path: m.layout.path, format: m.layout.format, runnable: m.layout.runnable, notRunnableReason: m.layout.notRunnableReason, adapter: m.adapter })),
+    models: [...snap.models.values()].map(m => ({ path: m.layout.path, format: m.layout.format, runnable: m.layout.runnable, notRunnableReason: m.layout.notRunnableReason, bytes: m.layout.tensors.reduce((n, t) => n + t.byteLength, 0), adapter: m.adapter })),
     readFile: async rel => await readFile(resolve(abs, rel)),
     dir: snap.manifest.value.kind === 'dir' ? abs : dirname(abs)
   })
@@ -155,7 +155,7 @@ async function verificationFor (snap: SnapshotResult, abs: string, tx: Transacti
   const skipped = record.models.filter(m => m.status === 'skipped')
   if (settings.require === true && (skipped.length > 0 || record.models.length === 0)) {
     throw new VerificationUnavailableError(
-      `verification required but ${skipped.map(m => `${m.path}: ${(m as { reason: string }).reason}`).join('; ')}`,
+      `verification required but ${skipped.length > 0 ? skipped.map(m => `${m.path}: ${(m as { reason: string }).reason}`).join('; ') : 'no model was found that can be run'}`,
       { skipped: skipped.map(m => m.path) })
   }
   return record
@@ -231,7 +231,8 @@ export async function commit (options: CommitOptions): Promise<CommitResult> {
       params: { ...meta.params, ...given.params },
       metrics: { ...meta.metrics, ...given.metrics },
       environment: environmentLineage(verification),
-      verification,
+      // The record's on-disk shape (per-output references are written as status "recorded2").
+      verification: (verification === null ? null : encodeVerificationRecord(verification)) as VerificationRecord | null,
       ...(meta.inputs !== undefined ? { inputs: meta.inputs } : {})
     }
     const written = await writeObject<CommitObject>(tx, value)

@@ -149,6 +149,11 @@ export interface ModelRuntime {
    * saying what to install when it cannot run here.
    */
   open (options: RuntimeOptions): Promise<OpenRuntime>
+  /**
+   * Backends of this runtime that can give a second opinion at commit (the same model run on another
+   * implementation, to measure rounding differences), in order of preference. Absent: none.
+   */
+  readonly crossCheckBackends?: readonly string[]
 }
 
 export interface RuntimeOptions {
@@ -166,6 +171,11 @@ export interface OpenRuntime {
   /** The runtime library's version, recorded with the outputs. */
   readonly version: string
   /**
+   * Everything that changes the runtime's numerics (version, backend, SIMD, engine, CPU): runs with
+   * equal fingerprints compute bit-identical outputs. Absent when the runtime cannot promise that.
+   */
+  readonly fingerprint?: string
+  /**
    * Loads a model whose main file is `path`, reading its files through `read` (paths relative to the
    * snapshot root), or from `where.dir` — the snapshot's folder on disk — when the runtime needs a directory.
    */
@@ -177,6 +187,11 @@ export interface OpenRuntime {
 export interface LoadedModel {
   /** Inputs in the order `run` takes them. */
   readonly inputs: readonly InputSpec[]
+  /**
+   * Outputs computed after a discrete operation (non-max suppression, top-k, argmax, where, unique),
+   * by output name → the operation; their order or membership can flip between implementations.
+   */
+  readonly discreteOutputs?: ReadonlyMap<string, string>
   /** Runs inference (training off) and returns the outputs, named, in the model's order. */
   run (inputs: readonly TensorData[]): Promise<TensorData[]>
   dispose (): void

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs'
-import { formatReport, verifyArgs, verifyingStep, verifyOptions, type VerifyFlags } from '../verification.js'
+import { formatReport, verifyArgs, verifyingStep, verifyOptions, verifyProgress, type VerifyFlags } from '../verification.js'
 import { formatBytes, progress, toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
 
 interface Args extends GlobalArgs, VerifyFlags { rev: string, to?: string, force?: boolean, 'keep-on-fail'?: boolean }
@@ -16,8 +16,9 @@ export function checkoutCommand (io: Io): CommandModule<GlobalArgs, Args> {
     handler: async args => {
       await withRepo(args, async repo => {
         const p = progress(io, 'checking out')
-        const verify = (await verifyArgs(args, true)) ?? false
-        const r = await verifyingStep(io, args.json === true, [p], async () =>
+        const vp = verifyProgress(io, 'verifying')
+        const verify = (await verifyArgs(args, true, vp.onProgress)) ?? false
+        const r = await verifyingStep(io, args.json === true, [p, vp], async () =>
           await repo.checkout({ rev: args.rev, to: args.to, force: args.force, verify, keepOnFail: args['keep-on-fail'], onFile: (_f, size) => p.tick(size) }))
         if (args.json === true) {
           io.out(toJson({ cid: r.cid, version: r.commit.version, target: r.target, files: r.files, bytes: r.bytes, verification: r.verification ?? null }))

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs'
 import { toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
-import { formatReport, verifyArgs, verifyingStep, verifyOptions, type VerifyFlags } from '../verification.js'
+import { formatReport, verifyArgs, verifyingStep, verifyOptions, verifyProgress, type VerifyFlags } from '../verification.js'
 
 interface Args extends GlobalArgs, VerifyFlags { rev: string }
 
@@ -11,8 +11,9 @@ export function verifyCommand (io: Io): CommandModule<GlobalArgs, Args> {
     builder: y => verifyOptions(y, 'verify').positional('rev', { type: 'string', default: 'HEAD', describe: 'version to verify' }),
     handler: async args => {
       await withRepo(args, async repo => {
-        const v = (await verifyArgs(args, true)) ?? {}
-        const r = await verifyingStep(io, args.json === true, [], async () => await repo.verify({ rev: args.rev, ...v }))
+        const vp = verifyProgress(io, 'verifying')
+        const v = (await verifyArgs(args, true, vp.onProgress)) ?? {}
+        const r = await verifyingStep(io, args.json === true, [vp], async () => await repo.verify({ rev: args.rev, ...v }))
         if (args.json === true) io.out(toJson(r))
         else io.out(`v${r.version} ${r.cid.toString()}\n${formatReport(r)}`)
       })

@@ -65,18 +65,53 @@ export function readFileIOHandler (_rt: LoadedRuntime, jsonPath: string, readFil
   return { load: async (): Promise<TF.io.ModelArtifacts> => await loadArtifacts(jsonPath, readFile) }
 }
 
-export type LoadedModel = { kind: 'layers', model: TF.LayersModel } | { kind: 'graph', model: TF.GraphModel }
+export type LoadedModel = { kind: 'layers', model: TF.LayersModel } | { kind: 'graph', model: TF.GraphModel, discrete?: ReadonlyMap<string, string> }
+
+/** Ops whose results are discrete choices: a rounding difference upstream can flip them. */
+const DISCRETE_OPS = /^(NonMaxSuppressionV\d|TopKV2|ArgMax|ArgMin|Where|Unique|Bincount|DenseBincount|SparseToDense)$/
+
+/**
+ * For each node of a GraphDef (model.json's `modelTopology.node`), the first discrete op found
+ * upstream of it, by node name. Used to tell which outputs are post-processed.
+ */
+export function discreteUpstream (topology: unknown, outputs: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>()
+  const nodes = isRecord(topology) && Array.isArray(topology.node) ? topology.node as unknown[] : []
+  const byName = new Map<string, { op: string, input: string[] }>()
+  for (const n of nodes) {
+    if (!isRecord(n) || typeof n.name !== 'string') continue
+    byName.set(n.name, { op: typeof n.op === 'string' ? n.op : '', input: Array.isArray(n.input) ? n.input.filter((x): x is string => typeof x === 'string') : [] })
+  }
+  for (const name of outputs) {
+    const seen = new Set<string>()
+    const stack = [name.split(':')[0] ?? name]
+    const found: string[] = []
+    while (stack.length > 0) {
+      const n = stack.pop()!
+      if (seen.has(n)) continue
+      seen.add(n)
+      const node = byName.get(n)
+      if (node === undefined) continue
+      if (DISCRETE_OPS.test(node.op) && !found.includes(node.op)) found.push(node.op)
+      for (const i of node.input) stack.push((i.startsWith('^') ? i.slice(1) : i).split(':')[0] ?? i)
+    }
+    if (found.length > 0) out.set(name, found.sort().join(', '))
+  }
+  return out
+}
 
 /** Loads a model through `readFile`; layers vs graph is decided from the JSON (see detectModelKind). */
 export async function loadModel (rt: LoadedRuntime, jsonPath: string, readFile: ReadFile): Promise<LoadedModel> {
   await activate(rt)
   const jsonBytes = await readFile(jsonPath)
-  const kind = detectModelKind(parseModelJson(jsonBytes, jsonPath))
+  const json = parseModelJson(jsonBytes, jsonPath)
+  const kind = detectModelKind(json)
   // Hand the handler the bytes already read instead of reading model.json twice.
   const handler: TF.io.IOHandler = { load: async () => await loadArtifacts(jsonPath, readFile, jsonBytes) }
   try {
     if (kind === 'layers') return { kind, model: await rt.tf.loadLayersModel(handler) }
-    return { kind, model: await rt.tf.loadGraphModel(handler) }
+    const model = await rt.tf.loadGraphModel(handler)
+    return { kind, model, discrete: discreteUpstream(json.modelTopology, model.outputNodes) }
   } catch (e) {
     // Errors raised by TF.js itself (bad topology, weights not matching the manifest): the model
     // files are at fault. mvc errors (ours, or readFile's missing objects) pass through.
