@@ -23,6 +23,7 @@ import { show, type ShowResult } from '../core/show.js'
 import * as nameRefs from '../core/names.js'
 import { resolveRev } from '../core/refs.js'
 import { fsck, type FsckReport } from '../core/fsck.js'
+import type { OutputsDiff } from '../core/diff/outputs.js'
 import { verifyVersion, type CheckSettings, type VerificationReport, type VerifyProgress, type VerifySettings } from '../core/verify/index.js'
 import { ensureLocal } from '../core/partial.js'
 import { saveArtifacts, versionArtifacts } from '../core/artifacts.js'
@@ -307,6 +308,20 @@ export class Repository {
     await ensureLocal(this.repo.store, args.a)
     if (args.b !== undefined) await ensureLocal(this.repo.store, args.b)
     return await tagged('diff', async () => await diff({ repo: this.repo, a: args.a, b: args.b, exactNorm: args.exactNorm }))
+  }
+
+  /**
+   * Behavioural diff: runs a's and b's (default: the working folder's) models on a's recorded
+   * reference inputs (or `inputs`: JSON, .npy or .npz bytes) with one runtime and reports per-output
+   * differences, and whether each stays within the tolerance a's record gives it on other runtimes.
+   * @example const d = await repo.diffOutputs({ a: 'v1', b: 'v2' }); console.log(d.changed)
+   */
+  async diffOutputs (args: { a: string, b?: string, inputs?: Uint8Array, backend?: BackendName, runtime?: string, python?: string, customObjects?: readonly string[], onProgress?: (p: VerifyProgress) => void }): Promise<OutputsDiff> {
+    if (typeof args.a !== 'string') throw new TypeError('diffOutputs: a must be a revision string')
+    const { diffOutputs } = await import('../core/diff/outputs.js')
+    await ensureLocal(this.repo.store, args.a)
+    if (args.b !== undefined) await ensureLocal(this.repo.store, args.b)
+    return await tagged('diff', async () => await diffOutputs({ ...args, repo: this.repo }))
   }
 
   /** Tags, sorted by name (numeric-aware: 1.9.0 before 1.10.0), with their versions. */

@@ -19,7 +19,7 @@ import { headBranch, headCommit, nextVersion, setNextVersion, VERSIONS } from '.
 import { readCommit, writeObject } from './objects.js'
 import { snapshot, walk, type SnapshotResult, type SnapshotStats } from './snapshot.js'
 import { StatCache } from './statcache.js'
-import { recordVerification, type VerifySettings } from './verify/index.js'
+import { diskRanges, recordVerification, type VerifySettings } from './verify/index.js'
 import { dataRef, hashData, stageData } from './lineage/data.js'
 import { codeLineage } from './lineage/code.js'
 import { checkMetrics, readMetadata, readValuesFile, valuesFrom, type Values } from './lineage/params.js'
@@ -143,7 +143,8 @@ async function verificationFor (snap: SnapshotResult, abs: string, tx: Transacti
     sink: tx,
     models: [...snap.models.values()].map(m => ({ path: m.layout.path, format: m.layout.format, runnable: m.layout.runnable, notRunnableReason: m.layout.notRunnableReason, bytes: m.layout.tensors.reduce((n, t) => n + t.byteLength, 0), adapter: m.adapter })),
     readFile: async rel => await readFile(resolve(abs, rel)),
-    dir: snap.manifest.value.kind === 'dir' ? abs : dirname(abs)
+    dir: snap.manifest.value.kind === 'dir' ? abs : dirname(abs),
+    files: diskRanges(snap.manifest.value.kind === 'dir' ? abs : dirname(abs))
   })
   // A SavedModel no adapter recognised: say why it is not verified.
   const covered = new Set(recorded.models.map(m => m.path))

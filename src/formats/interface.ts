@@ -179,9 +179,15 @@ export interface OpenRuntime {
    * Loads a model whose main file is `path`, reading its files through `read` (paths relative to the
    * snapshot root), or from `where.dir` — the snapshot's folder on disk — when the runtime needs a directory.
    */
-  load (model: { readonly format: string, readonly path: string }, read: (path: string) => Promise<Uint8Array>, where?: { readonly dir?: string }): Promise<LoadedModel>
+  load (model: { readonly format: string, readonly path: string }, read: (path: string) => Promise<Uint8Array>, where?: { readonly dir?: string, readonly files?: SnapshotRanges }): Promise<LoadedModel>
   /** Releases what `open` started (a child process). */
   close? (): Promise<void>
+}
+
+/** Ranged reads of a snapshot's files, for runtimes that read weights piece by piece instead of whole files. */
+export interface SnapshotRanges {
+  size (path: string): Promise<number>
+  readRange (path: string, offset: number, length: number): Promise<Uint8Array>
 }
 
 export interface LoadedModel {

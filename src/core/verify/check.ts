@@ -6,7 +6,7 @@
  */
 import { VerificationUnavailableError } from '../../errors.js'
 import type { ModelVerification, RuntimeRecord, Tolerance, VerificationRecord } from '../../format/verification.js'
-import type { ModelFormat } from '../../formats/interface.js'
+import type { ModelFormat, SnapshotRanges } from '../../formats/interface.js'
 import type { TensorData } from '../../formats/tensor-data.js'
 import type { ObjectStore } from '../../store/interface.js'
 import { referenceInputs } from './inputs.js'
@@ -50,6 +50,8 @@ export interface CheckOptions {
   readonly readFile: (rel: string) => Promise<Uint8Array>
   /** The rebuilt snapshot's folder on disk, made on first use (for runtimes that load from a folder). */
   readonly dir: () => Promise<string | undefined>
+  /** Ranged reads of the snapshot's files (runtimes then read weights piece by piece). */
+  readonly files?: SnapshotRanges
   readonly backend?: string
   /** Overrides every output's recorded rule with allclose at this tolerance. */
   readonly tolerance?: Tolerance
@@ -109,7 +111,7 @@ export async function checkVerification (options: CheckOptions): Promise<Verific
       for (const c of m.outputs) kept.push(await readTensorData(options.store, c))
       const recordedBy: RuntimeRecord = m.runtime ?? { id: 'tfjs', version: options.record.tfjsVersion, backend: options.record.backend }
       progress('load', m.path, i)
-      const loaded = await runtimes.load(model.adapter, { format: model.format, path: m.path }, options.readFile, options.dir, options.runtime ?? recordedBy.id)
+      const loaded = await runtimes.load(model.adapter, { format: model.format, path: m.path }, options.readFile, options.dir, options.runtime ?? recordedBy.id, options.files)
       const runtime: RuntimeRecord = { id: loaded.runtime.id, version: loaded.open.version, backend: loaded.open.backend, ...(loaded.open.fingerprint !== undefined ? { fingerprint: loaded.open.fingerprint } : {}) }
       if (backend === 'none') backend = runtime.backend
       const sameRuntime = recordedBy.fingerprint !== undefined && recordedBy.fingerprint === runtime.fingerprint

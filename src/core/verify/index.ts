@@ -21,3 +21,4 @@ export { DEFAULT_SEED, concreteShape, conformInputs, mulberry32, parseInputs, pa
 export { readTensor, readTensorData, storeTensorData } from './tensors.js'
 export type { ModelVerification, VerificationRecord } from '../../format/verification.js'
 export { failIfFailed, modelsOf, verifyCheckout, verifyVersion, type CheckSettings } from './version.js'
+export { diskRanges, storeRanges } from './files.js'

@@ -14,7 +14,7 @@
 import type { CID } from 'multiformats/cid'
 import { isMvcError } from '../../errors.js'
 import { DEFAULT_TOLERANCE, type GeneratedInputSpec, type ModelVerification, type OutputReference, type RuntimeRecord, type Tolerance, type VerificationRecord } from '../../format/verification.js'
-import type { LoadedModel, ModelFormat } from '../../formats/interface.js'
+import type { LoadedModel, ModelFormat, SnapshotRanges } from '../../formats/interface.js'
 import type { TensorData } from '../../formats/tensor-data.js'
 import type { ObjectWriter } from '../../store/interface.js'
 import { DEFAULT_SEED, concreteShape, conformInputs, parseInputs, referenceInputs } from './inputs.js'
@@ -76,6 +76,8 @@ export interface RecordOptions extends VerifySettings {
   readonly readFile: (rel: string) => Promise<Uint8Array>
   /** The snapshot's folder on disk (for runtimes that load from a folder). */
   readonly dir: string
+  /** Ranged reads of the snapshot's files (runtimes then read weights piece by piece). */
+  readonly files?: SnapshotRanges
 }
 
 function reasonOf (e: unknown): string {
@@ -117,7 +119,7 @@ export async function recordVerification (options: RecordOptions): Promise<Verif
       }
       try {
         progress('load', m.path)
-        const loaded = await runtimes.load(m.adapter, { format: m.format, path: m.path }, options.readFile, async () => options.dir, options.runtime)
+        const loaded = await runtimes.load(m.adapter, { format: m.format, path: m.path }, options.readFile, async () => options.dir, options.runtime, options.files)
         let second: { backend: string, outputs: TensorData[] } | undefined
         let outputs: TensorData[]
         let inputs: TensorData[]
@@ -174,7 +176,7 @@ async function secondOpinion (seconds: Map<string, Runtimes>, backend: string, o
   }
   let other: Loaded
   try {
-    other = await rts.load(m.adapter, { format: m.format, path: m.path }, options.readFile, async () => options.dir, first.runtime.id)
+    other = await rts.load(m.adapter, { format: m.format, path: m.path }, options.readFile, async () => options.dir, first.runtime.id, options.files)
   } catch {
     return undefined
   }

@@ -16,6 +16,7 @@ import { readCommit, readFileBytes, readManifest } from '../objects.js'
 import { resolveRev } from '../refs.js'
 import { materialize } from '../materialize.js'
 import { checkVerification, type VerificationReport } from './check.js'
+import { diskRanges, storeRanges } from './files.js'
 import type { VerifyProgress } from './record.js'
 
 export interface CheckSettings {
@@ -68,7 +69,8 @@ export async function verifyCheckout (options: CheckSettings & { store: ObjectSt
     record: options.record,
     models: await modelsOf(options.store, options.manifest, options.formats),
     readFile: async rel => await readFile(join(base, rel)),
-    dir: async () => base
+    dir: async () => base,
+    files: diskRanges(base)
   })
   failIfFailed(report, `v${options.version}`)
   return report
@@ -98,6 +100,7 @@ export async function verifyVersion (options: CheckSettings & { store: ObjectSto
         if (f === undefined) throw new InvalidArgumentError(`v${commit.version} has no file ${rel}`, { path: rel })
         return await readFileBytes(store, f)
       },
+      files: storeRanges(store, files, `v${commit.version}`),
       dir: async () => {
         if (temp === undefined) {
           temp = await mkdtemp(join(tmpdir(), 'mvc-verify-'))

@@ -156,8 +156,8 @@ export const tfjsRuntime: ModelRuntime = {
       backend: rt.backend,
       version: rt.tfjsVersion,
       fingerprint: runtimeFingerprint(rt),
-      async load (model, read): Promise<LoadedModel> {
-        const loaded = await loadModel(rt, model.path, read)
+      async load (model, read, where): Promise<LoadedModel> {
+        const loaded = await loadModel(rt, model.path, read, where?.files)
         return {
           get inputs () { return inputSignature(loaded) },
           ...(loaded.kind === 'graph' && loaded.discrete !== undefined ? { discreteOutputs: loaded.discrete } : {}),
