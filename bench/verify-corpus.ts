@@ -159,6 +159,8 @@ interface CrossResult {
   fallbackToCpu: { fails: number, notCompared: number, worstRatio: number }
   heldOut: { measured: { fails: number, notCompared: number, worstRatio: number }, fallback: { fails: number, notCompared: number, worstRatio: number } } | null
   failures: string[]
+  /** Per output: scale (max |value|), differences measured at commit and seen at verification, and the tolerances. */
+  detail: Array<{ output: string, scale: number, rule: string, atol: number, wasmCpu: number | null, cpuWasm: number | null, heldOut: number | null, fallbackAtol: number | null, discrete: string | null }>
   error?: string
 }
 
@@ -186,7 +188,7 @@ async function cross (dir: string, name: string): Promise<CrossResult> {
   const { root, repo } = await modelRepo(dir, name)
   const failures: string[] = []
   const none = { fails: 0, notCompared: 0, worstRatio: 0 }
-  const base: CrossResult = { model: name, bytes: 0, outputs: 0, runMs: 0, referenceBytes: 0, legacyBytes: 0, rules: {}, sameRuntimeFails: 0, wasmToCpu: none, cpuToWasm: none, fallbackToCpu: none, heldOut: null, failures }
+  const base: CrossResult = { model: name, bytes: 0, outputs: 0, runMs: 0, referenceBytes: 0, legacyBytes: 0, rules: {}, sameRuntimeFails: 0, wasmToCpu: none, cpuToWasm: none, fallbackToCpu: none, heldOut: null, failures, detail: [] }
   try {
     const j = JSON.parse(await readFile(join(root, 'model', `${name}.json`), 'utf8')) as ModelJson
     let bytes = (await readFile(join(root, 'model', `${name}.json`))).length
@@ -206,9 +208,9 @@ async function cross (dir: string, name: string): Promise<CrossResult> {
     const sameRuntimeFails = outputsOf(same).filter(o => !o.pass).length
     for (const o of outputsOf(same)) if (!o.pass) failures.push(`same runtime ${o.name}`)
     const wasmToCpu = tally(await verifyOrReport(repo, 'v1', 'cpu'), 'wasm→cpu', failures)
-    await repo.commit({ path: join(root, 'model'), message: 'cpu', allowEmpty: true, verify: { backend: 'cpu', measure: 'always' }, code: false })
+    const c2 = await repo.commit({ path: join(root, 'model'), message: 'cpu', allowEmpty: true, verify: { backend: 'cpu', measure: 'always' }, code: false })
     const cpuToWasm = tally(await verifyOrReport(repo, 'v2', 'wasm'), 'cpu→wasm', failures)
-    await repo.commit({ path: join(root, 'model'), message: 'fallback', allowEmpty: true, verify: { backend: 'wasm', measure: 'never' }, code: false })
+    const c3 = await repo.commit({ path: join(root, 'model'), message: 'fallback', allowEmpty: true, verify: { backend: 'wasm', measure: 'never' }, code: false })
     const fallbackToCpu = tally(await verifyOrReport(repo, 'v3', 'cpu'), 'fallback wasm→cpu', failures)
     await repo.close()
     // Held out: wasm without SIMD, in a child (the flag must be set before the backend starts).
@@ -218,7 +220,25 @@ async function cross (dir: string, name: string): Promise<CrossResult> {
       const r = JSON.parse(child.stdout) as { v1: VerificationReport, v3: VerificationReport }
       heldOut = { measured: tally(r.v1, 'held-out (no SIMD) v1', failures), fallback: tally(r.v3, 'held-out (no SIMD) fallback', failures) }
     } else failures.push(`held-out child failed: ${child.stderr.slice(0, 500)}`)
-    return { ...base, bytes, outputs: m1.reference!.outputs.length, runMs: Date.now() - t0, referenceBytes: refs.record + refs.tensors, legacyBytes, rules, sameRuntimeFails, wasmToCpu, cpuToWasm, fallbackToCpu, heldOut }
+    const ref2 = c2.verification?.models[0]?.status === 'recorded' ? c2.verification.models[0].reference : undefined
+    const ref3 = c3.verification?.models[0]?.status === 'recorded' ? c3.verification.models[0].reference : undefined
+    const held = child.status === 0 ? (JSON.parse(child.stdout) as { v1: VerificationReport }).v1.models[0]?.outputs ?? [] : []
+    const detail = m1.reference!.outputs.map(o => {
+      const s = o.stats === null ? 0 : Math.max(Math.abs(o.stats.min), Math.abs(o.stats.max))
+      const h = held.find(x => x.name === o.name)
+      return {
+        output: o.name,
+        scale: s,
+        rule: o.check.rule,
+        atol: o.check.atol,
+        wasmCpu: o.check.measured?.maxAbsDiff ?? null,
+        cpuWasm: ref2?.outputs.find(x => x.name === o.name)?.check.measured?.maxAbsDiff ?? null,
+        heldOut: h === undefined || h.skipped === true || !Number.isFinite(h.maxAbsDiff) ? null : h.maxAbsDiff,
+        fallbackAtol: ref3?.outputs.find(x => x.name === o.name)?.check.atol ?? null,
+        discrete: o.check.note
+      }
+    })
+    return { ...base, bytes, outputs: m1.reference!.outputs.length, runMs: Date.now() - t0, referenceBytes: refs.record + refs.tensors, legacyBytes, rules, sameRuntimeFails, wasmToCpu, cpuToWasm, fallbackToCpu, heldOut, detail }
   } catch (e) {
     return { ...base, error: e instanceof Error ? e.message : String(e) }
   } finally {

@@ -19,8 +19,12 @@ import { mulberry32 } from './inputs.js'
 
 /** Tolerance = SAFETY × the difference measured between two backends at commit. */
 export const SAFETY = 10
-/** …but never below FLOOR × the output's scale (max |value|): a third implementation rounds differently again. */
-export const FLOOR = 1e-5
+/**
+ * …but never below FLOOR × the output's scale (max |value|): a third implementation rounds differently
+ * again, and two backends that happen to agree say little about it (on the corpus, wasm without SIMD
+ * differed from wasm with SIMD by 40× what cpu and wasm differed on one output; docs/performance.md).
+ */
+export const FLOOR = 1e-4
 /** Without a second backend: FALLBACK × scale (3× the worst ratio measured on the corpus, docs/performance.md). */
 export const FALLBACK = 2e-2
 /** A discrete output whose measured difference stays below NOISE × scale differed by rounding only (no flip). */
