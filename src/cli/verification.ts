@@ -92,7 +92,8 @@ export function formatReport (r: VerificationReport): string {
         ? `  (${runtimeName(m.runtime)}: the recording runtime, outputs must be identical)`
         : `  (${runtimeName(m.runtime)}; recorded by ${runtimeName(m.recordedBy)}: each output's recorded rule)`
     lines.push(`  ${m.path}${how}`)
-    const width = Math.min(40, Math.max(6, ...m.outputs.map(o => o.name.length)))
+    const label = (o: OutputResult): string => o.probe === true ? `${o.name} (probe)` : o.name
+    const width = Math.min(40, Math.max(6, ...m.outputs.map(o => label(o).length)))
     lines.push(`    ${'output'.padEnd(width)}  ${'rule'.padEnd(9)}  ${'max_abs_diff'.padStart(12)}  ${'relative'.padStart(9)}  tolerance`)
     for (const o of m.outputs) {
       const verdict = o.skipped === true ? 'SKIP' : o.pass ? 'PASS' : 'FAIL'
@@ -104,7 +105,7 @@ export function formatReport (r: VerificationReport): string {
           : o.missing !== undefined ? `  missing in ${o.missing === 'actual' ? 'the model now' : 'the record'}` : ''
       const sampled = o.sampled && o.skipped !== true ? ` (${o.elements} sampled elements)` : ''
       const note = o.note !== undefined ? `  ${o.note}` : ''
-      lines.push(`    ${o.name.padEnd(width)}  ${rule.padEnd(9)}  ${num(o.maxAbsDiff).padStart(12)}  ${num(o.relDiff).padStart(9)}  ${toleranceOf(o).padEnd(18)} ${verdict}${sampled}${extra}${note}`)
+      lines.push(`    ${label(o).padEnd(width)}  ${rule.padEnd(9)}  ${num(o.maxAbsDiff).padStart(12)}  ${num(o.relDiff).padStart(9)}  ${toleranceOf(o).padEnd(18)} ${verdict}${sampled}${extra}${note}`)
     }
   }
   const tail = notCompared > 0 ? ` (${compared} outputs compared, ${notCompared} not compared)` : ''
@@ -120,12 +121,14 @@ export function describeRecorded (m: ModelVerification, record: VerificationReco
   if (ref === undefined) return `recorded (${m.inputs.length} inputs, ${m.outputs.length} outputs, ${by})`
   const inputs = ref.generated !== null ? `${ref.inputDigests.length} generated input${ref.inputDigests.length === 1 ? '' : 's'}` : `${ref.inputDigests.length} given input${ref.inputDigests.length === 1 ? '' : 's'}`
   const rules = new Map<string, number>()
+  const outs = ref.outputs.filter(o => o.probe !== true)
+  const probes = ref.outputs.length - outs.length
   for (const o of ref.outputs) {
     const k = o.check.rule === 'allclose' ? `allclose ${o.check.basis === 'measured' && o.check.measured !== null ? `measured on ${o.check.measured.backend}` : o.check.basis}` : o.check.rule === 'none' ? 'not comparable elsewhere' : o.check.rule
     rules.set(k, (rules.get(k) ?? 0) + 1)
   }
   const across = [...rules].map(([k, n]) => `${n} ${k}`).join(', ')
-  return `recorded (${inputs}, ${ref.outputs.length} output${ref.outputs.length === 1 ? '' : 's'}, ${by}; elsewhere: ${across})`
+  return `recorded (${inputs}, ${outs.length} output${outs.length === 1 ? '' : 's'}${probes > 0 ? ` + ${probes} probe${probes === 1 ? '' : 's'}` : ''}, ${by}; elsewhere: ${across})`
 }
 
 /** A progress line for verification (model i of n, phase, elapsed), drawn on a terminal only. */

@@ -74,6 +74,12 @@ export interface OutputReference {
   readonly sample: { readonly seed: number, readonly count: number } | null
   readonly stats: OutputStats | null
   readonly check: OutputCheck
+  /**
+   * True for an intermediate tensor recorded beside the outputs (the continuous values a discrete op
+   * chooses from, e.g. the scores before non-max suppression): checked like an output, but only by
+   * runtimes that can fetch it.
+   */
+  readonly probe?: boolean
 }
 
 /** One input of generated reference inputs, as it was generated (concrete shape). */
@@ -158,7 +164,8 @@ function parseOutput (v: unknown): OutputReference | undefined {
     if (!isRecord(v.sample) || !Number.isSafeInteger(v.sample.seed) || !Number.isSafeInteger(v.sample.count)) return undefined
     sample = { seed: v.sample.seed as number, count: v.sample.count as number }
   }
-  return { name: v.name, dtype: v.dtype, shape: v.shape, sha256: v.sha256, kept, sample, stats, check }
+  const out = { name: v.name, dtype: v.dtype, shape: v.shape, sha256: v.sha256, kept, sample, stats, check }
+  return v.probe === true ? { ...out, probe: true } : out
 }
 
 function parseReference (m: Record<string, unknown>): ReferenceModel | undefined {
@@ -245,7 +252,8 @@ export function encodeVerificationRecord (r: VerificationRecord): Record<string,
           kept: o.kept,
           sample: o.sample === null ? null : { ...o.sample },
           stats: o.stats === null ? null : { ...o.stats },
-          check: { ...o.check, measured: o.check.measured === null ? null : { ...o.check.measured } }
+          check: { ...o.check, measured: o.check.measured === null ? null : { ...o.check.measured } },
+          ...(o.probe === true ? { probe: true } : {})
         }))
       }
     })

@@ -198,7 +198,13 @@ export interface LoadedModel {
    * by output name → the operation; their order or membership can flip between implementations.
    */
   readonly discreteOutputs?: ReadonlyMap<string, string>
-  /** Runs inference (training off) and returns the outputs, named, in the model's order. */
-  run (inputs: readonly TensorData[]): Promise<TensorData[]>
+  /**
+   * Intermediate tensors worth recording beside the outputs (graph models: the continuous values that
+   * discrete ops choose from), by name; `run` returns them after the outputs when asked. Absent when
+   * the runtime cannot fetch intermediate tensors.
+   */
+  readonly probes?: readonly string[]
+  /** Runs inference (training off) and returns the outputs, named, in the model's order, then the `probes` asked for. */
+  run (inputs: readonly TensorData[], probes?: readonly string[]): Promise<TensorData[]>
   dispose (): void
 }

@@ -254,7 +254,7 @@ export function formatOutputs (o: OutputsDiff): string {
       const tol = c.rule === null ? '-' : c.rule === 'allclose' ? `allclose atol ${num(c.atol ?? 0)}${c.rtol !== null && c.rtol !== 0 ? ` rtol ${num(c.rtol)}` : ''}` : c.rule === 'set' ? `set atol ${num(c.atol ?? 0)}` : c.rule
       const verdict = c.status === 'same' ? 'identical' : c.status === 'within' ? 'within tolerance' : c.status === 'changed' ? 'CHANGED' : c.status === 'shape' ? `shape [${(c.shape.a ?? []).join(',')}] → [${(c.shape.b ?? []).join(',')}]` : c.status
       const changed = c.changedElements === null || c.elements === null ? '-' : `${c.changedElements}/${c.elements}`
-      rows.push([mark, c.name, c.maxAbsDiff === null ? '-' : num(c.maxAbsDiff), c.meanAbsDiff === null ? '-' : num(c.meanAbsDiff), c.relDiff === null ? '-' : num(c.relDiff), changed, tol, verdict + (c.note !== null ? ` (${c.note})` : '')])
+      rows.push([mark, c.probe === true ? `${c.name} (probe)` : c.name, c.maxAbsDiff === null ? '-' : num(c.maxAbsDiff), c.meanAbsDiff === null ? '-' : num(c.meanAbsDiff), c.relDiff === null ? '-' : num(c.relDiff), changed, tol, verdict + (c.note !== null ? ` (${c.note})` : '')])
     }
     lines.push(...table(rows, '    '))
   }

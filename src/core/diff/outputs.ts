@@ -58,6 +58,8 @@ export interface OutputChange {
   readonly atol: number | null
   readonly rtol: number | null
   readonly note: string | null
+  /** An intermediate tensor (the values a discrete op chooses from), compared beside the outputs. */
+  readonly probe?: boolean
 }
 
 export interface ModelOutputsDiff {
@@ -168,12 +170,25 @@ export async function diffOutputs (options: OutputsDiffOptions): Promise<Outputs
               source = 'generated'
             }
             progress('run')
-            const oa = await la.model.run(inputs)
-            const ob = await lb.model.run(inputs)
+            // The intermediate tensors a's record probed (or the model's), when both runtimes can fetch them.
+            const recordedProbes = (recorded?.reference?.outputs ?? []).filter(o => o.probe === true).map(o => o.name)
+            let probes = la.model.probes !== undefined && lb.model.probes !== undefined ? (recordedProbes.length > 0 ? recordedProbes : [...la.model.probes]) : []
+            let oa: TensorData[]; let ob: TensorData[]
+            try {
+              oa = await la.model.run(inputs, probes.length > 0 ? probes : undefined)
+              ob = await lb.model.run(inputs, probes.length > 0 ? probes : undefined)
+            } catch (e) {
+              if (probes.length === 0) throw e
+              probes = []
+              oa = await la.model.run(inputs)
+              ob = await lb.model.run(inputs)
+            }
             const checks = new Map((recorded?.reference?.outputs ?? []).map(o => [o.name, o.check]))
             const legacy = recorded !== undefined && recorded.reference === undefined && record !== null ? record.tolerance : undefined
             const runtime = { id: la.runtime.id, version: la.open.version, backend: la.open.backend }
-            models.push({ path, status: 'compared', reason: null, inputs: source, runtime, outputs: compareAll(oa, ob, checks, legacy) })
+            const probeSet = new Set(probes)
+            const outputs = compareAll(oa, ob, checks, legacy).map(o => probeSet.has(o.name) ? { ...o, probe: true } : o)
+            models.push({ path, status: 'compared', reason: null, inputs: source, runtime, outputs })
           } finally { lb.model.dispose() }
         } finally { la.model.dispose() }
         progress('done')

@@ -117,10 +117,12 @@ export async function checkVerification (options: CheckOptions): Promise<Verific
       const sameRuntime = recordedBy.fingerprint !== undefined && recordedBy.fingerprint === runtime.fingerprint
       try {
         progress('run', m.path, i)
-        const actual = await loaded.model.run(inputs)
+        const probes = (m.reference?.outputs ?? []).filter(o => o.probe === true).map(o => o.name)
+        const canProbe = loaded.model.probes !== undefined
+        const actual = await loaded.model.run(inputs, canProbe && probes.length > 0 ? probes : undefined)
         const outputs = m.reference === undefined
           ? legacyOutputs(kept, actual, tolerance)
-          : checkedOutputs(m, kept, actual, sameRuntime, override)
+          : checkedOutputs(m, kept, actual, sameRuntime, override, canProbe)
         const pass = outputs.every(o => o.pass)
         const check: ModelCheck = { path: m.path, status: pass ? 'pass' : 'fail', outputs }
         models.push(runtime.id === 'tfjs' && m.runtime === undefined ? check : { ...check, runtime, recordedBy, sameRuntime })
@@ -160,7 +162,15 @@ function legacyOutputs (expected: readonly TensorData[], actual: readonly Tensor
   return pairUp(expected, actual, (e, a) => checkLegacy(e, a, tol))
 }
 
-function checkedOutputs (m: Recorded, kept: readonly TensorData[], actual: readonly TensorData[], sameRuntime: boolean, override: Tolerance | undefined): OutputResult[] {
+function checkedOutputs (m: Recorded, kept: readonly TensorData[], actual: readonly TensorData[], sameRuntime: boolean, override: Tolerance | undefined, canProbe: boolean): OutputResult[] {
   const refs = m.reference!.outputs.map((r, i) => ({ ...r, keptData: kept[i]! }))
-  return pairUp(refs, actual, (r, a) => checkOutput(r, r.keptData, a, sameRuntime, override))
+  const checked = pairUp(refs.filter(r => canProbe || r.probe !== true), actual, (r, a) => {
+    const out = checkOutput(r, r.keptData, a, sameRuntime, override)
+    return r.probe === true ? { ...out, probe: true } : out
+  })
+  if (canProbe) return checked
+  // A runtime that cannot fetch intermediate tensors checks the outputs alone.
+  return [...checked, ...refs.filter(r => r.probe === true).map((r): OutputResult => ({
+    name: r.name, rule: 'none', pass: true, skipped: true, probe: true, maxAbsDiff: NaN, relDiff: NaN, atol: 0, rtol: 0, elements: 0, sampled: r.sample !== null, identical: false, maxAllowedExcess: 0, note: 'an intermediate tensor this runtime cannot fetch'
+  }))]
 }

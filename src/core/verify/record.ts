@@ -137,7 +137,18 @@ export async function recordVerification (options: RecordOptions): Promise<Verif
           }
           progress('run', m.path)
           const t0 = Date.now()
-          outputs = await loaded.model.run(inputs)
+          let probes = [...(loaded.model.probes ?? [])]
+          let all: TensorData[]
+          try {
+            all = await loaded.model.run(inputs, probes.length > 0 ? probes : undefined)
+          } catch (e) {
+            if (probes.length === 0) throw e
+            // A probe the runtime cannot fetch must not cost the record: run the outputs alone.
+            probes = []
+            all = await loaded.model.run(inputs)
+          }
+          outputs = all.slice(0, all.length - probes.length)
+          const probed = all.slice(all.length - probes.length).filter(t => t.dtype === 'float32')
           const ran = Date.now() - t0
           const measure = options.measure ?? 'auto'
           const wanted = measure === 'always' || (measure === 'auto' && ran <= MEASURE_MAX_RUN_MS && (m.bytes ?? 0) <= MEASURE_MAX_BYTES)
@@ -145,9 +156,9 @@ export async function recordVerification (options: RecordOptions): Promise<Verif
           const discrete = loaded.model.discreteOutputs
           if (alt !== undefined) {
             progress('second-backend', m.path)
-            second = await secondOpinion(seconds, alt, options, m, loaded, inputs)
+            second = await secondOpinion(seconds, alt, options, m, loaded, inputs, probed.map(t => t.name))
           }
-          const record = await referenceOf(options.sink, inputs, outputs, given === undefined ? specs : null, keepBudget(m.bytes, outputs.length), second, discrete, options.tolerance)
+          const record = await referenceOf(options.sink, inputs, outputs, probed, given === undefined ? specs : null, keepBudget(m.bytes, outputs.length + probed.length), second, discrete, options.tolerance)
           const runtime = runtimeRecord(loaded)
           if (runtime.id === 'tfjs') tfjs ??= { backend: runtime.backend, version: runtime.version }
           models.push({ path: m.path, status: 'recorded', inputs: record.inputCids, outputs: record.outputs.map(o => o.kept), runtime, reference: { generated: record.generated, inputDigests: record.digests, outputs: record.outputs } })
@@ -168,7 +179,7 @@ export async function recordVerification (options: RecordOptions): Promise<Verif
 }
 
 /** The same inputs on another backend of the same runtime; undefined when it cannot run there. */
-async function secondOpinion (seconds: Map<string, Runtimes>, backend: string, options: RecordOptions, m: RecordOptions['models'][number], first: Loaded, inputs: readonly TensorData[]): Promise<{ backend: string, outputs: TensorData[] } | undefined> {
+async function secondOpinion (seconds: Map<string, Runtimes>, backend: string, options: RecordOptions, m: RecordOptions['models'][number], first: Loaded, inputs: readonly TensorData[], probes: readonly string[]): Promise<{ backend: string, outputs: TensorData[] } | undefined> {
   let rts = seconds.get(backend)
   if (rts === undefined) {
     rts = new Runtimes({ backend, python: options.python, customObjects: options.customObjects })
@@ -182,7 +193,7 @@ async function secondOpinion (seconds: Map<string, Runtimes>, backend: string, o
   }
   try {
     if (other.runtime.id !== first.runtime.id || other.open.backend === first.open.backend) return undefined
-    return { backend: other.open.backend, outputs: await other.model.run(inputs) }
+    return { backend: other.open.backend, outputs: await other.model.run(inputs, probes.length > 0 ? probes : undefined) }
   } catch {
     return undefined
   } finally {
@@ -190,14 +201,15 @@ async function secondOpinion (seconds: Map<string, Runtimes>, backend: string, o
   }
 }
 
-async function referenceOf (sink: ObjectWriter, inputs: readonly TensorData[], outputs: readonly TensorData[], specs: GeneratedInputSpec[] | null,
+async function referenceOf (sink: ObjectWriter, inputs: readonly TensorData[], outputs: readonly TensorData[], probes: readonly TensorData[], specs: GeneratedInputSpec[] | null,
   budget: number, second: { backend: string, outputs: TensorData[] } | undefined, discrete: LoadedModel['discreteOutputs'], given: Tolerance | undefined):
   Promise<{ inputCids: CID[], digests: string[], generated: { generator: string, seed: number, specs: GeneratedInputSpec[] } | null, outputs: OutputReference[] }> {
   const inputCids: CID[] = []
   if (specs === null) for (const t of inputs) inputCids.push(await storeTensorData(sink, t))
   const refs: OutputReference[] = []
-  for (const [i, t] of outputs.entries()) {
-    const other = second?.outputs.find(o => o.name === t.name) ?? second?.outputs[i]
+  for (const [i, t] of [...outputs, ...probes].entries()) {
+    const probe = i >= outputs.length
+    const other = second?.outputs.find(o => o.name === t.name) ?? (probe ? undefined : second?.outputs[i])
     const check = deriveCheck(t, {
       ...(given !== undefined ? { given } : {}),
       ...(second !== undefined && other !== undefined ? { measured: { backend: second.backend, output: other } } : {}),
@@ -206,7 +218,8 @@ async function referenceOf (sink: ObjectWriter, inputs: readonly TensorData[], o
     // Seeded per output so that two outputs of one model do not sample the same positions.
     const keep = keepOf(t, budget, (DEFAULT_SEED + i + 1) >>> 0)
     const kept = await storeTensorData(sink, keep.tensor)
-    refs.push({ name: t.name, dtype: t.dtype, shape: [...t.shape], sha256: sha256Hex(t.data), kept, sample: keep.sample, stats: statsOf(t), check })
+    const ref: OutputReference = { name: t.name, dtype: t.dtype, shape: [...t.shape], sha256: sha256Hex(t.data), kept, sample: keep.sample, stats: statsOf(t), check }
+    refs.push(probe ? { ...ref, probe: true } : ref)
   }
   return {
     inputCids,

@@ -268,6 +268,8 @@ export interface OutputResult {
   readonly dtypeMismatch?: { expected: string, actual: string }
   readonly missing?: 'actual' | 'expected'
   readonly nonFinite?: boolean
+  /** An intermediate tensor recorded beside the outputs (OutputReference.probe). */
+  readonly probe?: boolean
   /** Largest |a − e| − (atol + rtol·|e|) (≤ 0 passes): kept for the legacy report shape. */
   readonly maxAllowedExcess: number
 }

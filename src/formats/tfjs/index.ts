@@ -161,7 +161,8 @@ export const tfjsRuntime: ModelRuntime = {
         return {
           get inputs () { return inputSignature(loaded) },
           ...(loaded.kind === 'graph' && loaded.discrete !== undefined ? { discreteOutputs: loaded.discrete } : {}),
-          run: async inputs => await runModel(rt, loaded, inputs),
+          probes: loaded.kind === 'graph' ? loaded.probes ?? [] : [],
+          run: async (inputs, probes) => await runModel(rt, loaded, inputs, probes),
           dispose: () => { loaded.model.dispose() }
         }
       }

@@ -65,7 +65,7 @@ export function readFileIOHandler (_rt: LoadedRuntime, jsonPath: string, readFil
   return { load: async (): Promise<TF.io.ModelArtifacts> => await loadArtifacts(jsonPath, readFile) }
 }
 
-export type LoadedModel = { kind: 'layers', model: TF.LayersModel } | { kind: 'graph', model: TF.GraphModel, discrete?: ReadonlyMap<string, string> }
+export type LoadedModel = { kind: 'layers', model: TF.LayersModel } | { kind: 'graph', model: TF.GraphModel, discrete?: ReadonlyMap<string, string>, probes?: readonly string[] }
 
 /** Ops whose results are discrete choices: a rounding difference upstream can flip them. */
 const DISCRETE_OPS = /^(NonMaxSuppressionV\d|TopKV2|ArgMax|ArgMin|Where|Unique|Bincount|DenseBincount|SparseToDense)$/
@@ -98,6 +98,42 @@ export function discreteUpstream (topology: unknown, outputs: readonly string[])
     if (found.length > 0) out.set(name, found.sort().join(', '))
   }
   return out
+}
+
+/**
+ * The continuous tensors that feed the discrete ops upstream of a graph's outputs (NMS boxes and
+ * scores, the values top-k and argmax choose from), as `node:index` names. A small change of a weight
+ * often moves no discrete choice, so the outputs do not show it; these tensors do. Recorded beside
+ * the outputs as probes.
+ */
+export function discreteProbes (topology: unknown, outputs: readonly string[]): string[] {
+  const nodes = isRecord(topology) && Array.isArray(topology.node) ? topology.node as unknown[] : []
+  const byName = new Map<string, { op: string, input: string[] }>()
+  for (const n of nodes) {
+    if (!isRecord(n) || typeof n.name !== 'string') continue
+    byName.set(n.name, { op: typeof n.op === 'string' ? n.op : '', input: Array.isArray(n.input) ? n.input.filter((x): x is string => typeof x === 'string') : [] })
+  }
+  const probes: string[] = []
+  const seen = new Set<string>()
+  const stack = outputs.map(o => o.split(':')[0] ?? o)
+  while (stack.length > 0) {
+    const n = stack.pop()!
+    if (seen.has(n)) continue
+    seen.add(n)
+    const node = byName.get(n)
+    if (node === undefined) continue
+    if (DISCRETE_OPS.test(node.op)) {
+      // The values chosen from: NMS's boxes and scores, the first operand of the others.
+      const fed = /^NonMaxSuppression/.test(node.op) ? node.input.slice(0, 2) : node.input.slice(0, 1)
+      for (const i of fed) {
+        const [name, index] = (i.startsWith('^') ? i.slice(1) : i).split(':')
+        const probe = `${name ?? i}:${index ?? '0'}`
+        if (!probes.includes(probe) && !outputs.includes(probe) && !outputs.includes(name ?? i)) probes.push(probe)
+      }
+    }
+    for (const i of node.input) stack.push((i.startsWith('^') ? i.slice(1) : i).split(':')[0] ?? i)
+  }
+  return probes.sort()
 }
 
 /**
@@ -139,7 +175,7 @@ export async function loadModel (rt: LoadedRuntime, jsonPath: string, readFile: 
     const handler: TF.io.IOHandler = { load: async () => await loadArtifacts(jsonPath, readFile, jsonBytes) }
     if (kind === 'layers') return { kind, model: await rt.tf.loadLayersModel(handler) }
     const model = await rt.tf.loadGraphModel(handler)
-    return { kind, model, discrete: discreteUpstream(json.modelTopology, model.outputNodes) }
+    return { kind, model, discrete: discreteUpstream(json.modelTopology, model.outputNodes), probes: discreteProbes(json.modelTopology, model.outputNodes) }
   } catch (e) {
     // Errors raised by TF.js itself (bad topology, weights not matching the manifest): the model
     // files are at fault. mvc errors (ours, or readFile's missing objects) pass through.
@@ -341,7 +377,7 @@ async function loadInPlace (rt: LoadedRuntime, kind: ModelKind, json: Record<str
     tf.dispose(Object.values(weightMap))
     throw e
   }
-  return { kind, model, discrete: discreteUpstream(json.modelTopology, model.outputNodes) }
+  return { kind, model, discrete: discreteUpstream(json.modelTopology, model.outputNodes), probes: discreteProbes(json.modelTopology, model.outputNodes) }
 }
 
 function embeddingBound (layer: TF.layers.Layer): number | undefined {
@@ -455,11 +491,12 @@ function needsAsync (e: unknown): boolean {
  * graphs with control flow / dynamic ops) and returns the outputs as TensorData named after the
  * model's output names, in order. Every tensor it creates is disposed, also when inference fails.
  */
-export async function runModel (rt: LoadedRuntime, m: LoadedModel, inputs: readonly TensorData[]): Promise<TensorData[]> {
+export async function runModel (rt: LoadedRuntime, m: LoadedModel, inputs: readonly TensorData[], extra: readonly string[] = []): Promise<TensorData[]> {
+  if (extra.length > 0 && m.kind !== 'graph') throw new InvalidArgumentError('only graph models have probes', {})
   await activate(rt)
   const tf = rt.tf
   const bound = bindInputs(inputSignature(m), inputs)
-  const names = outputNames(m)
+  const names = [...outputNames(m), ...extra]
   let outputs: TF.Tensor[] = []
   try {
     if (m.kind === 'layers') {
