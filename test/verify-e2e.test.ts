@@ -71,7 +71,7 @@ async function wideGraph (dir: string, n: number, m: number): Promise<void> {
   await writeFile(join(dir, 'group1-shard1of1.bin'), f32(seeded(n * m, 11, 0.2)))
 }
 
-/** boxes[-1, 4], scores[-1] → NonMaxSuppressionV3 (max 3, IoU 0.5, score 0) → Identity: indices after NMS. */
+/** boxes[-1, 4], sigmoid(scores[-1]) → NonMaxSuppressionV3 (max 3, IoU 0.5, score 0) → Identity: indices after NMS; Identity_1: the sigmoid. */
 async function nmsGraph (dir: string): Promise<void> {
   await mkdir(dir, { recursive: true })
   const json = {
@@ -83,7 +83,7 @@ async function nmsGraph (dir: string): Promise<void> {
         constNode('max_out', [], 'DT_INT32'),
         constNode('iou', []),
         constNode('score_min', []),
-        { name: 'nms', op: 'NonMaxSuppressionV3', input: ['boxes', 'scores', 'max_out', 'iou', 'score_min'], attr: { T: FLOAT } },
+        { name: 'nms', op: 'NonMaxSuppressionV3', input: ['boxes', 'Sig', 'max_out', 'iou', 'score_min'], attr: { T: FLOAT } },
         { name: 'Identity', op: 'Identity', input: ['nms'], attr: { T: { type: 'DT_INT32' } } },
         { name: 'Sig', op: 'Sigmoid', input: ['scores'], attr: { T: FLOAT } },
         { name: 'Identity_1', op: 'Identity', input: ['Sig'], attr: { T: FLOAT } }
@@ -151,7 +151,7 @@ test('a large output is kept as a seeded sample with its digest and statistics (
   } finally { await repo.close() }
 })
 
-test('outputs after non-max suppression are recognised from the graph and get a rule that fits them', { timeout: 120_000 }, async () => {
+test('outputs after non-max suppression are recognised from the graph and get a rule that fits them; the values NMS chooses from are probed', { timeout: 120_000 }, async () => {
   const { dir, repo } = await newRepo()
   try {
     await nmsGraph(join(dir, 'model'))
@@ -163,6 +163,9 @@ test('outputs after non-max suppression are recognised from the graph and get a 
     assert.match(byName.get('Identity')!.note ?? '', /NonMaxSuppressionV3/)
     assert.equal(byName.get('Identity_1')!.rule, 'allclose', 'not downstream of NMS')
     assert.equal(byName.get('Identity_1')!.basis, 'fallback')
+    // The scores NMS chooses from are recorded as a probe (inputs and constants never are).
+    const probes = m.reference!.outputs.filter(o => o.probe === true).map(o => o.name)
+    assert.deepEqual(probes, ['Sig:0'])
     const r = await repo.verify({ rev: 'v1', backend: 'cpu' })
     assert.equal(r.pass, true)
   } finally { await repo.close() }

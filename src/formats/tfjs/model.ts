@@ -128,6 +128,9 @@ export function discreteProbes (topology: unknown, outputs: readonly string[]): 
       for (const i of fed) {
         const [name, index] = (i.startsWith('^') ? i.slice(1) : i).split(':')
         const probe = `${name ?? i}:${index ?? '0'}`
+        // Inputs and constants say nothing about the model's behaviour that the record lacks.
+        const op = byName.get(name ?? i)?.op
+        if (op === undefined || op === 'Placeholder' || op === 'Const') continue
         if (!probes.includes(probe) && !outputs.includes(probe) && !outputs.includes(name ?? i)) probes.push(probe)
       }
     }
