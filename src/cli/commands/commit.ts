@@ -27,7 +27,7 @@ export function commitCommand (io: Io): CommandModule<GlobalArgs, Args> {
     builder: y => verifyOptions(y, 'record reference inputs and outputs of each TF.js model')
       .positional('path', { type: 'string', describe: 'file or folder to commit' })
       .option('inputs', { type: 'string', describe: 'reference inputs instead of generated ones: a JSON file ({ "inputs": [{ name?, shape, dtype, values }] }), a NumPy .npy (one input) or .npz (one array per input, named after the inputs or in order)' })
-      .option('measure', { type: 'string', choices: ['auto', 'always', 'never'], describe: 'run the reference inputs on a second backend to measure each output\'s tolerance for other runtimes: auto (default) when the first run took ≤ 0.5 s and the model is ≤ 128 MiB' })
+      .option('measure', { type: 'string', choices: ['auto', 'always', 'never'], describe: 'run the reference inputs on a second backend to measure each output\'s tolerance for other runtimes: auto (default) when the first run took ≤ 150 ms and the model is ≤ 128 MiB (the cpu backend is 10–50× slower than wasm)' })
       .option('require-verify', { type: 'boolean', default: false, describe: 'fail instead of committing when a model cannot be loaded and run' })
       .option('message', { alias: 'm', type: 'string', demandOption: true, describe: 'what this version is' })
       .option('allow-empty', { type: 'boolean', default: false, describe: 'create a version even if nothing changed' })

@@ -31,7 +31,7 @@ export const MIN_KEEP = 64
 export const MAX_KEEP = 4096
 
 /** `measure: 'auto'` runs the second backend only when the first run took at most this long… */
-export const MEASURE_MAX_RUN_MS = 500
+export const MEASURE_MAX_RUN_MS = 150
 /** …and the model is at most this large (the second backend holds a second copy of it). */
 export const MEASURE_MAX_BYTES = 128 * 1024 * 1024
 
@@ -62,7 +62,7 @@ export interface VerifySettings {
   readonly customObjects?: readonly string[]
   /**
    * Commit only: run the inputs on a second backend to measure each output's tolerance: 'auto' (default)
-   * when the first run took ≤ 500 ms and the model is ≤ 128 MiB, 'always', or 'never'.
+   * when the first run took ≤ 150 ms and the model is ≤ 128 MiB, 'always', or 'never'.
    */
   readonly measure?: 'auto' | 'always' | 'never'
   readonly onProgress?: (p: VerifyProgress) => void
@@ -213,7 +213,8 @@ async function referenceOf (sink: ObjectWriter, inputs: readonly TensorData[], o
     const check = deriveCheck(t, {
       ...(given !== undefined ? { given } : {}),
       ...(second !== undefined && other !== undefined ? { measured: { backend: second.backend, output: other } } : {}),
-      ...(discrete?.get(t.name) !== undefined ? { discrete: discrete.get(t.name) } : {})
+      // Probes feed discrete ops and often come from thresholds themselves: they get the discrete rules.
+      ...(probe ? { discrete: 'the ops that feed a discrete choice (probe)' } : discrete?.get(t.name) !== undefined ? { discrete: discrete.get(t.name) } : {})
     })
     // Seeded per output so that two outputs of one model do not sample the same positions.
     const keep = keepOf(t, budget, (DEFAULT_SEED + i + 1) >>> 0)
