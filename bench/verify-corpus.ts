@@ -202,7 +202,7 @@ async function cross (dir: string, name: string): Promise<CrossResult> {
     const rules: Record<string, number> = {}
     for (const o of m1.reference!.outputs) { const k = `${o.check.rule}/${o.check.basis}`; rules[k] = (rules[k] ?? 0) + 1 }
     // What the record of mvc 0.1 stored: every input and output tensor whole.
-    const legacyBytes = m1.reference!.outputs.reduce((n, o) => n + 4 * o.shape.reduce((a, b) => a * b, 1), 0) +
+    const legacyBytes = m1.reference!.outputs.filter(o => o.probe !== true).reduce((n, o) => n + 4 * o.shape.reduce((a, b) => a * b, 1), 0) +
       (m1.reference!.generated?.specs ?? []).reduce((n, s) => n + (s.dtype === 'bool' ? 1 : 4) * s.shape.reduce((a, b) => a * b, 1), 0)
     const same = await verifyOrReport(repo, 'v1', 'wasm')
     const sameRuntimeFails = outputsOf(same).filter(o => !o.pass).length
