@@ -235,7 +235,7 @@ test('progress: each model is reported as it is loaded and run (model i of n, el
     await cp(fixtureDir('dense'), join(dir, 'model', 'a'), { recursive: true })
     await cp(fixtureDir('conv-bn'), join(dir, 'model', 'b'), { recursive: true })
     const seen: VerifyProgress[] = []
-    await repo.commit({ path: join(dir, 'model'), message: 'two', verify: { backend: 'cpu', onProgress: p => seen.push(p) }, code: false })
+    await repo.commit({ path: join(dir, 'model'), message: 'two', verify: { backend: 'cpu', measure: 'always', onProgress: p => seen.push(p) }, code: false })
     assert.deepEqual(seen.filter(p => p.phase === 'load').map(p => [p.model, p.index, p.total]), [['a/model.json', 1, 2], ['b/model.json', 2, 2]])
     assert.ok(seen.some(p => p.phase === 'second-backend'), 'the second backend is reported too')
     const checked: VerifyProgress[] = []

@@ -131,17 +131,32 @@ export function describeRecorded (m: ModelVerification, record: VerificationReco
   return `recorded (${inputs}, ${outs.length} output${outs.length === 1 ? '' : 's'}${probes > 0 ? ` + ${probes} probe${probes === 1 ? '' : 's'}` : ''}, ${by}; elsewhere: ${across})`
 }
 
-/** A progress line for verification (model i of n, phase, elapsed), drawn on a terminal only. */
+/**
+ * A progress line for verification (model i of n, phase, elapsed), drawn on a terminal only and
+ * redrawn every half second so that the elapsed time moves while a large model loads or runs.
+ */
 export function verifyProgress (io: Io, what: string): { onProgress: (p: VerifyProgress) => void, done: () => void } {
   if (!io.tty) return { onProgress: () => {}, done: () => {} }
-  let drawn = false
   const words: Record<VerifyProgress['phase'], string> = { load: 'loading', run: 'running', 'second-backend': 'measuring on a second backend', done: 'done' }
+  let last: { p: VerifyProgress, at: number } | undefined
+  let timer: NodeJS.Timeout | undefined
+  const draw = (): void => {
+    if (last === undefined) return
+    const elapsed = last.p.elapsedMs + (Date.now() - last.at)
+    process.stderr.write(`\r${what} model ${last.p.index} of ${last.p.total} (${last.p.model}): ${words[last.p.phase]}, ${(elapsed / 1000).toFixed(1)} s\x1b[K`)
+  }
   return {
     onProgress: p => {
-      drawn = true
-      process.stderr.write(`\r${what} model ${p.index} of ${p.total} (${p.model}): ${words[p.phase]}, ${(p.elapsedMs / 1000).toFixed(1)} s\x1b[K`)
+      last = { p, at: Date.now() }
+      draw()
+      if (timer === undefined) { timer = setInterval(draw, 500); timer.unref() }
     },
-    done: () => { if (drawn) process.stderr.write('\r\x1b[K') }
+    done: () => {
+      if (timer !== undefined) clearInterval(timer)
+      timer = undefined
+      if (last !== undefined) process.stderr.write('\r\x1b[K')
+      last = undefined
+    }
   }
 }
 
