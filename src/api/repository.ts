@@ -26,7 +26,8 @@ import { show, type ShowResult } from '../core/show.js'
 import * as nameRefs from '../core/names.js'
 import { resolveRev } from '../core/refs.js'
 import { fsck, type FsckReport } from '../core/fsck.js'
-import { verifyVersion, type CheckSettings, type VerificationReport, type VerifySettings } from '../core/verify/index.js'
+import type { OutputsDiff } from '../core/diff/outputs.js'
+import { verifyVersion, type CheckSettings, type VerificationReport, type VerifyProgress, type VerifySettings } from '../core/verify/index.js'
 import { ensureLocal } from '../core/partial.js'
 import { saveArtifacts, versionArtifacts } from '../core/artifacts.js'
 import { addRemoteConfig, listRemoteConfigs, removeRemoteConfig, type RemoteConfig } from '../core/remotes.js'
@@ -109,10 +110,14 @@ export interface VerifyArgs {
   readonly require?: boolean
   /** Run with this runtime when it can ('tfjs', 'python-tensorflow'). */
   readonly runtime?: string
-  /** The Python interpreter for the python-tensorflow runtime (default MVC_PYTHON, else python3). */
+  /** The Python interpreter for the python-tensorflow runtime. */
   readonly python?: string
-  /** Files registering custom classes: Python modules, or JS modules calling tf.serialization.registerClass. */
+  /** Files registering custom classes. */
   readonly customObjects?: readonly string[]
+  /** Commit only: measure each output's tolerance on a second backend: 'auto' (default), 'always', 'never'. */
+  readonly measure?: 'auto' | 'always' | 'never'
+  /** Called as each model is loaded and run (model i of n, elapsed). */
+  readonly onProgress?: (p: VerifyProgress) => void
 }
 
 /** Lineage fields given outright; `data` and `code` must have the shapes of docs/design.md, "Lineage". */
@@ -253,7 +258,7 @@ function verifySettings (v: boolean | VerifyArgs | undefined): VerifySettings | 
 
 function checkSettings (v: boolean | VerifyArgs | undefined): CheckSettings | undefined {
   const s = verifySettings(v)
-  return s === undefined ? undefined : { backend: s.backend, tolerance: s.tolerance, runtime: s.runtime, python: s.python, customObjects: s.customObjects }
+  return s === undefined ? undefined : { backend: s.backend, tolerance: s.tolerance, runtime: s.runtime, python: s.python, customObjects: s.customObjects, onProgress: s.onProgress }
 }
 
 /** Lineage given to the API, checked: `data` and `code` must parse as the documented shapes. */
@@ -315,7 +320,7 @@ export class Repository {
     const s = await this.verifyDefaults(v)
     if (s === undefined) return undefined
     const given = typeof v === 'object' ? v : {}
-    return { backend: s.backend, runtime: s.runtime, python: s.python, customObjects: s.customObjects, tolerance: given.tolerance }
+    return { backend: s.backend, runtime: s.runtime, python: s.python, customObjects: s.customObjects, tolerance: given.tolerance, onProgress: s.onProgress }
   }
 
   /** A tracked path as the repository names it: absolute paths are made relative to the root; others are taken as given (relative to the root). */
@@ -428,6 +433,20 @@ export class Repository {
     await ensureLocal(this.repo.store, args.a)
     if (args.b !== undefined) await ensureLocal(this.repo.store, args.b)
     return await tagged('diff', async () => await diff({ repo: this.repo, a: args.a, b: args.b, exactNorm: args.exactNorm, ...(args.paths !== undefined ? { paths: args.paths.map(p => this.tracked(p)) } : {}) }))
+  }
+
+  /**
+   * Behavioural diff: runs a's and b's (default: the working folder's) models on a's recorded
+   * reference inputs (or `inputs`: JSON, .npy or .npz bytes) with one runtime and reports per-output
+   * differences, and whether each stays within the tolerance a's record gives it on other runtimes.
+   * @example const d = await repo.diffOutputs({ a: 'v1', b: 'v2' }); console.log(d.changed)
+   */
+  async diffOutputs (args: { a: string, b?: string, inputs?: Uint8Array, backend?: BackendName, runtime?: string, python?: string, customObjects?: readonly string[], onProgress?: (p: VerifyProgress) => void }): Promise<OutputsDiff> {
+    if (typeof args.a !== 'string') throw new TypeError('diffOutputs: a must be a revision string')
+    const { diffOutputs } = await import('../core/diff/outputs.js')
+    await ensureLocal(this.repo.store, args.a)
+    if (args.b !== undefined) await ensureLocal(this.repo.store, args.b)
+    return await tagged('diff', async () => await diffOutputs({ ...args, repo: this.repo }))
   }
 
   /** Tags, sorted by name (numeric-aware: 1.9.0 before 1.10.0), with their versions. */

@@ -110,7 +110,7 @@ function parseJsonObject (bytes: Uint8Array, jsonPath: string): Record<string, u
 }
 
 /** Resolves a weightsManifest path against the model.json folder, refusing URLs and anything that escapes. */
-function resolveShardPath (jsonPath: string, shard: string): string {
+export function resolveShardPath (jsonPath: string, shard: string): string {
   if (/^[a-z][a-z0-9+.-]*:/i.test(shard)) {
     throw new InvalidModelError(`${jsonPath}: weight path ${JSON.stringify(shard)} is a URL; mvc only reads weights stored beside model.json`, { path: jsonPath, shard })
   }
