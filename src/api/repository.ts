@@ -7,7 +7,7 @@ import { userInfo, hostname } from 'node:os'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import type * as TF from '@tensorflow/tfjs'
-import { InvalidArgumentError, isMvcError } from '../errors.js'
+import { InvalidArgumentError, isMvcError, toMvcError } from '../errors.js'
 import { parseCodeLineage, parseDataLineage, type ParamValue } from '../format/lineage.js'
 import type { Author } from '../format/objects.js'
 import type { Tolerance } from '../format/verification.js'
@@ -42,7 +42,8 @@ export type { CloneResult, PullResult }
 async function tagged<T> (caller: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn()
-  } catch (err) {
+  } catch (thrown) {
+    const err = toMvcError(thrown) // a full disk or a refused permission is a typed error, not a bug
     if (isMvcError(err) && err.caller === undefined) err.caller = caller
     throw err
   }

@@ -3,7 +3,7 @@
  * documented exit code (docs/cli.md) in one place. Returns the exit code; bin/mvc.js sets it.
  */
 import yargs from 'yargs'
-import { ExitCode, InputNotFoundError, UsageError, exitCodeFor, isMvcError } from '../api/index.js'
+import { ExitCode, InputNotFoundError, UsageError, exitCodeFor, isMvcError, toMvcError } from '../api/index.js'
 import { processIo, type GlobalArgs, type Io } from './output.js'
 import { initCommand } from './commands/init.js'
 import { commitCommand } from './commands/commit.js'
@@ -67,7 +67,7 @@ export async function main (argv: string[], base: Io = processIo): Promise<numbe
     .alias('h', 'help')
     .version()
     .wrap(Math.min(100, process.stdout.columns ?? 100))
-    .epilogue('Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 not a repository or unsupported format, 4 unknown revision, 5 corrupt or missing object, 6 repository locked, 7 conflict, 8 bad input, 9 verification failed, 10 remote error, 11 authentication refused. See docs/cli.md.')
+    .epilogue('Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 not a repository or unsupported format, 4 unknown revision, 5 corrupt or missing object, 6 repository locked, 7 conflict, 8 bad input, 9 verification failed, 10 remote error, 11 authentication refused, 12 disk full, read-only or permission denied. See docs/cli.md.')
     .exitProcess(false)
     .fail((msg: string | null, err: Error | undefined) => {
       if (err !== undefined && err !== null) throw err
@@ -81,7 +81,9 @@ export async function main (argv: string[], base: Io = processIo): Promise<numbe
   }
 }
 
-function report (io: Io, err: unknown, argv: string[]): number {
+function report (io: Io, thrown: unknown, argv: string[]): number {
+  // A full disk, a read-only file system, a refused permission: faults of the environment, typed.
+  const err = toMvcError(thrown)
   const code = exitCodeFor(err)
   const json = argv.includes('--json')
   if (isMvcError(err)) {
