@@ -26,6 +26,7 @@ export type { VerificationReport, ModelCheck, OutputComparison } from '../core/v
 export type { FetchResult, PushResult, RefChange } from '../core/sync.js'
 export type { ProgressFn, TransferProgress } from '../core/transfer.js'
 export type { FsckReport } from '../core/fsck.js'
+export type { RepairReport, RepairLoss } from '../core/repair.js'
 export type { RemoteConfig } from '../core/remotes.js'
 export type { CommitObject, Manifest, ManifestEntry, FileObject, Author, ModelContract, TensorContract } from '../format/objects.js'
 export type { DataLineage, CodeLineage, EnvironmentLineage, ParamValue } from '../format/lineage.js'

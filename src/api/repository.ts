@@ -23,6 +23,7 @@ import { show, type ShowResult } from '../core/show.js'
 import * as nameRefs from '../core/names.js'
 import { resolveRev } from '../core/refs.js'
 import { fsck, type FsckReport } from '../core/fsck.js'
+import { repair, type RepairReport } from '../core/repair.js'
 import { verifyVersion, type CheckSettings, type VerificationReport, type VerifySettings } from '../core/verify/index.js'
 import { ensureLocal } from '../core/partial.js'
 import { saveArtifacts, versionArtifacts } from '../core/artifacts.js'
@@ -216,6 +217,16 @@ export class Repository {
    */
   static async init (options: { dir?: string } = {}): Promise<{ root: string, created: boolean }> {
     return await tagged('init', async () => await initRepo(options.dir ?? '.'))
+  }
+
+  /**
+   * Rebuilds the repository's index from its pack files and what the old index still holds, keeping the
+   * old one aside (docs/design.md, "Repair"). Works when the repository cannot be opened. `dryRun`
+   * reports without changing anything.
+   * @example const r = await Repository.repair({ dir: '.' }); if (!r.ok) console.log(r.lost)
+   */
+  static async repair (options: { dir?: string, dryRun?: boolean, onProgress?: (stage: string, done: number, total: number) => void } = {}): Promise<RepairReport> {
+    return await tagged('repair', async () => await repair({ dir: options.dir ?? '.', dryRun: options.dryRun, onProgress: options.onProgress }))
   }
 
   /**

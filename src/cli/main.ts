@@ -24,6 +24,7 @@ import { cloneCommand } from './commands/clone.js'
 import { serveCommand } from './commands/serve.js'
 import { diffCommand } from './commands/diff.js'
 import { fsckCommand } from './commands/fsck.js'
+import { repairCommand } from './commands/repair.js'
 
 export async function main (argv: string[], base: Io = processIo): Promise<number> {
   let exitCode: number = ExitCode.ok
@@ -50,6 +51,7 @@ export async function main (argv: string[], base: Io = processIo): Promise<numbe
     .command(checkoutCommand(io))
     .command(verifyCommand(io))
     .command(fsckCommand(io))
+    .command(repairCommand(io))
     .command(tagCommand(io))
     .command(aliasCommand(io))
     .command(branchCommand(io))
