@@ -97,6 +97,8 @@ export interface CommitArgs {
   readonly path?: string
   readonly message: string
   readonly allowEmpty?: boolean
+  /** Commit a file that claims to be a model but is invalid (a truncated model.json) as a plain file, with a warning, instead of failing with INVALID_MODEL. */
+  readonly allowInvalidModels?: boolean
   readonly author?: Author
   readonly timestamp?: number
   readonly lineage?: LineageArgs

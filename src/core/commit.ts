@@ -43,6 +43,8 @@ export interface CommitOptions {
   readonly author: Author
   readonly timestamp: number
   readonly allowEmpty?: boolean
+  /** Commit a file that claims to be a model but is invalid (a truncated model.json) as a plain file, with a warning, instead of failing with INVALID_MODEL. */
+  readonly allowInvalidModels?: boolean
   readonly lineage?: Lineage
   readonly onFile?: (rel: string, size: number) => void
   /** Record reference inputs and outputs with these settings; undefined: no verification (no runtime is loaded). */
@@ -184,9 +186,9 @@ export async function commit (options: CommitOptions): Promise<CommitResult> {
   const tx = await store.transaction()
   try {
     const cache = StatCache.for(store, rel)
-    const snap = await snapshot({ store, sink: tx, abs, cache, requireStored: true, onFile: options.onFile, formats: repo.formats }, tree)
+    const snap = await snapshot({ store, sink: tx, abs, cache, requireStored: true, onFile: options.onFile, formats: repo.formats, allowInvalidModels: options.allowInvalidModels }, tree)
     const manifest = snap.manifest.cid
-    const warnings = [...snap.models.values()].flatMap(m => m.layout.warnings.map(w => `${m.layout.path}: ${w}`))
+    const warnings = [...snap.invalidModels, ...[...snap.models.values()].flatMap(m => m.layout.warnings.map(w => `${m.layout.path}: ${w}`))]
     const base = { path: rel, manifest, stats: snap.stats, warnings }
     if (parent !== undefined && options.allowEmpty !== true) {
       const p = await readCommit(store, parent)

@@ -8,8 +8,7 @@
  */
 import { readdir } from 'node:fs/promises'
 import { CID } from 'multiformats/cid'
-import { DAG_CBOR } from '../content/block.js'
-import * as dagCbor from '@ipld/dag-cbor'
+import { DAG_CBOR, decodeCbor } from '../content/block.js'
 import { isMvcError } from '../errors.js'
 import { DiskPacks } from '../store/packs.js'
 import type { LevelObjectStore } from '../store/level-store.js'
@@ -80,8 +79,8 @@ export async function fsck (store: LevelObjectStore, onObject?: (n: number) => v
     onObject?.(objects)
     if (cid.code !== DAG_CBOR) continue
     let value: unknown
-    try { value = dagCbor.decode(data) } catch (err) {
-      corrupt.push({ cid: key, from, code: 'INVALID_OBJECT', message: `does not decode as dag-cbor: ${(err as Error).message}` })
+    try { value = decodeCbor(data, `object ${key}`) } catch (err) {
+      corrupt.push({ cid: key, from, code: 'INVALID_OBJECT', message: (err as Error).message })
       continue
     }
     // A data manifest is stored without its files: check it, don't descend.

@@ -20,9 +20,8 @@
  * Links are found generically (every CID in the decoded dag-cbor value), so new object types transfer
  * without changes here; only the commit's fields are classified.
  */
-import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
-import { DAG_CBOR, RAW, verifyBlock } from '../content/block.js'
+import { DAG_CBOR, RAW, decodeCbor, verifyBlock } from '../content/block.js'
 import { InvalidObjectError } from '../errors.js'
 import type { ObjectReader } from '../store/interface.js'
 import { pool } from '../store/async.js'
@@ -189,7 +188,7 @@ export async function negotiate (source: ObjectSource, target: ObjectTarget, roo
       if (n.missing === true) { n.bytes = bytes; n.size = bytes.length }
       if (!n.deep || !(n.missing === true || n.check)) return // a data manifest: stored, never descended into
       n.expanded = true
-      const value = dagCbor.decode<unknown>(bytes)
+      const value = decodeCbor<unknown>(bytes, `object ${n.key} from ${source.describe}`) // bounded nesting: INVALID_OBJECT, never a stack overflow
       const v = value as { type?: unknown, version?: unknown }
       if (v !== null && typeof v === 'object' && v.type === 'mvc/commit' && typeof v.version === 'number') n.version = v.version
       for (const l of objectLinks(value)) {

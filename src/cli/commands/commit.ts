@@ -4,7 +4,7 @@ import { verifyArgs, verifyOptions, type VerifyFlags } from '../verification.js'
 import { formatBytes, progress, toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
 
 interface LineageFlags { data?: string, 'data-ref'?: string, code?: string | boolean, param?: string[], metric?: string[], params?: string[], metrics?: string[] }
-interface Args extends GlobalArgs, VerifyFlags, LineageFlags { path?: string, message: string, 'allow-empty'?: boolean, inputs?: string, 'require-verify'?: boolean }
+interface Args extends GlobalArgs, VerifyFlags, LineageFlags { path?: string, message: string, 'allow-empty'?: boolean, 'allow-invalid-models'?: boolean, inputs?: string, 'require-verify'?: boolean }
 
 /** The lineage arguments of `repo.commit` from the flags. */
 function lineageArgs (a: LineageFlags): { data?: { path: string } | { ref: string }, code?: { dir?: string } | false, params: Record<string, unknown>, metrics: Record<string, unknown>, paramFiles: string[], metricFiles: string[] } {
@@ -30,6 +30,7 @@ export function commitCommand (io: Io): CommandModule<GlobalArgs, Args> {
       .option('require-verify', { type: 'boolean', default: false, describe: 'fail instead of committing when a model cannot be loaded and run' })
       .option('message', { alias: 'm', type: 'string', demandOption: true, describe: 'what this version is' })
       .option('allow-empty', { type: 'boolean', default: false, describe: 'create a version even if nothing changed' })
+      .option('allow-invalid-models', { type: 'boolean', default: false, describe: 'commit a file that claims to be a model but is invalid (a truncated model.json) as a plain file, with a warning, instead of failing (exit 8)' })
       .option('data', { type: 'string', describe: 'training data folder or file: hashed like a model (only its manifest is stored)' })
       .option('data-ref', { type: 'string', describe: 'external identifier of the training data (s3://…?versionId=…, a DVC hash), recorded as given' })
       .option('code', { type: 'string', describe: 'folder in the git repository of the training code (default: the committed path; --no-code records none)' })
@@ -42,7 +43,7 @@ export function commitCommand (io: Io): CommandModule<GlobalArgs, Args> {
         const p = progress(io, 'committing')
         let r
         try {
-          r = await repo.commit({ path: args.path, message: args.message, allowEmpty: args['allow-empty'], verify: (await verifyArgs(args)) ?? false, onFile: (_f, size) => p.tick(size), ...lineageArgs(args) })
+          r = await repo.commit({ path: args.path, message: args.message, allowEmpty: args['allow-empty'], allowInvalidModels: args['allow-invalid-models'], verify: (await verifyArgs(args)) ?? false, onFile: (_f, size) => p.tick(size), ...lineageArgs(args) })
         } finally { p.done() }
         if (args.json === true) {
           const { commit: _written, parentVersion: _pv, warnings, ...shown } = r

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises'
 import { extname, join } from 'node:path'
 import { InvalidArgumentError } from '../../errors.js'
 import type { ParamValue } from '../../format/lineage.js'
+import { parseJson } from '../../content/bounded.js'
 
 export type Values = Record<string, ParamValue>
 
@@ -192,7 +193,7 @@ export async function readValuesFile (path: string, what: 'params' | 'metrics'):
   if (ext === '.yaml' || ext === '.yml') {
     parsed = parseYamlSubset(text, path)
   } else {
-    try { parsed = JSON.parse(text) as unknown } catch (e) {
+    try { parsed = parseJson(text) } catch (e) {
       throw new InvalidArgumentError(`--${what} ${path} is not valid JSON: ${(e as Error).message}`, { path })
     }
   }
@@ -277,7 +278,7 @@ export async function readMetadata (dir: string): Promise<Metadata> {
     return none(true)
   }
   let parsed: unknown
-  try { parsed = JSON.parse(text) as unknown } catch (e) {
+  try { parsed = parseJson(text) } catch (e) {
     warnings.push(`${METADATA_FILE} is not valid JSON (${(e as Error).message}); nothing in it was recorded (it is stored as a file)`)
     return none(true)
   }

@@ -7,6 +7,8 @@ import { InvalidArgumentError, InvalidModelError, isMvcError } from '../../error
 import { bindInputs, encodeStrings, decodeTensorData, numericBytes, type InputSpec, type TensorData } from '../tensor-data.js'
 import { activate, type LoadedRuntime } from './runtime.js'
 import { loadArtifacts } from './artifacts.js'
+import { parseJson } from '../../content/bounded.js'
+import { checkLayersTopology } from './topology-check.js'
 
 function messageOf (e: unknown): string {
   return e instanceof Error ? e.message : String(e)
@@ -46,7 +48,7 @@ export function detectModelKind (json: unknown): ModelKind {
 function parseModelJson (bytes: Uint8Array, jsonPath: string): Record<string, unknown> {
   let json: unknown
   try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+    json = parseJson(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
   } catch (e) {
     throw new InvalidModelError(`${jsonPath} is not valid UTF-8 JSON: ${messageOf(e)}`, { path: jsonPath }, { cause: e })
   }
@@ -71,7 +73,10 @@ export type LoadedModel = { kind: 'layers', model: TF.LayersModel } | { kind: 'g
 export async function loadModel (rt: LoadedRuntime, jsonPath: string, readFile: ReadFile): Promise<LoadedModel> {
   await activate(rt)
   const jsonBytes = await readFile(jsonPath)
-  const kind = detectModelKind(parseModelJson(jsonBytes, jsonPath))
+  const json = parseModelJson(jsonBytes, jsonPath)
+  const kind = detectModelKind(json)
+  // A graph TF.js could never finish building would hang loadLayersModel: refuse it first.
+  if (kind === 'layers') checkLayersTopology(json.modelTopology, jsonPath)
   // Hand the handler the bytes already read instead of reading model.json twice.
   const handler: TF.io.IOHandler = { load: async () => await loadArtifacts(jsonPath, readFile, jsonBytes) }
   try {
