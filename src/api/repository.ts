@@ -495,7 +495,7 @@ export class Repository {
     return await tagged('fsck', async () => {
       const store = this.repo.store
       if (!(store instanceof LevelObjectStore)) throw new TypeError('fsck needs a LevelDB-backed store')
-      return await fsck(store, options.onObject)
+      return await fsck(store, options.onObject, this.repo.root)
     })
   }
 

@@ -11,6 +11,9 @@ import { CID } from 'multiformats/cid'
 import { DAG_CBOR, decodeCbor } from '../content/block.js'
 import { isMvcError } from '../errors.js'
 import { DiskPacks } from '../store/packs.js'
+import { listMatching } from '../store/leftovers.js'
+import { STORE_STAGING } from '../store/open.js'
+import { checkoutLeftovers } from './repo.js'
 import type { LevelObjectStore } from '../store/level-store.js'
 import { objectLinks, type LinkKind } from '../format/links.js'
 import { HEADS, META } from '../format/keys.js'
@@ -33,9 +36,14 @@ export interface FsckReport {
   /** Sealed packs that no index entry uses, and temporary packs left by interrupted writes. */
   readonly danglingPacks: string[]
   readonly tempPacks: string[]
+  /**
+   * Staging folders of interrupted operations that the command opening the repository did not remove
+   * (they belong to a live process, or to another host): stores being created or cloned, checkouts.
+   */
+  readonly staging: string[]
 }
 
-export async function fsck (store: LevelObjectStore, onObject?: (n: number) => void): Promise<FsckReport> {
+export async function fsck (store: LevelObjectStore, onObject?: (n: number) => void, root?: string): Promise<FsckReport> {
   const partial = (await store.readMeta(META.partial)) !== undefined
   const badRefs: FsckReport['badRefs'] = []
   const queue: Array<{ cid: CID, kind: LinkKind, from: string }> = []
@@ -98,7 +106,11 @@ export async function fsck (store: LevelObjectStore, onObject?: (n: number) => v
   const tempPacks = store.packs instanceof DiskPacks
     ? (await readdir(store.packs.dir).catch(() => [])).filter(n => n.startsWith('tmp-'))
     : []
+  const staging = store.packs instanceof DiskPacks
+    ? [...await listMatching(store.location, STORE_STAGING), ...(root !== undefined ? await checkoutLeftovers(root, store) : [])]
+    : []
   return {
+    staging,
     ok: missing.length === 0 && corrupt.length === 0 && badRefs.length === 0,
     refs: refs.length,
     objects,

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { IndexDamagedError, NotARepositoryError, RepositoryLockedError, UnsupportedFormatError, errnoOf } from '../errors.js'
+import { IndexDamagedError, NotARepositoryError, RepositoryLockedError, UnsupportedFormatError, errnoOf, isMvcError } from '../errors.js'
 import type { KV, KVOp } from './interface.js'
 import { DiskPacks, MemoryPacks, syncDir } from './packs.js'
 import { LevelObjectStore } from './level-store.js'
@@ -81,6 +81,7 @@ export async function storeState (dir: string): Promise<StoreState> {
 type OpenFailure = { kind: 'locked' } | { kind: 'damaged', detail: string } | { kind: 'errno', errno: string }
 
 function classifyOpenError (err: unknown): OpenFailure | undefined {
+  if (isMvcError(err)) return undefined // REPOSITORY_LOCKED after the wait: already typed
   if (isLocked(err)) return { kind: 'locked' }
   const errno = errnoOf(err)
   const cause = (err as { cause?: { code?: string, message?: string } } | undefined)?.cause
