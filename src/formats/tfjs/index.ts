@@ -20,6 +20,7 @@ import { parseModelJson, planNeedsBytes, planTensors, type ModelDescriptor, type
 import { BACKENDS, loadRuntime, type BackendName } from './runtime.js'
 import { inputSignature, loadModel, runModel } from './model.js'
 import { InvalidArgumentError, InvalidModelError } from '../../errors.js'
+import { withTimeLimit } from '../time-limit.js'
 
 export { MODEL_JSON, WEIGHTS_BIN, artifactsToFiles, filesToArtifacts, loadArtifacts, saveResult } from './artifacts.js'
 export { BACKENDS, loadRuntime, type BackendName, type LoadedRuntime } from './runtime.js'
@@ -155,10 +156,11 @@ export const tfjsRuntime: ModelRuntime = {
       backend: rt.backend,
       version: rt.tfjsVersion,
       async load (model, read): Promise<LoadedModel> {
-        const loaded = await loadModel(rt, model.path, read)
+        // In-process TF.js can loop forever on a hostile model: both steps are time-limited (time-limit.ts).
+        const loaded = await withTimeLimit(`loading ${model.path} with TensorFlow.js`, async () => await loadModel(rt, model.path, read))
         return {
           get inputs () { return inputSignature(loaded) },
-          run: async inputs => await runModel(rt, loaded, inputs),
+          run: async inputs => await withTimeLimit(`running ${model.path} with TensorFlow.js`, async () => await runModel(rt, loaded, inputs)),
           dispose: () => { loaded.model.dispose() }
         }
       }

@@ -30,12 +30,18 @@ function checkFunctional (config: Json, where: string): void {
   const layers = config.layers
   if (!Array.isArray(layers)) return
   const nodes = new Map<string, number>() // inbound nodes made so far, by layer
+  const ownNames = new Set<string>()
   const pending: Array<{ layer: string, inputs: Array<[string, number]> }> = []
   for (const l of layers) {
     if (!isRecord(l)) throw new InvalidModelError(`${where}: a layer must be an object`, { where })
-    const name = typeof l.name === 'string' ? l.name : isRecord(l.config) && typeof l.config.name === 'string' ? l.config.name : undefined
-    if (name === undefined) throw new InvalidModelError(`${where}: a layer has no name`, { where })
+    // TF.js keys the layers it created by this field, and its queue of nodes by the layer's own name
+    // (config.name): both must be there and unique, or nodes wait for a layer that never comes.
+    const name = l.name
+    if (typeof name !== 'string') throw new InvalidModelError(`${where}: a layer of a functional model has no "name"`, { where })
     if (nodes.has(name)) throw new InvalidModelError(`${where}: two layers are named ${JSON.stringify(name)}`, { where, layer: name })
+    const own = isRecord(l.config) && typeof l.config.name === 'string' ? l.config.name : name
+    if (ownNames.has(own)) throw new InvalidModelError(`${where}: two layers have the name ${JSON.stringify(own)} in their config`, { where, layer: own })
+    ownNames.add(own)
     nodes.set(name, BORN_WITH_A_NODE.has(String(l.class_name)) ? 1 : 0)
     const inbound = l.inbound_nodes ?? []
     if (!Array.isArray(inbound)) throw new InvalidModelError(`${where}: inbound_nodes of layer ${JSON.stringify(name)} must be a list`, { where, layer: name })
