@@ -1,13 +1,18 @@
 /**
- * A time limit for work that runs in this process and may never end — TF.js building or running a
- * hostile model can loop synchronously, and then no timer fires. A watchdog worker thread holds the
- * deadline; when it passes, it stops the main thread's running JavaScript through the inspector
- * protocol (`Runtime.terminateExecution`, the same thing a debugger's "pause and terminate" does). The
- * event loop then runs again, the timer set here fires and the limited promise is rejected with
- * VERIFICATION_FAILED naming what did not finish: a verification failure with its reason, never a hang.
- * The limit is MVC_VERIFY_TIMEOUT_MS (default 10 minutes, as for the Python runtime).
+ * A time limit for verification work that runs in this process (TF.js), which a hostile or broken
+ * model can keep busy forever. MVC_VERIFY_TIMEOUT_MS (default 10 minutes, as for the Python runtime).
+ *
+ * - Work that keeps yielding (slow, or waiting forever) is rejected at the limit with VERIFICATION_FAILED
+ *   naming what did not finish: a verification failure with its reason.
+ * - Work that never yields (a synchronous endless loop inside TF.js) blocks every timer. For that, a
+ *   watchdog thread holds the deadline: if the main thread has not even run its own timer 2 s after it,
+ *   the watchdog prints the same error and ends the process with SIGKILL — the one way out of a loop
+ *   that cannot be interrupted safely (stopping JavaScript from outside, as a debugger does, aborts
+ *   Node when it lands inside a callback). A killed mvc leaves the repository as a crash does: as it was
+ *   (docs/design.md, crash table; the next command removes the temporary pack). The watchdog runs only
+ *   in the main thread; in a worker thread the owner of the worker stops it (worker.terminate()).
  */
-import { Worker } from 'node:worker_threads'
+import { Worker, isMainThread } from 'node:worker_threads'
 import { VerificationFailedError } from '../errors.js'
 
 export function verifyTimeLimit (): number {
@@ -15,63 +20,54 @@ export function verifyTimeLimit (): number {
   return Number.isFinite(env) && env > 0 ? env : 10 * 60_000
 }
 
+const GRACE_MS = 2000
+
+// Plain script (no require, no import): works whatever module type the process was started with.
 const WATCHDOG = `
-const { parentPort } = require('node:worker_threads')
-const inspector = require('node:inspector')
-const session = new inspector.Session()
-session.connectToMainThread()
+const { parentPort } = process.getBuiltinModule('node:worker_threads')
 let deadline = 0
-parentPort.on('message', m => { deadline = m })
+let message = ''
+parentPort.on('message', m => { deadline = m.deadline; message = m.message })
 setInterval(() => {
-  if (deadline > 0 && Date.now() > deadline) { deadline = 0; session.post('Runtime.terminateExecution', () => {}) }
-}, 25).unref()
-parentPort.ref()
+  if (deadline > 0 && Date.now() > deadline) {
+    process.getBuiltinModule('node:fs').writeSync(2, 'mvc: error [VERIFICATION_FAILED]: ' + message + ' (the process was blocked and is ended; nothing was changed)\\n')
+    process.kill(process.pid, 'SIGKILL')
+  }
+}, 50)
 `
 
-const GRACE_MS = 2000
 let watchdog: Worker | undefined
-let armed = 0
 
-function arm (deadline: number): void {
+function post (deadline: number, message = ''): void {
+  if (!isMainThread) return
   if (watchdog === undefined) {
-    watchdog = new Worker(WATCHDOG, { eval: true })
+    if (deadline === 0) return
+    watchdog = new Worker(WATCHDOG, { eval: true, execArgv: [] })
     watchdog.on('error', () => { watchdog = undefined })
   }
-  armed++
-  watchdog.ref()
-  watchdog.postMessage(deadline)
+  watchdog.postMessage({ deadline, message })
+  if (deadline === 0) watchdog.unref() // an idle watchdog never keeps the process alive
+  else watchdog.ref()
 }
 
-function disarm (): void {
-  armed--
-  if (armed > 0 || watchdog === undefined) return
-  watchdog.postMessage(0)
-  watchdog.unref() // an idle watchdog never keeps the process alive
+function timeoutMessage (what: string, ms: number): string {
+  return `${what} did not finish within ${ms} ms (MVC_VERIFY_TIMEOUT_MS); the model never completes here (a hostile or broken model?)`
 }
 
-/** Runs `fn`, rejecting with VERIFICATION_FAILED when it has not finished after `ms` (even if it blocks the thread). */
+/** Runs `fn`, rejecting with VERIFICATION_FAILED when it has not finished after `ms` (see the module comment). */
 export async function withTimeLimit<T> (what: string, fn: () => Promise<T>, ms = verifyTimeLimit()): Promise<T> {
-  // The watchdog acts only if this thread could not even run its own timer for GRACE_MS more: when
-  // it can, the timer rejects and disarms first, and no running code is ever cut short by mistake.
-  arm(Date.now() + ms + GRACE_MS)
+  post(Date.now() + ms + GRACE_MS, timeoutMessage(what, ms))
   let timer: NodeJS.Timeout | undefined
   try {
     return await new Promise<T>((resolve, reject) => {
       timer = setTimeout(() => {
-        disarmNow()
-        reject(new VerificationFailedError(
-        `${what} did not finish within ${ms} ms (MVC_VERIFY_TIMEOUT_MS) and was stopped; the model never completes here (a hostile or broken model?)`,
-        { timeoutMs: ms }))
+        post(0)
+        reject(new VerificationFailedError(timeoutMessage(what, ms), { timeoutMs: ms }))
       }, ms)
       fn().then(resolve, reject)
     })
   } finally {
     clearTimeout(timer)
-    disarm()
+    post(0)
   }
-}
-
-/** Stops the watchdog's countdown at once (this thread is running: no need to stop it). */
-function disarmNow (): void {
-  watchdog?.postMessage(0)
 }
