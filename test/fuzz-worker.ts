@@ -2,7 +2,7 @@
  * Worker thread of the fuzzer (fuzz-lib.ts): runs cases [start, end) one at a time, posting `start`
  * before and `result` after each, so that the parent can tell which case hung or killed the worker.
  */
-import { parentPort, workerData } from 'node:worker_threads'
+import { isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { readFile, rm, cp, writeFile, mkdir } from 'node:fs/promises'
 import { join, dirname } from 'node:path'
 import { CID } from 'multiformats/cid'
@@ -144,12 +144,15 @@ async function objectCase (i: number): Promise<Outcome> {
   }
 }
 
-const repo = data.mode === 'models' ? await Repository.open({ dir: data.repo! }) : undefined
-try {
-  for (let i = data.start; i < data.end; i++) {
-    const outcome = data.mode === 'models' ? await modelCase(repo!, i) : await objectCase(i)
-    post({ type: 'result', outcome })
+// `node --test dist/test/` loads every file of the folder: outside a worker this module does nothing.
+if (!isMainThread && workerData !== null && workerData !== undefined) {
+  const repo = data.mode === 'models' ? await Repository.open({ dir: data.repo! }) : undefined
+  try {
+    for (let i = data.start; i < data.end; i++) {
+      const outcome = data.mode === 'models' ? await modelCase(repo!, i) : await objectCase(i)
+      post({ type: 'result', outcome })
+    }
+  } finally {
+    await repo?.close()
   }
-} finally {
-  await repo?.close()
 }
