@@ -37,6 +37,7 @@ export type { GeneratedKey, SignResult, SignatureCheck, SignedResult, TrustedKey
 export type { ExportBundleResult, VerifyBundleResult, FileDigest, DigestStats } from '../core/sign-openssf.js'
 export type { ExportResult as CarExportResult, ImportResult as CarImportResult, ImportedCommit, CarProgress } from '../core/car.js'
 export type { SignatureAlgorithm } from '../format/objects.js'
+export type { RepairReport, RepairLoss } from '../core/repair.js'
 export type { RemoteConfig } from '../core/remotes.js'
 export type { CommitObject, Manifest, ManifestEntry, FileObject, Author, ModelContract, TensorContract } from '../format/objects.js'
 export type { DataLineage, CodeLineage, EnvironmentLineage, ParamValue } from '../format/lineage.js'

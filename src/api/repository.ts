@@ -7,7 +7,7 @@ import { userInfo, hostname } from 'node:os'
 import { isAbsolute, join, resolve as resolvePath } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import type * as TF from '@tensorflow/tfjs'
-import { InvalidArgumentError, UsageError, isMvcError } from '../errors.js'
+import { InvalidArgumentError, UsageError, isMvcError, toMvcError } from '../errors.js'
 import { parseCodeLineage, parseDataLineage, type ParamValue } from '../format/lineage.js'
 import type { Author } from '../format/objects.js'
 import type { Tolerance } from '../format/verification.js'
@@ -27,6 +27,7 @@ import * as nameRefs from '../core/names.js'
 import { resolveRev } from '../core/refs.js'
 import { fsck, type FsckReport } from '../core/fsck.js'
 import type { OutputsDiff } from '../core/diff/outputs.js'
+import { repair, type RepairReport } from '../core/repair.js'
 import { verifyVersion, type CheckSettings, type VerificationReport, type VerifyProgress, type VerifySettings } from '../core/verify/index.js'
 import { ensureLocal } from '../core/partial.js'
 import { saveArtifacts, versionArtifacts } from '../core/artifacts.js'
@@ -54,7 +55,8 @@ export type { CloneResult, PullResult }
 async function tagged<T> (caller: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn()
-  } catch (err) {
+  } catch (thrown) {
+    const err = toMvcError(thrown) // a full disk or a refused permission is a typed error, not a bug
     if (isMvcError(err) && err.caller === undefined) err.caller = caller
     throw err
   }
@@ -133,6 +135,8 @@ export interface CommitArgs {
   readonly path?: string
   readonly message: string
   readonly allowEmpty?: boolean
+  /** Commit a file that claims to be a model but is invalid (a truncated model.json) as a plain file, with a warning, instead of failing with INVALID_MODEL. */
+  readonly allowInvalidModels?: boolean
   readonly author?: Author
   readonly timestamp?: number
   readonly lineage?: LineageArgs
@@ -348,6 +352,16 @@ export class Repository {
    */
   static async init (options: { dir?: string } = {}): Promise<InitResult> {
     return await tagged('init', async () => await init(options.dir ?? '.'))
+  }
+
+  /**
+   * Rebuilds the repository's index from its pack files and what the old index still holds, keeping the
+   * old one aside (docs/design.md, "Repair"). Works when the repository cannot be opened. `dryRun`
+   * reports without changing anything.
+   * @example const r = await Repository.repair({ dir: '.' }); if (!r.ok) console.log(r.lost)
+   */
+  static async repair (options: { dir?: string, dryRun?: boolean, onProgress?: (stage: string, done: number, total: number) => void } = {}): Promise<RepairReport> {
+    return await tagged('repair', async () => await repair({ dir: options.dir ?? '.', dryRun: options.dryRun, onProgress: options.onProgress }))
   }
 
   /**
@@ -631,7 +645,7 @@ export class Repository {
     return await tagged('fsck', async () => {
       const store = this.repo.store
       if (!(store instanceof LevelObjectStore)) throw new TypeError('fsck needs a LevelDB-backed store')
-      return await fsck(store, options.onObject)
+      return await fsck(store, options.onObject, this.repo.root)
     })
   }
 

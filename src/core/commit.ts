@@ -45,6 +45,8 @@ export interface CommitOptions {
   readonly author: Author
   readonly timestamp: number
   readonly allowEmpty?: boolean
+  /** Commit a file that claims to be a model but is invalid (a truncated model.json) as a plain file, with a warning, instead of failing with INVALID_MODEL. */
+  readonly allowInvalidModels?: boolean
   readonly lineage?: Lineage
   readonly onFile?: (rel: string, size: number) => void
   /** Bytes hashed (or known unchanged) so far of the total, for a progress bar. */
@@ -247,7 +249,7 @@ export async function commit (options: CommitOptions): Promise<CommitResult> {
     const parts: SnappedPath[] = []
     for (const t of trees) {
       const cache = StatCache.for(store, t.rel)
-      const snap = await snapshot({ store, sink: tx, abs: t.abs, cache, requireStored: true, onFile: options.onFile, onBytes, formats: repo.formats }, t.tree)
+      const snap = await snapshot({ store, sink: tx, abs: t.abs, cache, requireStored: true, onFile: options.onFile, onBytes, formats: repo.formats, allowInvalidModels: options.allowInvalidModels }, t.tree)
       parts.push({ rel: t.rel, abs: t.abs, snap, cache })
     }
     const single = parts.length === 1
@@ -256,6 +258,7 @@ export async function commit (options: CommitOptions): Promise<CommitResult> {
     const stats: SnapshotStats = { files: 0, bytes: 0, hashedFiles: 0, hashedBytes: 0 }
     for (const p of parts) { stats.files += p.snap.stats.files; stats.bytes += p.snap.stats.bytes; stats.hashedFiles += p.snap.stats.hashedFiles; stats.hashedBytes += p.snap.stats.hashedBytes }
     const warnings = [
+      ...parts.flatMap(p => p.snap.invalidModels.map(w => single ? w : `${p.rel}/${w}`)),
       ...parts.flatMap(p => [...p.snap.models.values()].flatMap(m => m.layout.warnings.map(w => `${single ? m.layout.path : `${p.rel}/${m.layout.path}`}: ${w}`))),
       ...gone.map(g => `${g} no longer exists: it is no longer tracked from this version on`)
     ]

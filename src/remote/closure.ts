@@ -22,9 +22,8 @@
  * Also here: the decode check (bytes under a dag-cbor CID must decode as dag-cbor: `INVALID_OBJECT`
  * otherwise) and the ancestry walk of append-only serving (`isAncestorIn`).
  */
-import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
-import { DAG_CBOR, RAW, verifyBlock } from '../content/block.js'
+import { DAG_CBOR, RAW, decodeCbor, verifyBlock } from '../content/block.js'
 import { InvalidObjectError } from '../errors.js'
 import { objectLinks, type Link } from '../format/links.js'
 import { INCOMPLETE_PREFIX, utf8 } from '../format/keys.js'
@@ -35,13 +34,8 @@ export { INCOMPLETE_PREFIX }
 
 /** Decodes the bytes of a dag-cbor object (strictly); junk is INVALID_OBJECT naming the CID and the source. */
 export function decodeStructured (cid: CID, bytes: Uint8Array, source: string): unknown {
-  try {
-    return dagCbor.decode<unknown>(bytes)
-  } catch (err) {
-    throw new InvalidObjectError(
-      `object ${cid.toString()} from ${source} is named as a dag-cbor object, but its ${bytes.length} bytes are not valid dag-cbor (${(err as Error).message}); nothing was stored`,
-      { cid: cid.toString(), source, size: bytes.length }, { cause: err })
-  }
+  // Bounded nesting (decodeCbor): a crafted object is INVALID_OBJECT, never a stack overflow.
+  return decodeCbor<unknown>(bytes, `object ${cid.toString()} from ${source} (${bytes.length} bytes named as dag-cbor; nothing was stored)`)
 }
 
 /** The links of a structured object's bytes, classified (`objectLinks`); decodes strictly. */

@@ -4,7 +4,7 @@ import { describeRecorded, verifyArgs, verifyOptions, verifyProgress, type Verif
 import { formatBytes, progress, toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
 
 interface LineageFlags { data?: string, 'data-ref'?: string, code?: string | boolean, param?: string[], metric?: string[], params?: string[], metrics?: string[] }
-interface Args extends GlobalArgs, VerifyFlags, LineageFlags { path?: string, message: string, 'allow-empty'?: boolean, inputs?: string, 'require-verify'?: boolean, measure?: string }
+interface Args extends GlobalArgs, VerifyFlags, LineageFlags { path?: string, message: string, 'allow-empty'?: boolean, 'allow-invalid-models'?: boolean, inputs?: string, 'require-verify'?: boolean, measure?: string }
 
 /** The lineage arguments of `repo.commit` from the flags. */
 function lineageArgs (a: LineageFlags): { data?: { path: string } | { ref: string }, code?: { dir?: string } | false, params: Record<string, unknown>, metrics: Record<string, unknown>, paramFiles: string[], metricFiles: string[] } {
@@ -31,6 +31,7 @@ export function commitCommand (io: Io): CommandModule<GlobalArgs, Args> {
       .option('require-verify', { type: 'boolean', default: false, describe: 'fail instead of committing when a model cannot be loaded and run' })
       .option('message', { alias: 'm', type: 'string', demandOption: true, describe: 'what this version is' })
       .option('allow-empty', { type: 'boolean', default: false, describe: 'create a version even if nothing changed' })
+      .option('allow-invalid-models', { type: 'boolean', default: false, describe: 'commit a file that claims to be a model but is invalid (a truncated model.json) as a plain file, with a warning, instead of failing (exit 8)' })
       .option('data', { type: 'string', describe: 'training data folder or file: hashed like a model (only its manifest is stored)' })
       .option('data-ref', { type: 'string', describe: 'external identifier of the training data (s3://…?versionId=…, a DVC hash), recorded as given' })
       .option('code', { type: 'string', describe: 'folder in the git repository of the training code (default: the committed path; --no-code records none)' })
@@ -47,7 +48,7 @@ export function commitCommand (io: Io): CommandModule<GlobalArgs, Args> {
         const vp = verifyProgress(io, 'recording behaviour:')
         let r
         try {
-          r = await repo.commit({ path: args.path, message: args.message, allowEmpty: args['allow-empty'], verify: (await verifyArgs(args, false, m => { p.done(); vp.onProgress(m) })) ?? false, onBytes: (done, total) => p.bytes(done, total), ...lineageArgs(args) })
+          r = await repo.commit({ path: args.path, message: args.message, allowEmpty: args['allow-empty'], allowInvalidModels: args['allow-invalid-models'], verify: (await verifyArgs(args, false, m => { p.done(); vp.onProgress(m) })) ?? false, onBytes: (done, total) => p.bytes(done, total), ...lineageArgs(args) })
         } finally { p.done(); vp.done() }
         // Every warning the text prints is in the JSON too.
         const warnings = [...r.warnings]

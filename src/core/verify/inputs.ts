@@ -5,6 +5,7 @@
 import { InvalidArgumentError } from '../../errors.js'
 import { bindInputs, decodeTensorData, encodeStrings, numElements, numericBytes, type InputSpec, type TensorData, type TensorDType } from '../../formats/tensor-data.js'
 import { isNpy, isZip, parseNpy, parseNpz } from './npy.js'
+import { parseJson } from '../../content/bounded.js'
 
 function messageOf (e: unknown): string {
   return e instanceof Error ? e.message : String(e)
@@ -93,7 +94,7 @@ const INPUT_DTYPES: readonly TensorDType[] = ['float32', 'int32', 'bool', 'strin
 export function parseInputsFile (bytes: Uint8Array): TensorData[] {
   let json: unknown
   try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+    json = parseJson(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
   } catch (e) {
     throw new InvalidArgumentError(`inputs file is not valid UTF-8 JSON: ${messageOf(e)}`, {}, { cause: e })
   }

@@ -20,6 +20,7 @@ import { parseModelJson, planNeedsBytes, planTensors, type ModelDescriptor, type
 import { BACKENDS, loadRuntime, runtimeFingerprint, type BackendName } from './runtime.js'
 import { inputSignature, loadModel, runModel } from './model.js'
 import { InvalidArgumentError, InvalidModelError } from '../../errors.js'
+import { withTimeLimit } from '../time-limit.js'
 
 export { MODEL_JSON, WEIGHTS_BIN, artifactsToFiles, filesToArtifacts, loadArtifacts, saveResult } from './artifacts.js'
 export { BACKENDS, loadRuntime, runtimeFingerprint, type BackendName, type LoadedRuntime } from './runtime.js'
@@ -157,12 +158,13 @@ export const tfjsRuntime: ModelRuntime = {
       version: rt.tfjsVersion,
       fingerprint: runtimeFingerprint(rt),
       async load (model, read, where): Promise<LoadedModel> {
-        const loaded = await loadModel(rt, model.path, read, where?.files)
+        // In-process TF.js can loop forever on a hostile model: both steps are time-limited (time-limit.ts).
+        const loaded = await withTimeLimit(`loading ${model.path} with TensorFlow.js`, async () => await loadModel(rt, model.path, read, where?.files))
         return {
           get inputs () { return inputSignature(loaded) },
           ...(loaded.kind === 'graph' && loaded.discrete !== undefined ? { discreteOutputs: loaded.discrete } : {}),
           probes: loaded.kind === 'graph' ? loaded.probes ?? [] : [],
-          run: async (inputs, probes) => await runModel(rt, loaded, inputs, probes),
+          run: async (inputs, probes) => await withTimeLimit(`running ${model.path} with TensorFlow.js`, async () => await runModel(rt, loaded, inputs, probes)),
           dispose: () => { loaded.model.dispose() }
         }
       }

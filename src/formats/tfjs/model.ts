@@ -7,6 +7,8 @@ import { InvalidArgumentError, InvalidModelError, isMvcError } from '../../error
 import { bindInputs, encodeStrings, decodeTensorData, numericBytes, type InputSpec, type TensorData } from '../tensor-data.js'
 import { activate, type LoadedRuntime } from './runtime.js'
 import { loadArtifacts, resolveShardPath } from './artifacts.js'
+import { parseJson } from '../../content/bounded.js'
+import { checkLayersTopology } from './topology-check.js'
 
 function messageOf (e: unknown): string {
   return e instanceof Error ? e.message : String(e)
@@ -46,7 +48,7 @@ export function detectModelKind (json: unknown): ModelKind {
 function parseModelJson (bytes: Uint8Array, jsonPath: string): Record<string, unknown> {
   let json: unknown
   try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+    json = parseJson(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
   } catch (e) {
     throw new InvalidModelError(`${jsonPath} is not valid UTF-8 JSON: ${messageOf(e)}`, { path: jsonPath }, { cause: e })
   }
@@ -169,6 +171,8 @@ export async function loadModel (rt: LoadedRuntime, jsonPath: string, readFile: 
   const jsonBytes = await readFile(jsonPath)
   const json = parseModelJson(jsonBytes, jsonPath)
   const kind = detectModelKind(json)
+  // A graph TF.js could never finish building would hang loadLayersModel: refuse it first.
+  if (kind === 'layers') checkLayersTopology(json.modelTopology, jsonPath)
   try {
     if (rt.backend === 'wasm' || rt.backend === 'cpu') {
       const streamed = await loadInPlace(rt, kind, json, jsonPath, readFile, files)
