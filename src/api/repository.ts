@@ -99,6 +99,12 @@ export interface OpenRepositoryOptions {
   readonly dir?: string
   /** ms to wait for another process holding the repository (default MVC_LOCK_TIMEOUT_MS or 10 000). */
   readonly lockTimeoutMs?: number
+  /**
+   * Open for reading only: when another process (a commit, a push, `mvc serve`) holds the repository,
+   * read a consistent snapshot of it at once instead of waiting. Writes (but caches) are then
+   * REPOSITORY_LOCKED. Without another process it opens normally.
+   */
+  readonly reader?: boolean
 }
 
 /** Behaviour verification settings (see docs/design.md, "Verification"). */
@@ -369,7 +375,7 @@ export class Repository {
    * @example const repo = await Repository.open({ dir: '.' }); try { … } finally { await repo.close() }
    */
   static async open (options: OpenRepositoryOptions = {}): Promise<Repository> {
-    return await tagged('open', async () => new Repository(await openRepo(options.dir ?? '.', { lockTimeoutMs: options.lockTimeoutMs })))
+    return await tagged('open', async () => new Repository(await openRepo(options.dir ?? '.', { lockTimeoutMs: options.lockTimeoutMs, reader: options.reader })))
   }
 
   /**

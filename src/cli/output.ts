@@ -71,8 +71,12 @@ export function formatDate (ms: number): string {
 }
 
 /** Opens the repository for the duration of a command. */
-export async function withRepo<T> (args: GlobalArgs, fn: (repo: Repository) => Promise<T>): Promise<T> {
-  const repo = await Repository.open({ dir: args.C ?? '.' })
+/**
+ * Runs `fn` on the repository around the current folder (or -C). `reader`: the command only reads, so
+ * it never waits for another mvc process writing the repository (it reads a snapshot instead).
+ */
+export async function withRepo<T> (args: GlobalArgs, fn: (repo: Repository) => Promise<T>, options: { reader?: boolean } = {}): Promise<T> {
+  const repo = await Repository.open({ dir: args.C ?? '.', reader: options.reader })
   try {
     return await fn(repo)
   } finally {

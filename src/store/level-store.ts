@@ -9,7 +9,7 @@
  */
 import { CID } from 'multiformats/cid'
 import { DAG_CBOR, RAW, verifyBlock } from '../content/block.js'
-import { ObjectNotFoundError, RefConflictError, InvalidObjectError, ReadOnlyError } from '../errors.js'
+import { ObjectNotFoundError, RefConflictError, InvalidObjectError, ReadOnlyError, RepositoryLockedError } from '../errors.js'
 import type { KV, KVOp, ObjectStore, PackFiles, PackLocation, PackWriter, RefUpdate, Transaction } from './interface.js'
 import { Mutex } from './async.js'
 import { faultPoint } from './faults.js'
@@ -29,6 +29,8 @@ export interface ReadOnlyMode {
   readonly reason: string
   /** Metadata keys that may still be written (caches, which go to the private copy and are dropped). */
   readonly allowMeta: (key: string) => boolean
+  /** Set when the store is a reader's snapshot because another process holds the repository: writes are REPOSITORY_LOCKED, not READ_ONLY. */
+  readonly lockedBy?: string
 }
 
 export function encodeLocation (loc: PackLocation): Uint8Array {
@@ -66,6 +68,10 @@ export class LevelObjectStore implements ObjectStore {
   /** Throws READ_ONLY, naming what was attempted, when the store is read-only. */
   refuseWrite (what: string): void {
     if (this.readOnly === undefined) return
+    if (this.readOnly.lockedBy !== undefined) {
+      throw new RepositoryLockedError(`cannot ${what}: ${this.readOnly.lockedBy}, and this command opened the repository at ${this.location} for reading only (a snapshot). ` +
+        'Wait for the other process to finish and run the command again.', { path: this.location })
+    }
     throw new ReadOnlyError(`cannot ${what}: the repository at ${this.location} is read-only here (${this.readOnly.reason}). ` +
       'Reading works (log, show, diff, status, fsck, verify, checkout --to a writable folder); to change it, make it writable or clone it.',
     { path: this.location, reason: this.readOnly.reason })

@@ -65,7 +65,7 @@ export function logCommand (io: Io): CommandModule<GlobalArgs, Args> {
         }
         const rows = graphRows(entries.map(e => ({ id: e.cid.toString(), parents: e.graphParents.map(p => p.toString()) })))
         io.out(rows.map(r => r.node === null ? r.text : `${r.text} ${line(entries[r.node]!, colors(io))}`).join('\n'))
-      })
+      }, { reader: true })
     }
   }
 }
