@@ -104,14 +104,24 @@ export class DiskPacks implements PackFiles {
     }
   }
 
-  private async readFrom (h: OpenPack, loc: PackLocation): Promise<Uint8Array> {
+  async readInto (loc: PackLocation, into: Uint8Array): Promise<Uint8Array> {
+    if (into.length < loc.length) throw new TypeError(`readInto: a buffer of ${into.length} bytes cannot hold ${loc.length}`)
+    const h = this.acquire(loc.pack)
+    try {
+      return await this.readFrom(h, loc, into.subarray(0, loc.length))
+    } finally {
+      h.users--
+    }
+  }
+
+  private async readFrom (h: OpenPack, loc: PackLocation, into?: Uint8Array): Promise<Uint8Array> {
     let fh: FileHandle
     try {
       fh = await h.handle
     } catch (err) {
       throw new ObjectNotFoundError(`pack ${this.describe(loc.pack)} is missing`, { pack: loc.pack }, { cause: err })
     }
-    const buf = new Uint8Array(loc.length)
+    const buf = into ?? new Uint8Array(loc.length)
     let done = 0
     while (done < loc.length) {
       const { bytesRead } = await fh.read(buf, done, loc.length - done, loc.offset + done)
@@ -142,14 +152,18 @@ class DiskPackWriter implements PackWriter {
   get size (): number { return this.acct.size }
   get count (): number { return this.acct.count }
 
+  /**
+   * Each entry is written at the offset reserved for it (positional writes), so several appends may
+   * run at once; `seal` is called only once they have all resolved.
+   */
   async append (cid: CID, bytes: Uint8Array): Promise<{ offset: number, length: number }> {
     const { header, offset } = this.acct.next(cid, bytes.length)
-    await this.fh.writev([header, bytes])
+    await writeAllAt(this.fh, [header, bytes], offset - header.length)
     return { offset, length: bytes.length }
   }
 
   async seal (): Promise<string> {
-    await this.fh.write(trailer(this.acct.count, this.acct.size))
+    await writeAllAt(this.fh, [trailer(this.acct.count, this.acct.size)], this.acct.size)
     await this.fh.sync()
     await this.fh.close()
     const id = this.acct.id()
@@ -161,6 +175,28 @@ class DiskPackWriter implements PackWriter {
   async discard (): Promise<void> {
     try { await this.fh.close() } catch { /* closed by a failed seal */ }
     try { await unlink(this.tmp) } catch { /* never created */ }
+  }
+}
+
+/** Writes every byte of `parts` at `position` (positional: the file offset is not used or moved). */
+async function writeAllAt (fh: FileHandle, parts: Uint8Array[], position: number): Promise<void> {
+  let left = parts.reduce((a, p) => a + p.length, 0)
+  let at = position
+  let bufs = parts
+  while (left > 0) {
+    const { bytesWritten } = await fh.writev(bufs, at)
+    if (bytesWritten <= 0) throw new Error(`short write to a pack file at offset ${at}`)
+    left -= bytesWritten
+    at += bytesWritten
+    // Drop what was written; continue with the rest (a short write is rare: signals, full disks).
+    let skip = bytesWritten
+    const rest: Uint8Array[] = []
+    for (const b of bufs) {
+      if (skip >= b.length) { skip -= b.length; continue }
+      rest.push(skip > 0 ? b.subarray(skip) : b)
+      skip = 0
+    }
+    bufs = rest
   }
 }
 
@@ -211,6 +247,12 @@ export class MemoryPacks implements PackFiles {
       throw new ObjectNotFoundError(`${this.describe(loc.pack)} is missing or truncated`, { pack: loc.pack })
     }
     return p.slice(loc.offset, loc.offset + loc.length)
+  }
+
+  async readInto (loc: PackLocation, into: Uint8Array): Promise<Uint8Array> {
+    const bytes = await this.read(loc)
+    into.set(bytes)
+    return into.subarray(0, bytes.length)
   }
 
   async list (): Promise<string[]> { return [...this.packs.keys()].sort() }
