@@ -2,7 +2,7 @@
  * CLI plumbing shared by the commands: the output streams, JSON printing, human formatting, and
  * opening the repository for a command. The CLI is the only layer that prints.
  */
-import { Repository } from '../api/index.js'
+import type { Repository } from '../api/index.js'
 import type { CID } from 'multiformats/cid'
 import { NO_PAINT, type Paint } from './color.js'
 
@@ -70,6 +70,7 @@ export function formatDate (ms: number): string {
 
 /** Opens the repository for the duration of a command. */
 export async function withRepo<T> (args: GlobalArgs, fn: (repo: Repository) => Promise<T>): Promise<T> {
+  const { Repository } = await import('../api/index.js') // the library loads with the first command that needs it
   const repo = await Repository.open({ dir: args.C ?? '.' })
   try {
     return await fn(repo)
