@@ -14,16 +14,16 @@
 import { open, type FileHandle } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
 import { CID } from 'multiformats/cid'
-import { rawCid, rawCidFromDigest, type Block } from '../content/block.js'
+import { decodeObject, rawCid, rawCidFromDigest, type Block } from '../content/block.js'
 import { Chunker } from '../content/chunker.js'
 import { InvalidModelError } from '../errors.js'
-import type { Extent, FileObject, ManifestModel, TensorObject, TopologyObject } from '../format/objects.js'
+import { parseModel, type Extent, type FileObject, type Manifest, type ManifestModel, type TensorObject, type TopologyObject } from '../format/objects.js'
 import type { FileAccess, ModelFormat, ModelLayout, SnapshotFile, TensorLayout } from '../formats/interface.js'
 import { writeObject } from './objects.js'
 import type { ObjectWriter } from '../store/interface.js'
 import type { FilePieces, StatCache } from './statcache.js'
 import type { WalkedFile } from './walk.js'
-import type { ObjectStore } from '../store/interface.js'
+import type { ObjectReader, ObjectStore } from '../store/interface.js'
 import { BufferPool, Hasher } from './hashing.js'
 import { ordered } from './pipeline.js'
 
@@ -436,4 +436,35 @@ export async function storeModels (options: StoreModelsOptions): Promise<StoredM
     await access.close()
   }
   return result
+}
+
+/**
+ * After a checkout: remembers, in the model cache, which model object each checked-out model is, so
+ * that status and the next commit answer it from the stat cache without reading a tensor. The files
+ * were just rebuilt from the version's (verified) file objects, so the adapters lay them out as they
+ * did at commit; a model whose format or path differs from the stored model object is skipped.
+ */
+export async function rememberModels (options: { readonly store: ObjectReader, readonly files: readonly WalkedFile[], readonly formats: readonly ModelFormat[], readonly manifest: Manifest, readonly cache: StatCache }): Promise<void> {
+  const { store, manifest, cache } = options
+  if (manifest.models.length === 0) return
+  const fileCids = new Map(manifest.entries.map(e => [e.path, e.file.toString()]))
+  const models = new Map(manifest.models.map(m => [m.path, m.model]))
+  const access = new DiskFileAccess(options.files)
+  try {
+    const claimed = new Set<string>()
+    for (const adapter of options.formats) {
+      for (const layout of await adapter.detect(access, claimed)) {
+        claimed.add(layout.path)
+        for (const f of layout.files) claimed.add(f)
+        const model = models.get(layout.path)
+        const cids = layout.files.map(f => fileCids.get(f))
+        if (model === undefined || cids.some(c => c === undefined)) continue
+        const stored = parseModel(decodeObject(model, await store.get(model), `model ${model.toString()}`))
+        if (stored.format !== layout.format || stored.path !== layout.path || stored.tensors.length !== layout.tensors.length) continue
+        cache.recordModel(modelCacheKey(layout, cids as string[]), model.toString())
+      }
+    }
+  } finally {
+    await access.close()
+  }
 }

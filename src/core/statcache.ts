@@ -4,7 +4,10 @@
  * index (JSON: it is a cache, never hashed, and can be dropped at any time).
  *
  * Racy files (modified within RACY_MS of being hashed) are never trusted: a write in the same clock
- * tick as the hash would otherwise go unnoticed, the "racy git" problem.
+ * tick as the hash would otherwise go unnoticed, the "racy git" problem. Checkout avoids the window for
+ * the files it writes by giving them a modification time before it (`checkoutMtime`), so status right
+ * after a checkout trusts every file without reading it; a file anyone writes later gets a current
+ * modification time and no longer matches.
  */
 import type { Stats, BigIntStats } from 'node:fs'
 import type { ObjectStore, Transaction } from '../store/interface.js'
@@ -36,6 +39,16 @@ function isFilePieces (v: unknown): v is FilePieces {
   return Array.isArray(o.pieces) && o.pieces.every(p => nums(p, 5, 2)) &&
     Array.isArray(o.gaps) && o.gaps.every(g => nums(g, 2)) &&
     Array.isArray(o.gapChunks) && o.gapChunks.every(c => nums(c, 2, 0))
+}
+
+/**
+ * The modification time checkout gives the files it writes into the repository: far enough in the
+ * past that an entry recorded right after is not racy. Safe because the files were written from
+ * verified objects by this process, and any later write — whatever its clock tick — sets the
+ * modification time to now, which differs from this one, so it is never mistaken for unchanged.
+ */
+export function checkoutMtime (now = Date.now()): number {
+  return Math.floor((now - RACY_MS - 1000) / 1000) * 1000
 }
 
 export interface StatEntry {

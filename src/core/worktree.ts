@@ -11,7 +11,8 @@ import type { CommitObject, Manifest } from '../format/objects.js'
 import type { Repo } from './repo.js'
 import { DRY_RUN, readCommit, readManifest } from './objects.js'
 import { snapshot, walk } from './snapshot.js'
-import { StatCache } from './statcache.js'
+import { StatCache, checkoutMtime } from './statcache.js'
+import { rememberModels } from './models.js'
 import { headCommit, resolveRev } from './refs.js'
 import { lastPath, repoRelative, resolveCommitPath, setWorktreeBase, worktreeBase } from './commit.js'
 import { assertNoLinkedAncestors, stage, type Staged } from './materialize.js'
@@ -177,7 +178,9 @@ export async function prepareCheckout (options: CheckoutOptions): Promise<Prepar
   // Inside the repository, no folder on the way may be a link (a hostile commit path could aim through one).
   if (rel !== undefined) await assertNoLinkedAncestors(repo.root, dirname(target))
   if (options.force !== true) await assertClean(repo, target, rel)
-  const staged = await stage({ store: repo.store, manifest, target, onFile: options.onFile, onBytes: options.onBytes, ...(rel !== undefined ? { root: repo.root } : {}) })
+  // Inside the repository the files get a modification time safely in the past, so the stat cache
+  // recorded below is trusted at once (statcache.ts, "racy files"): status after checkout reads nothing.
+  const staged = await stage({ store: repo.store, manifest, target, onFile: options.onFile, onBytes: options.onBytes, ...(rel !== undefined ? { root: repo.root, mtimeMs: checkoutMtime() } : {}) })
   return { cid, commit, manifest, target, rel, staged }
 }
 
@@ -197,6 +200,7 @@ export async function completeCheckout (repo: Repo, p: PreparedCheckout, failed 
       const fileCid = byPath.get(f.rel)
       if (fileCid !== undefined) cache.record(f.rel, f.stats, fileCid)
     }
+    await rememberModels({ store: repo.store, files: tree.files, formats: repo.formats, manifest: p.manifest, cache }).catch(() => {}) // a cache: never fails a checkout
     const tx = await repo.store.transaction()
     cache.flush(tx)
     setWorktreeBase(tx, p.rel, p.cid)
