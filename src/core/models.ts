@@ -14,7 +14,7 @@
 import { open, type FileHandle } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
 import { CID } from 'multiformats/cid'
-import { decodeObject, rawCid, rawCidFromDigest, type Block } from '../content/block.js'
+import { decodeObject, encodeObject, rawCid, rawCidFromDigest, type Block } from '../content/block.js'
 import { Chunker } from '../content/chunker.js'
 import { InvalidModelError } from '../errors.js'
 import { parseModel, type Extent, type FileObject, type Manifest, type ManifestModel, type TensorObject, type TopologyObject } from '../format/objects.js'
@@ -158,6 +158,18 @@ function reuseChunks (plans: ChunkPlan[], reuse: ReadonlyMap<string, FilePieces>
 export interface StoreContext {
   readonly hasher: Hasher
   readonly pool: BufferPool
+  /** Which objects the store holds already (one look-up for many), when storing for real. */
+  readonly stored?: (cids: readonly CID[]) => Promise<boolean[]>
+}
+
+/**
+ * Writes structured objects, skipping those the store holds (found with one look-up for all, instead
+ * of one per object inside putObject): a fine-tune rewrites a model's hundreds of tensor and file
+ * objects, nearly all of them unchanged.
+ */
+async function putObjects (sink: ObjectWriter, blocks: ReadonlyArray<Block<unknown>>, ctx: StoreContext): Promise<void> {
+  const known = ctx.stored === undefined ? blocks.map(() => false) : await ctx.stored(blocks.map(b => b.cid))
+  for (const [i, b] of blocks.entries()) if (known[i] !== true) await sink.putObject(b.cid, b.bytes)
 }
 
 /** Chunks read (and hashed) at once, and handed to the store per batch: 24 MiB of buffers at most. */
@@ -294,7 +306,8 @@ async function storeCoveredFile (sink: ObjectWriter, access: DiskFileAccess, pat
     gaps: gaps.map(g => [g.offset, g.length]),
     gapChunks: gapChunks.map(c => [c.cid.toString(), c.length])
   }
-  return { block: await writeObject<FileObject>(sink, { type: 'mvc/file', size, extents }), gapBytes: gapRead, pieces }
+  // Written by the caller, with the model's other objects, after one look-up for all of them.
+  return { block: encodeObject<FileObject>({ type: 'mvc/file', size, extents }), gapBytes: gapRead, pieces }
 }
 
 /** Stores one model: its tensors, the files it covers, its topology and its model object. */
@@ -313,10 +326,10 @@ async function storeLayout (sink: ObjectWriter, layout: ModelLayout, access: Dis
       pieces.set(c.file, list)
     }
   })
-  const tensors: CID[] = []
   let bytes = -reused
-  for (const [i, t] of layout.tensors.entries()) {
-    const block = await writeObject<TensorObject>(sink, {
+  const tensorBlocks = layout.tensors.map((t, i) => {
+    bytes += t.byteLength
+    return encodeObject<TensorObject>({
       type: 'mvc/tensor',
       name: t.name,
       dtype: t.dtype,
@@ -325,9 +338,8 @@ async function storeLayout (sink: ObjectWriter, layout: ModelLayout, access: Dis
       size: t.byteLength,
       chunks: chunksOf[i]!
     })
-    tensors.push(block.cid)
-    bytes += t.byteLength
-  }
+  })
+  const tensors = tensorBlocks.map(b => b.cid)
   const files = new Map<string, { block: Block<FileObject>, pieces: FilePieces }>()
   for (const f of layout.files) {
     if (files.has(f)) continue
@@ -335,6 +347,7 @@ async function storeLayout (sink: ObjectWriter, layout: ModelLayout, access: Dis
     files.set(f, stored)
     bytes += stored.gapBytes
   }
+  await putObjects(sink, [...tensorBlocks, ...[...files.values()].map(f => f.block)], ctx)
   const topology = layout.topology === null
     ? null
     : (await writeObject<TopologyObject>(sink, { type: 'mvc/topology', format: layout.topology.format, topology: layout.topology.topology, meta: layout.topology.meta })).cid
@@ -381,7 +394,7 @@ export async function storeModels (options: StoreModelsOptions): Promise<StoredM
   const byPath = new Map(options.files.map(f => [f.rel, f]))
   const result: StoredModels = { models: [], coveredFiles: new Map(), hashedBytes: 0, layouts: new Map() }
   const access = new DiskFileAccess(options.files)
-  const ctx: StoreContext = { hasher: new Hasher(), pool: new BufferPool() }
+  const ctx: StoreContext = { hasher: new Hasher(), pool: new BufferPool(), ...(options.requireStored ? { stored: async (cids: readonly CID[]) => await store.hasMany(cids) } : {}) }
   try {
     const claimed = new Set<string>()
     for (const adapter of options.formats) {

@@ -3,7 +3,6 @@
  * store (memory-level + in-memory packs). Handles LevelDB's lock and the format version.
  */
 import { Level } from 'level'
-import { MemoryLevel } from 'memory-level'
 import { join } from 'node:path'
 import { mkdir, stat } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -103,6 +102,7 @@ export async function openDiskStore (mvcDir: string, options: OpenOptions = {}):
 
 /** An empty in-memory store, same contract as the disk store. */
 export async function openMemoryStore (): Promise<LevelObjectStore> {
+  const { MemoryLevel } = await import('memory-level') // loaded only by the commands and tests that use it
   const db = new MemoryLevel<string, Uint8Array>(dbOptions)
   await db.open()
   const store = new LevelObjectStore(levelKV(db), new MemoryPacks(), 'memory')
