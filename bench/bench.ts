@@ -250,14 +250,14 @@ async function bench (base: string, total: number): Promise<number> {
   const dvcStep = (...args: string[]): Step => step(dvc ?? 'dvc', args, { env: dvcEnv, cwd: work })
   const mvcDir = join(work, '.mvc')
 
-  interface Tool { readonly name: string, readonly first: () => Promise<Step[]>, readonly reset: () => Promise<void>, readonly store: string[], readonly again: Step[], readonly commit: (label: string) => Step[] }
+  interface Tool { readonly name: string, readonly first: () => Promise<Step[]>, readonly reset: () => Promise<void>, readonly store: string[], readonly again: () => Step[], readonly commit: (label: string) => Step[] }
   const tools: Tool[] = [
     {
       name: 'mvc',
       reset: async () => { await rm(mvcDir, { recursive: true, force: true }) },
       first: async () => [mvc(work, 'init', work), mvc(work, 'commit', model, '-m', 'v1', '--no-verify', '--no-code', '--json')],
       store: [mvcDir],
-      again: [mvc(work, 'commit', '-m', 'again', '--no-verify', '--no-code', '--json')],
+      again: () => [mvc(work, 'commit', '-m', 'again', '--no-verify', '--no-code', '--json')],
       commit: label => [mvc(work, 'commit', '-m', label, '--no-verify', '--no-code', '--json')]
     }
   ]
@@ -267,7 +267,7 @@ async function bench (base: string, total: number): Promise<number> {
       reset: async () => { await rm(gitDir, { recursive: true, force: true }) },
       first: async () => [git(gitDir, 'init', '-q'), git(gitDir, 'add', '-A'), git(gitDir, 'commit', '-q', '-m', 'v1')],
       store: [join(gitDir, 'objects')],
-      again: [git(gitDir, 'status', '--porcelain')],
+      again: () => [git(gitDir, 'status', '--porcelain')],
       commit: label => [git(gitDir, 'add', '-A'), git(gitDir, 'commit', '-q', '-m', label)]
     })
   }
@@ -283,7 +283,7 @@ async function bench (base: string, total: number): Promise<number> {
       },
       first: async () => [git(lfsDir, 'add', '-A'), git(lfsDir, 'commit', '-q', '-m', 'v1')],
       store: [join(lfsDir, 'objects'), join(lfsDir, 'lfs')],
-      again: [git(lfsDir, 'add', '-A'), git(lfsDir, 'status', '--porcelain')],
+      again: () => [git(lfsDir, 'add', '-A'), git(lfsDir, 'status', '--porcelain')],
       commit: label => [git(lfsDir, 'add', '-A'), git(lfsDir, 'commit', '-q', '-m', label)]
     })
   }
@@ -297,7 +297,7 @@ async function bench (base: string, total: number): Promise<number> {
       },
       first: async () => [restic('backup', 'model')],
       store: [resticRepo],
-      again: [restic('backup', 'model')],
+      again: () => [restic('backup', 'model')],
       commit: () => [restic('backup', 'model')]
     })
   }
@@ -312,7 +312,7 @@ async function bench (base: string, total: number): Promise<number> {
       },
       first: async () => [borg('create', `::a${++n}`, 'model')],
       store: [borgRepo],
-      again: [borg('create', '::again', 'model')],
+      again: () => [borg('create', `::again${++n}`, 'model')],
       commit: label => [borg('create', `::${label}`, 'model')]
     })
   }
@@ -328,7 +328,7 @@ async function bench (base: string, total: number): Promise<number> {
       },
       first: async () => [dvcStep('add', '-q', 'model')],
       store: [join(work, '.dvc', 'cache')],
-      again: [dvcStep('add', '-q', 'model')],
+      again: () => [dvcStep('add', '-q', 'model')],
       commit: () => [dvcStep('add', '-q', 'model')]
     })
   }
@@ -354,7 +354,7 @@ async function bench (base: string, total: number): Promise<number> {
   // ---- 2. unchanged
   log('\n2. commit again, nothing changed')
   for (let r = 0; r < runs; r++) {
-    for (const tool of rotate(tools, r)) await b.measure('unchanged', tool.name, tool.again, { durable: true, store: tool.store })
+    for (const tool of rotate(tools, r)) await b.measure('unchanged', tool.name, tool.again(), { durable: true, store: tool.store })
   }
   const againJson = JSON.parse(b.row('unchanged', 'mvc').samples.at(-1)!.results[0]!.stdout) as { committed: boolean, newBytes: number, stats: { hashedBytes: number } }
   b.row('unchanged', 'mvc').note = `committed=${String(againJson.committed)}, ${againJson.newBytes} object bytes added, ${againJson.stats.hashedBytes} bytes read`

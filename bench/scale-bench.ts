@@ -9,7 +9,8 @@
  *   clone --no-verify (a pull of everything into a new repository) · fine-tune (two layer blocks
  *   rewritten in place) · commit · push · pull --no-verify in the clone.
  * Disk: about 5x the model size at the peak (model, store, server store, clone's store and files).
- * Env: MVC_BENCH_SCALE_BYTES, MVC_BENCH_KEEP=1.  Usage: node dist/bench/scale-bench.js
+ * Env: MVC_BENCH_SCALE_BYTES (default 10GiB, or 10 x MVC_BENCH_BYTES when that is set; 0 skips),
+ * MVC_BENCH_KEEP=1.  Usage: node dist/bench/scale-bench.js
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -92,7 +93,10 @@ function procStats (pid: number): { cpu: number, hwm: number } {
 }
 
 async function main (): Promise<void> {
-  const total = parseBytes(process.env.MVC_BENCH_SCALE_BYTES ?? '10GiB')
+  // 10 GiB, or ten times MVC_BENCH_BYTES for a quick run; 0 skips.
+  const quick = process.env.MVC_BENCH_BYTES
+  const total = parseBytes(process.env.MVC_BENCH_SCALE_BYTES ?? (quick !== undefined ? String(10 * parseBytes(quick)) : '10GiB'))
+  if (total === 0) { console.log('scale bench: skipped (MVC_BENCH_SCALE_BYTES=0)'); return }
   const method = await pickRssMethod()
   const base = await mkdtemp(join(tmpdir(), 'mvc-scale-'))
   const keep = process.env.MVC_BENCH_KEEP === '1'
