@@ -34,7 +34,8 @@
  *     only when something breaks (a tool fails, a checkout differs).
  * Env: MVC_BENCH_BYTES, MVC_BENCH_RUNS, MVC_BENCH_KEEP=1, MVC_BENCH_JSON=<file>, MVC_BENCH_LOG_COMMITS
  * (0 skips the log rows), MVC_BENCH_PEERS (comma list to restrict: git,git-lfs,restic,borg,dvc),
- * MVC_BENCH_PROFILE=1 (adds a --cpu-prof'd first commit, summarised), MVC_BENCH_GENERATE_ONLY=1.
+ * MVC_BENCH_PROFILE=1 (adds a --cpu-prof'd first commit, summarised), MVC_BENCH_GENERATE_ONLY=1,
+ * MVC_BENCH_BASELINE=<another build's bin/mvc.js> (an older mvc measured in the same rounds).
  * DVC comes from scripts/dvc-env.sh (a pinned venv under ~/.cache/mvc); restic, borg and git-lfs from
  * Debian (`apt-get install -y restic borgbackup git-lfs`); a missing peer is reported and skipped.
  *
@@ -332,6 +333,21 @@ async function bench (base: string, total: number): Promise<number> {
       commit: () => [dvcStep('add', '-q', 'model')]
     })
   }
+  // An older mvc (MVC_BENCH_BASELINE=<its bin/mvc.js>) measured in the same rounds: the change, paired.
+  // Its repository is rooted one folder up (base/.mvc), so both see the same model folder.
+  const baselineBin = process.env.MVC_BENCH_BASELINE
+  const baseMvc = (cwd: string, ...args: string[]): Step => step(process.execPath, [baselineBin!, ...args], { cwd })
+  if (baselineBin !== undefined && baselineBin !== '') {
+    tools.push({
+      name: 'mvc (baseline)',
+      reset: async () => { await rm(join(base, '.mvc'), { recursive: true, force: true }) },
+      first: async () => [baseMvc(base, 'init', base), baseMvc(base, 'commit', model, '-m', 'v1', '--no-verify', '--no-code', '--json')],
+      store: [join(base, '.mvc')],
+      again: () => [baseMvc(base, 'commit', model, '-m', 'again', '--no-verify', '--no-code', '--json')],
+      commit: label => [baseMvc(base, 'commit', model, '-m', label, '--no-verify', '--no-code', '--json')]
+    })
+    versions['mvc (baseline)'] = baselineBin
+  }
   const rotate = <T>(xs: readonly T[], k: number): T[] => xs.map((_, i) => xs[(i + k) % xs.length]!)
 
   // ---- 1. first commit, in rounds
@@ -388,6 +404,7 @@ async function bench (base: string, total: number): Promise<number> {
   const checkouts: Array<{ name: string, steps: () => Promise<Step[]>, after?: () => Promise<void>, result: string }> = [
     { name: 'mvc', steps: async () => [mvc(work, 'checkout', mvcV1, '--to', out, '--no-verify', '--json')], result: out }
   ]
+  if (baselineBin !== undefined && baselineBin !== '') checkouts.push({ name: 'mvc (baseline)', steps: async () => [baseMvc(base, 'checkout', 'v1', '--to', out, '--no-verify', '--json')], result: out })
   if (gitV1 !== '') {
     checkouts.push({ name: 'git', steps: async () => { await mkdir(out, { recursive: true }); return [step('git', ['--git-dir', gitDir, '--work-tree', out, 'checkout', '-f', gitV1, '--', '.'], { env: gitEnv, cwd: base })] }, result: out })
   }
@@ -471,6 +488,11 @@ async function bench (base: string, total: number): Promise<number> {
     { name: 'mvc status (unchanged)', steps: [mvc(work, 'status')] }
   ]
   if (have.get('git') === true) quick.push({ name: 'git status', steps: [git(gitDir, 'status', '--porcelain')] })
+  if (baselineBin !== undefined && baselineBin !== '') {
+    quick.push({ name: 'mvc (baseline) --version', steps: [baseMvc(base, '--version')] })
+    quick.push({ name: 'mvc (baseline) --help', steps: [baseMvc(base, '--help')] })
+    quick.push({ name: 'mvc (baseline) status', steps: [baseMvc(base, 'status', 'work/model')] })
+  }
   for (let r = 0; r < Math.max(5, runs); r++) for (const q of rotate(quick, r)) await b.measure('everyday', q.name, q.steps, { durable: false })
   // status right after an in-place checkout of the whole model (v1 differs from the files there now)
   for (let r = 0; r < runs; r++) {
@@ -499,6 +521,7 @@ async function bench (base: string, total: number): Promise<number> {
     for (let r = 0; r < Math.max(5, runs); r++) {
       await b.measure('log', 'mvc log', [step(process.execPath, [MVC_BIN, 'log'], { cwd: lr })], { durable: false })
       if (have.get('git') === true) await b.measure('log', 'git log', [step('git', ['--git-dir', lg, 'log', 'main'], { env: gitEnv })], { durable: false })
+      if (baselineBin !== undefined && baselineBin !== '') await b.measure('log', 'mvc (baseline) log', [step(process.execPath, [baselineBin, 'log'], { cwd: lr })], { durable: false })
     }
   }
 
