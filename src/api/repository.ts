@@ -21,7 +21,7 @@ import { gitUser } from '../core/lineage/code.js'
 import { commit, repoRelative, type CommitResult, type Lineage } from '../core/commit.js'
 import { checkout, type CheckoutOutcome } from '../core/checkout.js'
 import { status, type StatusResult } from '../core/worktree.js'
-import { log, type LogEntry, type LogOptions } from '../core/history.js'
+import { log, logLines, type LogEntry, type LogLine, type LogOptions } from '../core/history.js'
 import { show, type ShowResult } from '../core/show.js'
 import * as nameRefs from '../core/names.js'
 import { resolveRev } from '../core/refs.js'
@@ -423,6 +423,16 @@ export class Repository {
    */
   async log (args: LogOptions = {}): Promise<LogEntry[]> {
     return await tagged('log', async () => await log(this.repo.store, args.path === undefined ? args : { ...args, path: this.tracked(args.path) }))
+  }
+
+  /**
+   * The log as summaries (version, parents, time, author name, path, message, metrics) read from the
+   * log index in one scan: what `mvc log` prints, fast over thousands of versions. Undefined when a
+   * filter needs whole commits (`data`, `code`, conditions on params): use `log` then.
+   * @example for (const l of await repo.logLines({ limit: 5 }) ?? []) console.log(l.summary.version, l.summary.message)
+   */
+  async logLines (args: LogOptions = {}): Promise<LogLine[] | undefined> {
+    return await tagged('log', async () => await logLines(this.repo.store, args))
   }
 
   /**

@@ -103,6 +103,29 @@ export class LevelObjectStore implements ObjectStore {
     return bytes
   }
 
+  async getChecked (cid: CID, alloc: (length: number) => Uint8Array, check: (cid: CID, bytes: Uint8Array, source: string) => Promise<Uint8Array>): Promise<Uint8Array> {
+    const key = cid.toString()
+    const v = await this.kv.get(OBJ + key)
+    if (v === undefined) {
+      throw new ObjectNotFoundError(`object ${key} is not in the repository at ${this.location}`, { cid: key })
+    }
+    const idx = decodeIndex(v)
+    if ('inline' in idx) {
+      verifyBlock(cid, idx.inline, `${this.location} (index)`)
+      return idx.inline
+    }
+    const source = `${this.packs.describe(idx.loc.pack)} at offset ${idx.loc.offset}`
+    const into = alloc(idx.loc.length)
+    let bytes: Uint8Array
+    if (this.packs.readInto !== undefined) bytes = await this.packs.readInto(idx.loc, into)
+    else {
+      const read = await this.packs.read(idx.loc)
+      into.set(read)
+      bytes = into.subarray(0, read.length)
+    }
+    return await check(cid, bytes, source)
+  }
+
   /** Where an object lives, for fsck and tests; undefined when absent. */
   async locate (cid: CID): Promise<PackLocation | 'inline' | undefined> {
     const v = await this.kv.get(OBJ + cid.toString())
@@ -190,6 +213,38 @@ class LevelTransaction implements Transaction {
     this.stagedObjects++
     if (this.writer.size >= PACK_TARGET_SIZE) await this.sealPack()
     return true
+  }
+
+  async putRawMany (chunks: ReadonlyArray<{ readonly cid: CID, readonly bytes: Uint8Array }>): Promise<boolean[]> {
+    this.check()
+    for (const { cid } of chunks) if (cid.code !== RAW) throw new TypeError(`putRaw takes raw CIDs, got codec 0x${cid.code.toString(16)}`)
+    const out = chunks.map(() => false)
+    // Staged or earlier in this batch: not new. The rest: one index look-up for all.
+    const keys = chunks.map(c => c.cid.toString())
+    const ask: number[] = []
+    const seen = new Set<string>()
+    keys.forEach((k, i) => {
+      if (this.staged.has(k) || this.pendingKeys.has(k) || seen.has(k)) return
+      seen.add(k)
+      ask.push(i)
+    })
+    if (ask.length === 0) return out
+    const stored = await this.store.hasMany(ask.map(i => chunks[i]!.cid))
+    const fresh = ask.filter((_, j) => stored[j] !== true)
+    if (fresh.length === 0) return out
+    if (this.writer === undefined) this.writer = await this.store.packs.create()
+    const writer = this.writer
+    for (const i of fresh) this.pendingKeys.add(keys[i]!)
+    // Appends place each entry at its own offset, so the writes can run together.
+    const placed = await Promise.all(fresh.map(async i => await writer.append(chunks[i]!.cid, chunks[i]!.bytes)))
+    fresh.forEach((i, j) => {
+      this.pendingPack.push([keys[i]!, placed[j]!.offset, placed[j]!.length])
+      this.stagedBytes += placed[j]!.length
+      this.stagedObjects++
+      out[i] = true
+    })
+    if (writer.size >= PACK_TARGET_SIZE) await this.sealPack()
+    return out
   }
 
   async putObject (cid: CID, bytes: Uint8Array): Promise<boolean> {

@@ -3,7 +3,6 @@
  * store (memory-level + in-memory packs). Handles LevelDB's lock and the format version.
  */
 import { Level } from 'level'
-import { MemoryLevel } from 'memory-level'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises'
@@ -15,6 +14,7 @@ import { LevelObjectStore, type ReadOnlyMode } from './level-store.js'
 import { faultPoint } from './faults.js'
 import { TEMP_PACK, ownedTag, sweep } from './leftovers.js'
 import { snapshotIndex } from './snapshot.js'
+import { META } from '../format/keys.js'
 
 /** The repository format this code reads and writes. Readers refuse any other. */
 export const FORMAT_VERSION = 1
@@ -158,7 +158,7 @@ function typedKV (kv: KV, path: string): KV {
 
 /** Metadata a read-only store may still write: caches, kept in its private copy and dropped at close. */
 function cacheKey (key: string): boolean {
-  return key.startsWith('stat/') || key.startsWith('model-cache/')
+  return key.startsWith('stat/') || key.startsWith('model-cache/') || key.startsWith(META.logIndex)
 }
 
 /** Private copies of read-only indexes: `mvc-readonly-<pid>-<12 hex>` in the temporary folder. */
@@ -342,6 +342,7 @@ export async function createDiskStore (dir: string, options: CreateOptions = {})
 
 /** An empty in-memory store, same contract as the disk store. */
 export async function openMemoryStore (): Promise<LevelObjectStore> {
+  const { MemoryLevel } = await import('memory-level') // loaded only by the commands and tests that use it
   const db = new MemoryLevel<string, Uint8Array>(dbOptions)
   await db.open()
   const store = new LevelObjectStore(levelKV(db), new MemoryPacks(), 'memory')

@@ -6,7 +6,8 @@
  * attributes holding constants, function bodies' inputs, concrete function signatures — are skipped
  * by the decoder without being materialised, which keeps large graphs cheap to summarise.
  */
-import protobuf from 'protobufjs'
+import type protobuf from 'protobufjs'
+import { createRequire } from 'node:module'
 
 export const SAVED_MODEL_PROTO = `
 syntax = "proto3";
@@ -163,13 +164,25 @@ message KerasSavedMetadata {
 }
 `
 
-const root = protobuf.parse(SAVED_MODEL_PROTO, { keepCase: true }).root
+// protobufjs and the parsed schema are loaded on first use: most commands never decode a protocol buffer.
+let root: protobuf.Root | undefined
+function lookup (name: string): protobuf.Type {
+  if (root === undefined) {
+    const pb = createRequire(import.meta.url)('protobufjs') as typeof protobuf
+    root = pb.parse(SAVED_MODEL_PROTO, { keepCase: true }).root
+  }
+  return root.lookupType(name)
+}
 
-export const SavedModelProto = root.lookupType('tensorflow.SavedModel')
-export const KerasSavedMetadataProto = root.lookupType('tensorflow.KerasSavedMetadata')
+/** A message type, resolved when first decoded. */
+export interface MessageType { readonly name: string, type?: protobuf.Type }
 
-/** Decoded as plain objects: int64 as numbers, enums as numbers, every field present, oneof names set. */
-export function decodePlain (type: protobuf.Type, bytes: Uint8Array): Record<string, unknown> {
+export const SavedModelProto: MessageType = { name: 'tensorflow.SavedModel' }
+export const KerasSavedMetadataProto: MessageType = { name: 'tensorflow.KerasSavedMetadata' }
+
+/** Decoded messages as plain objects: int64 as numbers (bounds are checked by the callers), enums as numbers, every field present. */
+export function decodePlain (message: MessageType, bytes: Uint8Array): Record<string, unknown> {
+  const type = message.type ?? (message.type = lookup(message.name))
   return type.toObject(type.decode(bytes), { longs: Number, enums: Number, defaults: true, arrays: true, objects: true, oneofs: true })
 }
 

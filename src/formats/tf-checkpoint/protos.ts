@@ -4,7 +4,8 @@
  * tensorflow/core/framework/tensor_shape.proto, tensor_slice.proto, versions.proto). Fields not
  * declared here are skipped by the decoder, so a newer writer's additions are harmless.
  */
-import protobuf from 'protobufjs'
+import type protobuf from 'protobufjs'
+import { createRequire } from 'node:module'
 
 export const BUNDLE_PROTO = `
 syntax = "proto3";
@@ -78,14 +79,26 @@ message TrackableObjectGraph {
 }
 `
 
-const root = protobuf.parse(BUNDLE_PROTO, { keepCase: true }).root
+// protobufjs and the parsed schema are loaded on first use: most commands never decode a protocol buffer.
+let root: protobuf.Root | undefined
+function lookup (name: string): protobuf.Type {
+  if (root === undefined) {
+    const pb = createRequire(import.meta.url)('protobufjs') as typeof protobuf
+    root = pb.parse(BUNDLE_PROTO, { keepCase: true }).root
+  }
+  return root.lookupType(name)
+}
 
-export const BundleHeaderProto = root.lookupType('tensorflow.BundleHeaderProto')
-export const BundleEntryProto = root.lookupType('tensorflow.BundleEntryProto')
-export const TrackableObjectGraph = root.lookupType('tensorflow.TrackableObjectGraph')
+/** A message type, resolved when first decoded. */
+export interface MessageType { readonly name: string, type?: protobuf.Type }
 
-/** Decoded messages as plain objects: int64 as numbers (bounds are checked by the callers), every field present. */
-export function decodePlain (type: protobuf.Type, bytes: Uint8Array): Record<string, unknown> {
+export const BundleHeaderProto: MessageType = { name: 'tensorflow.BundleHeaderProto' }
+export const BundleEntryProto: MessageType = { name: 'tensorflow.BundleEntryProto' }
+export const TrackableObjectGraph: MessageType = { name: 'tensorflow.TrackableObjectGraph' }
+
+/** Decoded messages as plain objects: int64 as numbers (bounds are checked by the callers), enums as numbers, every field present. */
+export function decodePlain (message: MessageType, bytes: Uint8Array): Record<string, unknown> {
+  const type = message.type ?? (message.type = lookup(message.name))
   return type.toObject(type.decode(bytes), { longs: Number, enums: Number, defaults: true, arrays: true, oneofs: true })
 }
 
