@@ -47,7 +47,7 @@ import { join, dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { tmpdir, cpus, totalmem, release, platform, arch, loadavg } from 'node:os'
 import { spawn } from 'node:child_process'
-import { group1Tensors, writeModelFolder, type DataFile } from './dataset.js'
+import { fineTuneRanges, writeModelFolder, type DataFile } from './dataset.js'
 import {
   MiB, formatTable, listFiles, mib, parseBytes, pickRssMethod, quiet, run, summariseProfile, treeBytes, works, writeKeystream,
   type RssMethod, type RunOptions, type RunResult
@@ -127,40 +127,6 @@ async function diffTrees (a: string, b: string, what: string): Promise<void> {
   if (r.code !== 0) throw new Error(`VERIFICATION FAILED: ${what} is not byte-identical (diff -r ${a} ${b}):\n${r.stdout.slice(0, 3000)}${r.stderr.slice(0, 1000)}`)
 }
 
-/** The byte ranges of group1 (in shard order) that hold the tensors of two layer blocks in the middle. */
-function fineTuneRanges (files: readonly DataFile[]): { ranges: Array<{ rel: string, offset: number, length: number }>, bytes: number, tensors: number } {
-  const shards = files.filter(f => f.rel.startsWith('group1-'))
-  const tensors = group1Tensors(files)
-  const layers = [...new Set(tensors.map(t => t.name.split('/')[0]!))].filter(l => !tensors.some(t => t.name === `${l}/rest`))
-  const pick = new Set(layers.length >= 2 ? [layers[Math.floor(layers.length / 2) - 1]!, layers[Math.floor(layers.length / 2)]!] : layers)
-  const ranges: Array<{ rel: string, offset: number, length: number }> = []
-  let at = 0
-  let bytes = 0
-  let count = 0
-  for (const t of tensors) {
-    if (pick.has(t.name.split('/')[0]!)) {
-      count++
-      bytes += t.bytes
-      // Map [at, at + t.bytes) of the group1 stream onto the shards.
-      let left = t.bytes
-      let pos = at
-      let base = 0
-      for (const s of shards) {
-        if (left === 0) break
-        if (pos < base + s.size) {
-          const off = pos - base
-          const n = Math.min(left, s.size - off)
-          ranges.push({ rel: s.rel, offset: off, length: n })
-          left -= n
-          pos += n
-        }
-        base += s.size
-      }
-    }
-    at += t.bytes
-  }
-  return { ranges, bytes, tensors: count }
-}
 
 async function applyFineTune (dir: string, ranges: ReadonlyArray<{ rel: string, offset: number, length: number }>, label: string): Promise<Set<string>> {
   const touched = new Set<string>()

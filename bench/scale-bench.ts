@@ -18,7 +18,7 @@ import { readFileSync, rmSync } from 'node:fs'
 import { join, dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { tmpdir, loadavg, cpus } from 'node:os'
-import { group1Tensors, writeModelFolder, type DataFile } from './dataset.js'
+import { fineTuneRanges, writeModelFolder, type DataFile } from './dataset.js'
 import { formatTable, mib, parseBytes, pickRssMethod, quiet, run, writeKeystream, type RssMethod, type RunOptions } from './lib.js'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -43,32 +43,7 @@ async function measure (method: RssMethod, steps: Array<{ cmd: string, args: str
 }
 
 function fineTune (files: readonly DataFile[]): Array<{ rel: string, offset: number, length: number }> {
-  const shards = files.filter(f => f.rel.startsWith('group1-'))
-  const tensors = group1Tensors(files)
-  const layers = [...new Set(tensors.map(t => t.name.split('/')[0]!))].filter(l => !tensors.some(t => t.name === `${l}/rest`))
-  const pick = new Set([layers[Math.floor(layers.length / 2) - 1]!, layers[Math.floor(layers.length / 2)]!])
-  const out: Array<{ rel: string, offset: number, length: number }> = []
-  let at = 0
-  for (const t of tensors) {
-    if (pick.has(t.name.split('/')[0]!)) {
-      let left = t.bytes
-      let pos = at
-      let base = 0
-      for (const s of shards) {
-        if (left === 0) break
-        if (pos < base + s.size) {
-          const off = pos - base
-          const n = Math.min(left, s.size - off)
-          out.push({ rel: s.rel, offset: off, length: n })
-          left -= n
-          pos += n
-        }
-        base += s.size
-      }
-    }
-    at += t.bytes
-  }
-  return out
+  return fineTuneRanges(files).ranges
 }
 
 async function startServe (storeDir: string): Promise<{ url: string, child: ChildProcess }> {

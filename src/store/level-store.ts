@@ -87,13 +87,18 @@ export class LevelObjectStore implements ObjectStore {
     return found.map(v => v !== undefined)
   }
 
-  async get (cid: CID): Promise<Uint8Array> {
+  /** The index entry of an object: its bytes (inline) or where they are in a pack. */
+  private async indexEntry (cid: CID): Promise<ReturnType<typeof decodeIndex>> {
     const key = cid.toString()
     const v = await this.kv.get(OBJ + key)
     if (v === undefined) {
       throw new ObjectNotFoundError(`object ${key} is not in the repository at ${this.location}`, { cid: key })
     }
-    const idx = decodeIndex(v)
+    return decodeIndex(v)
+  }
+
+  async get (cid: CID): Promise<Uint8Array> {
+    const idx = await this.indexEntry(cid)
     if ('inline' in idx) {
       verifyBlock(cid, idx.inline, `${this.location} (index)`)
       return idx.inline
@@ -104,12 +109,7 @@ export class LevelObjectStore implements ObjectStore {
   }
 
   async getChecked (cid: CID, alloc: (length: number) => Uint8Array, check: (cid: CID, bytes: Uint8Array, source: string) => Promise<Uint8Array>): Promise<Uint8Array> {
-    const key = cid.toString()
-    const v = await this.kv.get(OBJ + key)
-    if (v === undefined) {
-      throw new ObjectNotFoundError(`object ${key} is not in the repository at ${this.location}`, { cid: key })
-    }
-    const idx = decodeIndex(v)
+    const idx = await this.indexEntry(cid)
     if ('inline' in idx) {
       verifyBlock(cid, idx.inline, `${this.location} (index)`)
       return idx.inline

@@ -6,8 +6,7 @@
  * attributes holding constants, function bodies' inputs, concrete function signatures — are skipped
  * by the decoder without being materialised, which keeps large graphs cheap to summarise.
  */
-import type protobuf from 'protobufjs'
-import { createRequire } from 'node:module'
+import { protoDecoder, type MessageType } from '../protobuf.js'
 
 export const SAVED_MODEL_PROTO = `
 syntax = "proto3";
@@ -164,27 +163,13 @@ message KerasSavedMetadata {
 }
 `
 
-// protobufjs and the parsed schema are loaded on first use: most commands never decode a protocol buffer.
-let root: protobuf.Root | undefined
-function lookup (name: string): protobuf.Type {
-  if (root === undefined) {
-    const pb = createRequire(import.meta.url)('protobufjs') as typeof protobuf
-    root = pb.parse(SAVED_MODEL_PROTO, { keepCase: true }).root
-  }
-  return root.lookupType(name)
-}
-
-/** A message type, resolved when first decoded. */
-export interface MessageType { readonly name: string, type?: protobuf.Type }
+export type { MessageType }
 
 export const SavedModelProto: MessageType = { name: 'tensorflow.SavedModel' }
 export const KerasSavedMetadataProto: MessageType = { name: 'tensorflow.KerasSavedMetadata' }
 
-/** Decoded messages as plain objects: int64 as numbers (bounds are checked by the callers), enums as numbers, every field present. */
-export function decodePlain (message: MessageType, bytes: Uint8Array): Record<string, unknown> {
-  const type = message.type ?? (message.type = lookup(message.name))
-  return type.toObject(type.decode(bytes), { longs: Number, enums: Number, defaults: true, arrays: true, objects: true, oneofs: true })
-}
+/** Decoded messages as plain objects (formats/protobuf.ts). */
+export const decodePlain = protoDecoder(SAVED_MODEL_PROTO, { objects: true })
 
 export interface TensorShape { dim: Array<{ size: number, name: string }>, unknown_rank: boolean }
 export interface TensorInfo { name?: string, coo_sparse?: Uint8Array, composite_tensor?: Uint8Array, encoding?: string, dtype: number, tensor_shape: TensorShape | null }

@@ -4,8 +4,7 @@
  * tensorflow/core/framework/tensor_shape.proto, tensor_slice.proto, versions.proto). Fields not
  * declared here are skipped by the decoder, so a newer writer's additions are harmless.
  */
-import type protobuf from 'protobufjs'
-import { createRequire } from 'node:module'
+import { protoDecoder, type MessageType } from '../protobuf.js'
 
 export const BUNDLE_PROTO = `
 syntax = "proto3";
@@ -79,28 +78,14 @@ message TrackableObjectGraph {
 }
 `
 
-// protobufjs and the parsed schema are loaded on first use: most commands never decode a protocol buffer.
-let root: protobuf.Root | undefined
-function lookup (name: string): protobuf.Type {
-  if (root === undefined) {
-    const pb = createRequire(import.meta.url)('protobufjs') as typeof protobuf
-    root = pb.parse(BUNDLE_PROTO, { keepCase: true }).root
-  }
-  return root.lookupType(name)
-}
-
-/** A message type, resolved when first decoded. */
-export interface MessageType { readonly name: string, type?: protobuf.Type }
+export type { MessageType }
 
 export const BundleHeaderProto: MessageType = { name: 'tensorflow.BundleHeaderProto' }
 export const BundleEntryProto: MessageType = { name: 'tensorflow.BundleEntryProto' }
 export const TrackableObjectGraph: MessageType = { name: 'tensorflow.TrackableObjectGraph' }
 
-/** Decoded messages as plain objects: int64 as numbers (bounds are checked by the callers), enums as numbers, every field present. */
-export function decodePlain (message: MessageType, bytes: Uint8Array): Record<string, unknown> {
-  const type = message.type ?? (message.type = lookup(message.name))
-  return type.toObject(type.decode(bytes), { longs: Number, enums: Number, defaults: true, arrays: true, oneofs: true })
-}
+/** Decoded messages as plain objects (formats/protobuf.ts). */
+export const decodePlain = protoDecoder(BUNDLE_PROTO)
 
 // Plain shapes of the decoded messages above (keepCase: field names as in the .proto).
 
