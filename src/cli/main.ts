@@ -22,6 +22,7 @@ import { pushCommand } from './commands/push.js'
 import { fetchCommand } from './commands/fetch.js'
 import { pullCommand } from './commands/pull.js'
 import { cloneCommand } from './commands/clone.js'
+import { lsRemoteCommand } from './commands/ls-remote.js'
 import { serveCommand } from './commands/serve.js'
 import { uiCommand } from './commands/ui.js'
 import { diffCommand } from './commands/diff.js'
@@ -78,7 +79,7 @@ export async function main (argv: string[], base: Io = processIo): Promise<numbe
   const commands: Array<CommandModule<GlobalArgs, any>> = [ // eslint-disable-line @typescript-eslint/no-explicit-any
     initCommand(io), commitCommand(io), statusCommand(io), logCommand(io), showCommand(io), diffCommand(io),
     checkoutCommand(io), verifyCommand(io), fsckCommand(io), tagCommand(io), aliasCommand(io), branchCommand(io),
-    switchCommand(io), remoteCommand(io), pushCommand(io), fetchCommand(io), pullCommand(io), cloneCommand(io),
+    switchCommand(io), remoteCommand(io), pushCommand(io), fetchCommand(io), pullCommand(io), cloneCommand(io), lsRemoteCommand(io),
     serveCommand(io), uiCommand(io), configCommand(io), keygenCommand(io), signCommand(io), trustCommand(io), exportCommand(io), importCommand(io)
   ]
   const names = new Set(commands.map(c => String(c.command).split(' ')[0]!))
