@@ -7,7 +7,7 @@ import { userInfo, hostname } from 'node:os'
 import { isAbsolute, join, resolve as resolvePath } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import type * as TF from '@tensorflow/tfjs'
-import { InvalidArgumentError, UsageError, isMvcError } from '../errors.js'
+import { InvalidArgumentError, UsageError, isMvcError, toMvcError } from '../errors.js'
 import { parseCodeLineage, parseDataLineage, type ParamValue } from '../format/lineage.js'
 import type { Author } from '../format/objects.js'
 import type { Tolerance } from '../format/verification.js'
@@ -26,7 +26,9 @@ import { show, type ShowResult } from '../core/show.js'
 import * as nameRefs from '../core/names.js'
 import { resolveRev } from '../core/refs.js'
 import { fsck, type FsckReport } from '../core/fsck.js'
-import { verifyVersion, type CheckSettings, type VerificationReport, type VerifySettings } from '../core/verify/index.js'
+import type { OutputsDiff } from '../core/diff/outputs.js'
+import { repair, type RepairReport } from '../core/repair.js'
+import { verifyVersion, type CheckSettings, type VerificationReport, type VerifyProgress, type VerifySettings } from '../core/verify/index.js'
 import { ensureLocal } from '../core/partial.js'
 import { saveArtifacts, versionArtifacts } from '../core/artifacts.js'
 import { addRemoteConfig, listRemoteConfigs, removeRemoteConfig, type RemoteConfig } from '../core/remotes.js'
@@ -54,7 +56,8 @@ export type { CloneResult, PullResult }
 async function tagged<T> (caller: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn()
-  } catch (err) {
+  } catch (thrown) {
+    const err = toMvcError(thrown) // a full disk or a refused permission is a typed error, not a bug
     if (isMvcError(err) && err.caller === undefined) err.caller = caller
     throw err
   }
@@ -110,10 +113,14 @@ export interface VerifyArgs {
   readonly require?: boolean
   /** Run with this runtime when it can ('tfjs', 'python-tensorflow'). */
   readonly runtime?: string
-  /** The Python interpreter for the python-tensorflow runtime (default MVC_PYTHON, else python3). */
+  /** The Python interpreter for the python-tensorflow runtime. */
   readonly python?: string
-  /** Files registering custom classes: Python modules, or JS modules calling tf.serialization.registerClass. */
+  /** Files registering custom classes. */
   readonly customObjects?: readonly string[]
+  /** Commit only: measure each output's tolerance on a second backend: 'auto' (default), 'always', 'never'. */
+  readonly measure?: 'auto' | 'always' | 'never'
+  /** Called as each model is loaded and run (model i of n, elapsed). */
+  readonly onProgress?: (p: VerifyProgress) => void
 }
 
 /** Lineage fields given outright; `data` and `code` must have the shapes of docs/design.md, "Lineage". */
@@ -129,6 +136,8 @@ export interface CommitArgs {
   readonly path?: string
   readonly message: string
   readonly allowEmpty?: boolean
+  /** Commit a file that claims to be a model but is invalid (a truncated model.json) as a plain file, with a warning, instead of failing with INVALID_MODEL. */
+  readonly allowInvalidModels?: boolean
   readonly author?: Author
   readonly timestamp?: number
   readonly lineage?: LineageArgs
@@ -269,7 +278,7 @@ function verifySettings (v: boolean | VerifyArgs | undefined): VerifySettings | 
 
 function checkSettings (v: boolean | VerifyArgs | undefined): CheckSettings | undefined {
   const s = verifySettings(v)
-  return s === undefined ? undefined : { backend: s.backend, tolerance: s.tolerance, runtime: s.runtime, python: s.python, customObjects: s.customObjects }
+  return s === undefined ? undefined : { backend: s.backend, tolerance: s.tolerance, runtime: s.runtime, python: s.python, customObjects: s.customObjects, onProgress: s.onProgress }
 }
 
 /** Lineage given to the API, checked: `data` and `code` must parse as the documented shapes. */
@@ -331,7 +340,7 @@ export class Repository {
     const s = await this.verifyDefaults(v)
     if (s === undefined) return undefined
     const given = typeof v === 'object' ? v : {}
-    return { backend: s.backend, runtime: s.runtime, python: s.python, customObjects: s.customObjects, tolerance: given.tolerance }
+    return { backend: s.backend, runtime: s.runtime, python: s.python, customObjects: s.customObjects, tolerance: given.tolerance, onProgress: s.onProgress }
   }
 
   /** A tracked path as the repository names it: absolute paths are made relative to the root; others are taken as given (relative to the root). */
@@ -359,6 +368,16 @@ export class Repository {
    */
   static async init (options: { dir?: string } = {}): Promise<InitResult> {
     return await tagged('init', async () => await init(options.dir ?? '.'))
+  }
+
+  /**
+   * Rebuilds the repository's index from its pack files and what the old index still holds, keeping the
+   * old one aside (docs/design.md, "Repair"). Works when the repository cannot be opened. `dryRun`
+   * reports without changing anything.
+   * @example const r = await Repository.repair({ dir: '.' }); if (!r.ok) console.log(r.lost)
+   */
+  static async repair (options: { dir?: string, dryRun?: boolean, onProgress?: (stage: string, done: number, total: number) => void } = {}): Promise<RepairReport> {
+    return await tagged('repair', async () => await repair({ dir: options.dir ?? '.', dryRun: options.dryRun, onProgress: options.onProgress }))
   }
 
   /**
@@ -444,6 +463,20 @@ export class Repository {
     await ensureLocal(this.repo.store, args.a)
     if (args.b !== undefined) await ensureLocal(this.repo.store, args.b)
     return await tagged('diff', async () => await diff({ repo: this.repo, a: args.a, b: args.b, exactNorm: args.exactNorm, ...(args.paths !== undefined ? { paths: args.paths.map(p => this.tracked(p)) } : {}) }))
+  }
+
+  /**
+   * Behavioural diff: runs a's and b's (default: the working folder's) models on a's recorded
+   * reference inputs (or `inputs`: JSON, .npy or .npz bytes) with one runtime and reports per-output
+   * differences, and whether each stays within the tolerance a's record gives it on other runtimes.
+   * @example const d = await repo.diffOutputs({ a: 'v1', b: 'v2' }); console.log(d.changed)
+   */
+  async diffOutputs (args: { a: string, b?: string, inputs?: Uint8Array, backend?: BackendName, runtime?: string, python?: string, customObjects?: readonly string[], onProgress?: (p: VerifyProgress) => void }): Promise<OutputsDiff> {
+    if (typeof args.a !== 'string') throw new TypeError('diffOutputs: a must be a revision string')
+    const { diffOutputs } = await import('../core/diff/outputs.js')
+    await ensureLocal(this.repo.store, args.a)
+    if (args.b !== undefined) await ensureLocal(this.repo.store, args.b)
+    return await tagged('diff', async () => await diffOutputs({ ...args, repo: this.repo }))
   }
 
   /** Tags, sorted by name (numeric-aware: 1.9.0 before 1.10.0), with their versions. */
@@ -640,7 +673,7 @@ export class Repository {
     return await tagged('fsck', async () => {
       const store = this.repo.store
       if (!(store instanceof LevelObjectStore)) throw new TypeError('fsck needs a LevelDB-backed store')
-      return await fsck(store, options.onObject)
+      return await fsck(store, options.onObject, this.repo.root)
     })
   }
 

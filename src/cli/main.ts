@@ -4,7 +4,7 @@
  */
 import yargs, { type CommandModule } from 'yargs'
 import { resolve as resolvePath } from 'node:path'
-import { ExitCode, InputNotFoundError, UsageError, exitCodeFor, isMvcError, outputSettings } from '../api/index.js'
+import { ExitCode, InputNotFoundError, UsageError, exitCodeFor, isMvcError, outputSettings, toMvcError } from '../api/index.js'
 import { processIo, type GlobalArgs, type Io } from './output.js'
 import { initCommand } from './commands/init.js'
 import { commitCommand } from './commands/commit.js'
@@ -36,6 +36,7 @@ import { signCommand } from './commands/sign.js'
 import { trustCommand } from './commands/trust.js'
 import { exportCommand } from './commands/export.js'
 import { importCommand } from './commands/import.js'
+import { repairCommand } from './commands/repair.js'
 
 /** Commands that take paths after `--`. */
 const PATHSPEC = new Set(['log', 'diff', 'checkout', 'status'])
@@ -78,7 +79,7 @@ export async function main (argv: string[], base: Io = processIo): Promise<numbe
   // In workflow order: --help lists them so.
   const commands: Array<CommandModule<GlobalArgs, any>> = [ // eslint-disable-line @typescript-eslint/no-explicit-any
     initCommand(io), commitCommand(io), statusCommand(io), logCommand(io), showCommand(io), diffCommand(io),
-    checkoutCommand(io), verifyCommand(io), fsckCommand(io), tagCommand(io), aliasCommand(io), branchCommand(io),
+    checkoutCommand(io), verifyCommand(io), fsckCommand(io), repairCommand(io), tagCommand(io), aliasCommand(io), branchCommand(io),
     switchCommand(io), remoteCommand(io), pushCommand(io), fetchCommand(io), pullCommand(io), cloneCommand(io), lsRemoteCommand(io),
     serveCommand(io), uiCommand(io), configCommand(io), keygenCommand(io), signCommand(io), trustCommand(io), exportCommand(io), importCommand(io)
   ]
@@ -113,7 +114,7 @@ export async function main (argv: string[], base: Io = processIo): Promise<numbe
     .alias('h', 'help')
     .version()
     .wrap(Math.min(100, process.stdout.columns ?? 100))
-    .epilogue('Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 not a repository or unsupported format, 4 unknown revision, 5 corrupt or missing object, 6 repository locked, 7 conflict, 8 bad input, 9 verification failed, 10 remote error, 11 authentication refused, 12 signature missing or invalid. See docs/cli.md.')
+    .epilogue('Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 not a repository or unsupported format, 4 unknown revision, 5 corrupt or missing object, 6 repository locked, 7 conflict, 8 bad input, 9 verification failed, 10 remote error, 11 authentication refused, 12 signature missing or invalid, 13 disk full, read-only, permission denied or I/O error. See docs/cli.md.')
     .exitProcess(false)
     .fail((msg: string | null, err: Error | undefined) => {
       if (err !== undefined && err !== null) throw err
@@ -129,7 +130,9 @@ export async function main (argv: string[], base: Io = processIo): Promise<numbe
   }
 }
 
-function report (io: Io, err: unknown, argv: string[]): number {
+function report (io: Io, thrown: unknown, argv: string[]): number {
+  // A full disk, a read-only file system, a refused permission: faults of the environment, typed.
+  const err = toMvcError(thrown)
   const code = exitCodeFor(err)
   const json = argv.includes('--json')
   if (isMvcError(err)) {

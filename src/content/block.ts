@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import * as dagCbor from '@ipld/dag-cbor'
+import { MAX_CBOR_DEPTH, cborDepth } from './bounded.js'
 import { CorruptObjectError, InvalidObjectError } from '../errors.js'
 
 export const RAW = 0x55
@@ -65,7 +66,23 @@ export function decodeObject<T = unknown> (cid: CID, bytes: Uint8Array, source: 
   if (cid.code !== DAG_CBOR) {
     throw new InvalidObjectError(`object ${cid.toString()} is a raw chunk, not a structured object`, { cid: cid.toString(), source })
   }
-  return dagCbor.decode<T>(bytes)
+  return decodeCbor<T>(bytes, `object ${cid.toString()} (read from ${source})`)
+}
+
+/**
+ * dag-cbor bytes → value, for bytes from anywhere: nesting past MAX_CBOR_DEPTH (which would overflow the
+ * decoder's stack) and anything the decoder refuses are INVALID_OBJECT naming `what`.
+ */
+export function decodeCbor<T = unknown> (bytes: Uint8Array, what: string): T {
+  const depth = cborDepth(bytes)
+  if (depth > MAX_CBOR_DEPTH) {
+    throw new InvalidObjectError(`${what} nests deeper than ${MAX_CBOR_DEPTH} levels; mvc never writes such objects (it is crafted or damaged)`, { depth: MAX_CBOR_DEPTH })
+  }
+  try {
+    return dagCbor.decode<T>(bytes)
+  } catch (err) {
+    throw new InvalidObjectError(`${what} is not valid dag-cbor: ${(err as Error).message}`, {}, { cause: err })
+  }
 }
 
 export function equalBytes (a: Uint8Array, b: Uint8Array): boolean {

@@ -1,10 +1,11 @@
 /**
  * `mvc clone`, whole: a new repository with `origin` set to the URL, every branch, tag and version
  * fetched (commits only for `--filter=commits`), the remote's default branch created locally, and its
- * HEAD version checked out and verified like `mvc checkout`. A clone that cannot fetch leaves nothing
- * behind; once fetched, the repository stays even if checkout fails (it can be run again).
+ * HEAD version checked out and verified like `mvc checkout`. The repository is built aside and renamed
+ * into place once fetched: a clone that cannot fetch (or is killed) leaves no repository behind; once
+ * fetched, the repository stays even if checkout fails (it can be run again).
  */
-import { lstat, mkdir, readdir, rm } from 'node:fs/promises'
+import { lstat, mkdir, readdir, rename, rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { InvalidArgumentError, RefConflictError } from '../errors.js'
@@ -19,9 +20,19 @@ import { addRemoteConfig, validateRemoteName } from './remotes.js'
 import { initRepo, openRepo, type Repo } from './repo.js'
 import { fetch, isAncestor, remoteDefaultBranch, type FetchResult } from './sync.js'
 import { downloadDir } from './connect.js'
+import { initRefs } from './refs.js'
+import { MVC_DIR } from '../format/paths.js'
+import { createDiskStore, openDiskStore } from '../store/open.js'
+import { syncDir } from '../store/packs.js'
+import { ownedTag, sweep } from '../store/leftovers.js'
+import type { ObjectStore } from '../store/interface.js'
+
 import type { ProgressFn } from './transfer.js'
 import type { CheckSettings } from './verify/index.js'
 import { requireSigned, trustedKeys, type TrustPolicy } from './sign.js'
+
+/** A clone's repository being built: `<root>/.mvc-clone-<pid>-<12 hex>`, renamed to `<root>/.mvc` when fetched. */
+const CLONE_STAGING = /^\.mvc-clone-(\d+)-([0-9a-f]{12})$/
 
 export interface CloneOperation {
   /** Remote URL: a path, file:///path, http(s)://host:port/ or s3://bucket/prefix. */
@@ -79,6 +90,8 @@ export async function clone (options: CloneOperation): Promise<CloneResult> {
   const url = normalizeRemoteUrl(options.url)
   const root = resolve(options.dir ?? cloneDirName(url))
   const existing = await lstat(root).catch(() => undefined)
+  // What a clone killed on this host left (its staging folder) does not make the folder non-empty.
+  if (existing?.isDirectory() === true) await sweep(root, CLONE_STAGING, 1, 2)
   if (existing !== undefined && (!existing.isDirectory() || (await readdir(root)).length > 0)) {
     throw new InvalidArgumentError(`cannot clone into ${root}: it exists and is not an empty folder`, { path: root })
   }
@@ -87,15 +100,19 @@ export async function clone (options: CloneOperation): Promise<CloneResult> {
     try { c = CID.parse(options.expect) } catch { c = undefined }
     if (c === undefined || c.toString() !== options.expect) throw new InvalidArgumentError(`--expect ${JSON.stringify(options.expect)} is not a commit CID (bafy…)`, { expect: options.expect })
   }
-  const opened = options.transport ?? await openRemote(url, { downloadDir: downloadDir(root) })
+  // The repository is built in a staging folder inside `root` and renamed to `root/.mvc` once fetched:
+  // a clone killed before that leaves no repository (the next clone into `root` removes the staging
+  // folder), after it a complete one. Resumable downloads live inside it too (its tmp/downloads).
+  const staging = join(root, `.mvc-clone-${ownedTag(8)}`)
+  const opened = options.transport ?? await openRemote(url, { downloadDir: downloadDir(root, staging) })
   let repo: Repo | undefined
   try {
     let result: CloneResult
+    let store: ObjectStore | undefined
     try {
       await mkdir(root, { recursive: true })
-      await initRepo(root)
-      repo = await openRepo(root, { formats: options.formats })
-      const store = repo.store
+      await createDiskStore(staging, { initialize: initRefs })
+      store = await openDiskStore(staging, { readOnlyFallback: false })
       await addRemoteConfig(store, remoteName, url)
       if (options.filter === 'commits') {
         const tx = await store.transaction()
@@ -122,15 +139,19 @@ export async function clone (options: CloneOperation): Promise<CloneResult> {
         if (options.filter !== 'commits' || options.checkout !== false) tx.setMeta(META.lastPath, utf8.encode(headPath))
         await tx.commit()
       }
+      await store.close()
+      store = undefined
+      await rename(staging, join(root, MVC_DIR))
+      await syncDir(root)
       result = { root, remote: remoteName, url, partial: options.filter === 'commits', branch: branch ?? null, head, fetch: fetched }
     } catch (err) {
-      await repo?.store.close()
-      repo = undefined
+      await store?.close().catch(() => {})
       // A clone that could not fetch leaves nothing behind: the folder as it was (absent, or empty).
       if (existing === undefined) await rm(root, { recursive: true, force: true })
       else for (const e of await readdir(root)) await rm(join(root, e), { recursive: true, force: true })
       throw err
     }
+    repo = await openRepo(root, { formats: options.formats })
     if (result.head === null || options.checkout === false) return result
     // The repository stays when checkout (or its verification) fails: `mvc checkout` can be run again.
     // A partial clone fetches HEAD's content through the remote opened here (a folder remote is locked while open).

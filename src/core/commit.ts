@@ -10,7 +10,7 @@ import { lstat, readFile } from 'node:fs/promises'
 import { InputNotFoundError, InvalidArgumentError, UsageError, VerificationUnavailableError } from '../errors.js'
 import { comparePaths, parseCommit, type Author, type CommitObject, type VersionPath } from '../format/objects.js'
 import type { CodeLineage, DataLineage, EnvironmentLineage } from '../format/lineage.js'
-import type { VerificationRecord } from '../format/verification.js'
+import { encodeVerificationRecord, type VerificationRecord } from '../format/verification.js'
 import { MVC_DIR, isWithin } from '../format/paths.js'
 import { META, failedCheckoutKey, utf8, worktreeKey } from '../format/keys.js'
 import type { Transaction } from '../store/interface.js'
@@ -19,7 +19,7 @@ import { headBranch, headCommit, nextVersion, setNextVersion, VERSIONS } from '.
 import { readCommit, writeObject } from './objects.js'
 import { snapshot, walk, type SnapshotResult, type SnapshotStats } from './snapshot.js'
 import { StatCache } from './statcache.js'
-import { recordVerification, type VerifySettings } from './verify/index.js'
+import { diskRanges, recordVerification, type VerifySettings } from './verify/index.js'
 import { dataRef, hashData, stageData } from './lineage/data.js'
 import { codeLineage } from './lineage/code.js'
 import { checkMetrics, readMetadata, readValuesFile, valuesFrom, type Values } from './lineage/params.js'
@@ -45,6 +45,8 @@ export interface CommitOptions {
   readonly author: Author
   readonly timestamp: number
   readonly allowEmpty?: boolean
+  /** Commit a file that claims to be a model but is invalid (a truncated model.json) as a plain file, with a warning, instead of failing with INVALID_MODEL. */
+  readonly allowInvalidModels?: boolean
   readonly lineage?: Lineage
   readonly onFile?: (rel: string, size: number) => void
   /** Bytes hashed (or known unchanged) so far of the total, for a progress bar. */
@@ -164,9 +166,10 @@ async function verificationFor (parts: readonly SnappedPath[], prefixed: boolean
     const recorded = await recordVerification({
       ...settings,
       sink: tx,
-      models: [...part.snap.models.values()].map(m => ({ path: m.layout.path, format: m.layout.format, runnable: m.layout.runnable, notRunnableReason: m.layout.notRunnableReason, adapter: m.adapter })),
+      models: [...part.snap.models.values()].map(m => ({ path: m.layout.path, format: m.layout.format, runnable: m.layout.runnable, notRunnableReason: m.layout.notRunnableReason, bytes: m.layout.tensors.reduce((n, t) => n + t.byteLength, 0), adapter: m.adapter })),
       readFile: async rel => await readFile(resolve(dir, rel)),
-      dir
+      dir,
+      files: diskRanges(dir)
     })
     // A SavedModel no adapter recognised: say why it is not verified.
     const covered = new Set(recorded.models.map(m => m.path))
@@ -181,7 +184,7 @@ async function verificationFor (parts: readonly SnappedPath[], prefixed: boolean
   const skipped = record.models.filter(m => m.status === 'skipped')
   if (settings.require === true && (skipped.length > 0 || record.models.length === 0)) {
     throw new VerificationUnavailableError(
-      `verification required but ${skipped.map(m => `${m.path}: ${(m as { reason: string }).reason}`).join('; ')}`,
+      `verification required but ${skipped.length > 0 ? skipped.map(m => `${m.path}: ${(m as { reason: string }).reason}`).join('; ') : 'no model was found that can be run'}`,
       { skipped: skipped.map(m => m.path) })
   }
   return record
@@ -246,7 +249,7 @@ export async function commit (options: CommitOptions): Promise<CommitResult> {
     const parts: SnappedPath[] = []
     for (const t of trees) {
       const cache = StatCache.for(store, t.rel)
-      const snap = await snapshot({ store, sink: tx, abs: t.abs, cache, requireStored: true, onFile: options.onFile, onBytes, formats: repo.formats }, t.tree)
+      const snap = await snapshot({ store, sink: tx, abs: t.abs, cache, requireStored: true, onFile: options.onFile, onBytes, formats: repo.formats, allowInvalidModels: options.allowInvalidModels }, t.tree)
       parts.push({ rel: t.rel, abs: t.abs, snap, cache })
     }
     const single = parts.length === 1
@@ -255,6 +258,7 @@ export async function commit (options: CommitOptions): Promise<CommitResult> {
     const stats: SnapshotStats = { files: 0, bytes: 0, hashedFiles: 0, hashedBytes: 0 }
     for (const p of parts) { stats.files += p.snap.stats.files; stats.bytes += p.snap.stats.bytes; stats.hashedFiles += p.snap.stats.hashedFiles; stats.hashedBytes += p.snap.stats.hashedBytes }
     const warnings = [
+      ...parts.flatMap(p => p.snap.invalidModels.map(w => single ? w : `${p.rel}/${w}`)),
       ...parts.flatMap(p => [...p.snap.models.values()].flatMap(m => m.layout.warnings.map(w => `${single ? m.layout.path : `${p.rel}/${m.layout.path}`}: ${w}`))),
       ...gone.map(g => `${g} no longer exists: it is no longer tracked from this version on`)
     ]
@@ -315,7 +319,8 @@ export async function commit (options: CommitOptions): Promise<CommitResult> {
       params: { ...meta.params, ...given.params },
       metrics: { ...meta.metrics, ...given.metrics },
       environment: environmentLineage(verification),
-      verification,
+      // The record's on-disk shape (per-output references are written as status "recorded2").
+      verification: (verification === null ? null : encodeVerificationRecord(verification)) as VerificationRecord | null,
       ...(meta.inputs !== undefined ? { inputs: meta.inputs } : {})
     }
     const written = await writeObject(tx, value)

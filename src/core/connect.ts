@@ -12,8 +12,8 @@ import { join } from 'node:path'
 import { MVC_DIR } from '../format/paths.js'
 
 /** Where a repository keeps partial downloads (`<root>/.mvc/tmp/downloads/<cid>.part`); any file there may be deleted at any time. */
-export function downloadDir (root: string): string {
-  return join(root, MVC_DIR, 'tmp', 'downloads')
+export function downloadDir (root: string, mvcDir = join(root, MVC_DIR)): string {
+  return join(mvcDir, 'tmp', 'downloads')
 }
 
 export interface RemoteSelection {

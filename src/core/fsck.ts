@@ -8,10 +8,12 @@
  */
 import { readdir } from 'node:fs/promises'
 import { CID } from 'multiformats/cid'
-import { DAG_CBOR } from '../content/block.js'
-import * as dagCbor from '@ipld/dag-cbor'
+import { DAG_CBOR, decodeCbor } from '../content/block.js'
 import { isMvcError } from '../errors.js'
 import { DiskPacks } from '../store/packs.js'
+import { listMatching } from '../store/leftovers.js'
+import { STORE_STAGING } from '../store/open.js'
+import { checkoutLeftovers } from './repo.js'
 import type { LevelObjectStore } from '../store/level-store.js'
 import { objectLinks, type LinkKind } from '../format/links.js'
 import { HEADS, META } from '../format/keys.js'
@@ -36,9 +38,14 @@ export interface FsckReport {
   /** Sealed packs that no index entry uses, and temporary packs left by interrupted writes. */
   readonly danglingPacks: string[]
   readonly tempPacks: string[]
+  /**
+   * Staging folders of interrupted operations that the command opening the repository did not remove
+   * (they belong to a live process, or to another host): stores being created or cloned, checkouts.
+   */
+  readonly staging: string[]
 }
 
-export async function fsck (store: LevelObjectStore, onObject?: (n: number) => void): Promise<FsckReport> {
+export async function fsck (store: LevelObjectStore, onObject?: (n: number) => void, root?: string): Promise<FsckReport> {
   const partial = (await store.readMeta(META.partial)) !== undefined
   const shallowCommits = new Set((await store.listMeta(META.shallow)).map(([k]) => k.slice(META.shallow.length)))
   let shallow = 0
@@ -85,8 +92,8 @@ export async function fsck (store: LevelObjectStore, onObject?: (n: number) => v
     onObject?.(objects)
     if (cid.code !== DAG_CBOR) continue
     let value: unknown
-    try { value = dagCbor.decode(data) } catch (err) {
-      corrupt.push({ cid: key, from, code: 'INVALID_OBJECT', message: `does not decode as dag-cbor: ${(err as Error).message}` })
+    try { value = decodeCbor(data, `object ${key}`) } catch (err) {
+      corrupt.push({ cid: key, from, code: 'INVALID_OBJECT', message: (err as Error).message })
       continue
     }
     // A data manifest is stored without its files: check it, don't descend.
@@ -104,7 +111,11 @@ export async function fsck (store: LevelObjectStore, onObject?: (n: number) => v
   const tempPacks = store.packs instanceof DiskPacks
     ? (await readdir(store.packs.dir).catch(() => [])).filter(n => n.startsWith('tmp-'))
     : []
+  const staging = store.packs instanceof DiskPacks
+    ? [...await listMatching(store.location, STORE_STAGING), ...(root !== undefined ? await checkoutLeftovers(root, store) : [])]
+    : []
   return {
+    staging,
     ok: missing.length === 0 && corrupt.length === 0 && badRefs.length === 0,
     refs: refs.length,
     objects,

@@ -14,7 +14,6 @@
  */
 import { mkdir, open, rename, rm, lstat } from 'node:fs/promises'
 import { basename, dirname, join, relative, sep } from 'node:path'
-import { randomBytes } from 'node:crypto'
 import type { CID } from 'multiformats/cid'
 import { InvalidObjectError, SymlinkRefusedError, UnsafePathError } from '../errors.js'
 import type { Manifest } from '../format/objects.js'
@@ -22,6 +21,7 @@ import { assertSafePath } from '../format/paths.js'
 import type { ObjectStore } from '../store/interface.js'
 import { readFileObject } from './objects.js'
 import { syncDir } from '../store/packs.js'
+import { ownedTag } from '../store/leftovers.js'
 
 export interface MaterializeOptions {
   readonly store: ObjectStore
@@ -123,7 +123,7 @@ export async function assertNoLinkedAncestors (root: string, target: string): Pr
   }
 }
 
-/** Staging folder names carry the writer's pid, so leftovers of dead processes can be told apart. */
+/** Staging folder names carry the writer's pid and host tag, so leftovers of dead processes can be told apart. */
 export const STAGING_PATTERN = /^\.(.+)\.mvc-(new|old)-(\d+)-[0-9a-f]{8}$/
 
 /** A manifest written into a staging folder, not yet in place. */
@@ -150,7 +150,7 @@ export async function stage (options: MaterializeOptions & { root?: string }): P
   }
   await mkdir(parent, { recursive: true })
   if (options.root !== undefined) await assertNoLinkedAncestors(options.root, target)
-  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`
+  const tag = ownedTag(4) // <pid>-<host tag><random>: leftovers of dead writers are recognised (store/leftovers.ts)
   const staging = join(parent, `.${basename(target)}.mvc-new-${tag}`)
   const old = join(parent, `.${basename(target)}.mvc-old-${tag}`)
   let files = 0

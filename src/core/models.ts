@@ -249,6 +249,8 @@ export interface StoredModels {
   hashedBytes: number
   /** Each model's layout and adapter, by main file path. */
   readonly layouts: Map<string, { readonly layout: ModelLayout, readonly adapter: ModelFormat }>
+  /** Files that looked like models but were invalid, stored as plain files (`allowInvalidModels`), with why. */
+  readonly invalid: string[]
 }
 
 export interface StoreModelsOptions {
@@ -260,18 +262,40 @@ export interface StoreModelsOptions {
   readonly requireStored: boolean
   /** Bytes read so far, for progress (covered files answered by the cache count whole). */
   readonly onBytes?: (n: number) => void
+  /** Store a file that claims to be a model but is invalid as a plain file (with a warning) instead of failing. */
+  readonly allowInvalidModels?: boolean
+}
+
+/** The file an InvalidModelError names, when it names one of the snapshot's files. */
+function invalidModelFile (err: unknown, files: ReadonlyMap<string, unknown>): string | undefined {
+  if (!(err instanceof InvalidModelError)) return undefined
+  const f = err.data.file ?? err.data.path
+  return typeof f === 'string' && files.has(f) ? f : undefined
 }
 
 /** Finds the models among the walked files (every adapter in turn) and stores them tensor by tensor. */
 export async function storeModels (options: StoreModelsOptions): Promise<StoredModels> {
   const { store, sink, cache } = options
   const byPath = new Map(options.files.map(f => [f.rel, f]))
-  const result: StoredModels = { models: [], coveredFiles: new Map(), hashedBytes: 0, layouts: new Map() }
+  const result: StoredModels = { models: [], coveredFiles: new Map(), hashedBytes: 0, layouts: new Map(), invalid: [] }
   const access = new DiskFileAccess(options.files)
   try {
     const claimed = new Set<string>()
     for (const adapter of options.formats) {
-      for (const layout of await adapter.detect(access, claimed)) {
+      let layouts: ModelLayout[]
+      for (;;) {
+        try {
+          layouts = await adapter.detect(access, claimed)
+          break
+        } catch (err) {
+          // With allowInvalidModels, the invalid file is set aside (claimed) and detection runs again.
+          const file = options.allowInvalidModels === true ? invalidModelFile(err, access.files) : undefined
+          if (file === undefined || claimed.has(file)) throw err
+          claimed.add(file)
+          result.invalid.push(`${(err as Error).message} — committed as a plain file because of --allow-invalid-models; it will not be verified`)
+        }
+      }
+      for (const layout of layouts) {
         claimed.add(layout.path)
         for (const f of layout.files) claimed.add(f)
         result.layouts.set(layout.path, { layout, adapter })

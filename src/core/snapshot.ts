@@ -77,6 +77,8 @@ export interface SnapshotOptions {
   readonly detectModels?: boolean
   /** Model format adapters, in detection order (default: every format mvc knows). */
   readonly formats?: readonly ModelFormat[]
+  /** Store files that claim to be models but are invalid as plain files, with a warning, instead of failing. */
+  readonly allowInvalidModels?: boolean
 }
 
 /** Builds the manifest of a folder or file, storing new objects through the sink. */
@@ -86,6 +88,8 @@ export interface SnapshotResult {
   readonly walk: Walk
   /** The models found, with their layouts and adapters, by main file path. */
   readonly models: StoredModels['layouts']
+  /** Invalid model files stored as plain files (allowInvalidModels), with why. */
+  readonly invalidModels: readonly string[]
 }
 
 export async function snapshot (options: SnapshotOptions, w?: Walk): Promise<SnapshotResult> {
@@ -94,7 +98,7 @@ export async function snapshot (options: SnapshotOptions, w?: Walk): Promise<Sna
   const entries: ManifestEntry[] = []
   // Models are stored tensor by tensor; the files they cover come back as file objects.
   const planned = tree.kind === 'dir' && options.detectModels !== false
-    ? await storeModels({ store: options.store, sink: options.sink, files: tree.files, formats: options.formats ?? DEFAULT_FORMATS, cache: options.cache, requireStored: options.requireStored, onBytes: options.onBytes })
+    ? await storeModels({ store: options.store, sink: options.sink, files: tree.files, formats: options.formats ?? DEFAULT_FORMATS, cache: options.cache, requireStored: options.requireStored, onBytes: options.onBytes, allowInvalidModels: options.allowInvalidModels })
     : undefined
   stats.hashedBytes += planned?.hashedBytes ?? 0
   for (const f of tree.files) {
@@ -125,5 +129,5 @@ export async function snapshot (options: SnapshotOptions, w?: Walk): Promise<Sna
     dirs: tree.dirs,
     models: [...(planned?.models ?? [])].sort((a, b) => comparePaths(a.path, b.path))
   })
-  return { manifest, stats, walk: tree, models: planned?.layouts ?? new Map() }
+  return { manifest, stats, walk: tree, models: planned?.layouts ?? new Map(), invalidModels: planned?.invalid ?? [] }
 }

@@ -149,6 +149,11 @@ export interface ModelRuntime {
    * saying what to install when it cannot run here.
    */
   open (options: RuntimeOptions): Promise<OpenRuntime>
+  /**
+   * Backends of this runtime that can give a second opinion at commit (the same model run on another
+   * implementation, to measure rounding differences), in order of preference. Absent: none.
+   */
+  readonly crossCheckBackends?: readonly string[]
 }
 
 export interface RuntimeOptions {
@@ -166,18 +171,40 @@ export interface OpenRuntime {
   /** The runtime library's version, recorded with the outputs. */
   readonly version: string
   /**
+   * Everything that changes the runtime's numerics (version, backend, SIMD, engine, CPU): runs with
+   * equal fingerprints compute bit-identical outputs. Absent when the runtime cannot promise that.
+   */
+  readonly fingerprint?: string
+  /**
    * Loads a model whose main file is `path`, reading its files through `read` (paths relative to the
    * snapshot root), or from `where.dir` — the snapshot's folder on disk — when the runtime needs a directory.
    */
-  load (model: { readonly format: string, readonly path: string }, read: (path: string) => Promise<Uint8Array>, where?: { readonly dir?: string }): Promise<LoadedModel>
+  load (model: { readonly format: string, readonly path: string }, read: (path: string) => Promise<Uint8Array>, where?: { readonly dir?: string, readonly files?: SnapshotRanges }): Promise<LoadedModel>
   /** Releases what `open` started (a child process). */
   close? (): Promise<void>
+}
+
+/** Ranged reads of a snapshot's files, for runtimes that read weights piece by piece instead of whole files. */
+export interface SnapshotRanges {
+  size (path: string): Promise<number>
+  readRange (path: string, offset: number, length: number): Promise<Uint8Array>
 }
 
 export interface LoadedModel {
   /** Inputs in the order `run` takes them. */
   readonly inputs: readonly InputSpec[]
-  /** Runs inference (training off) and returns the outputs, named, in the model's order. */
-  run (inputs: readonly TensorData[]): Promise<TensorData[]>
+  /**
+   * Outputs computed after a discrete operation (non-max suppression, top-k, argmax, where, unique),
+   * by output name → the operation; their order or membership can flip between implementations.
+   */
+  readonly discreteOutputs?: ReadonlyMap<string, string>
+  /**
+   * Intermediate tensors worth recording beside the outputs (graph models: the continuous values that
+   * discrete ops choose from), by name; `run` returns them after the outputs when asked. Absent when
+   * the runtime cannot fetch intermediate tensors.
+   */
+  readonly probes?: readonly string[]
+  /** Runs inference (training off) and returns the outputs, named, in the model's order, then the `probes` asked for. */
+  run (inputs: readonly TensorData[], probes?: readonly string[]): Promise<TensorData[]>
   dispose (): void
 }

@@ -23,9 +23,8 @@
  * otherwise) and the walks of append-only serving: commit ancestry (`isAncestorIn`) and alias
  * histories (`aliasMoveIn`, `isEarlierMoveIn`).
  */
-import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
-import { DAG_CBOR, RAW, verifyBlock } from '../content/block.js'
+import { DAG_CBOR, RAW, decodeCbor, verifyBlock } from '../content/block.js'
 import { InvalidObjectError } from '../errors.js'
 import { objectLinks, type Link } from '../format/links.js'
 import { INCOMPLETE_PREFIX, utf8 } from '../format/keys.js'
@@ -37,13 +36,8 @@ export { INCOMPLETE_PREFIX }
 
 /** Decodes the bytes of a dag-cbor object (strictly); junk is INVALID_OBJECT naming the CID and the source. */
 export function decodeStructured (cid: CID, bytes: Uint8Array, source: string): unknown {
-  try {
-    return dagCbor.decode<unknown>(bytes)
-  } catch (err) {
-    throw new InvalidObjectError(
-      `object ${cid.toString()} from ${source} is named as a dag-cbor object, but its ${bytes.length} bytes are not valid dag-cbor (${(err as Error).message}); nothing was stored`,
-      { cid: cid.toString(), source, size: bytes.length }, { cause: err })
-  }
+  // Bounded nesting (decodeCbor): a crafted object is INVALID_OBJECT, never a stack overflow.
+  return decodeCbor<unknown>(bytes, `object ${cid.toString()} from ${source} (${bytes.length} bytes named as dag-cbor; nothing was stored)`)
 }
 
 /** The links of a structured object's bytes, classified (`objectLinks`); decodes strictly. */

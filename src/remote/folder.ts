@@ -33,6 +33,12 @@ export class FolderRemote extends StoreRemote {
   }
 }
 
+async function setDefaultHead (store: LevelObjectStore): Promise<void> {
+  const tx = await store.transaction()
+  tx.setRef({ name: HEAD, value: symbolicRef(branchRef(DEFAULT_BRANCH)), expect: null })
+  await tx.commit()
+}
+
 export interface OpenFolderOptions extends StoreRemoteOptions {
   /** Create a bare store when the folder holds none (push, clone --bare); otherwise REMOTE_ERROR. */
   readonly create?: boolean
@@ -56,7 +62,8 @@ export async function openFolderRemote (dir: string, options: OpenFolderOptions 
   }
   let store: LevelObjectStore
   try {
-    store = await openDiskStore(storeDir, { create: created, lockTimeoutMs: options.lockTimeoutMs })
+    // A new store is created atomically with its HEAD (store/open.ts, createDiskStore).
+    store = await openDiskStore(storeDir, { create: created || options.create === true, initialize: setDefaultHead, lockTimeoutMs: options.lockTimeoutMs })
   } catch (err) {
     if (isMvcError(err) && err instanceof NotARepositoryError) {
       throw new RemoteError(`${abs} is not an mvc repository: ${err.message}`, { url: abs }, { cause: err })

@@ -58,6 +58,8 @@ export interface PackFiles {
   list (): Promise<string[]>
   /** Human-readable location of a pack, for error messages. */
   describe (pack: string): string
+  /** Deletes a sealed pack nothing refers to (a transaction that failed before its batch). */
+  remove? (pack: string): Promise<void>
   close (): Promise<void>
 }
 export interface PackWriter {

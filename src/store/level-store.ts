@@ -9,9 +9,10 @@
  */
 import { CID } from 'multiformats/cid'
 import { DAG_CBOR, RAW, verifyBlock } from '../content/block.js'
-import { ObjectNotFoundError, RefConflictError, InvalidObjectError } from '../errors.js'
+import { ObjectNotFoundError, RefConflictError, InvalidObjectError, ReadOnlyError } from '../errors.js'
 import type { KV, KVOp, ObjectStore, PackFiles, PackLocation, PackWriter, RefUpdate, Transaction } from './interface.js'
 import { Mutex } from './async.js'
+import { faultPoint } from './faults.js'
 
 const OBJ = 'o/'
 const REF = 'r/'
@@ -21,6 +22,14 @@ export const PACK_TARGET_SIZE = 1 << 30
 
 const utf8 = new TextEncoder()
 const fromUtf8 = new TextDecoder()
+
+/** How a store opened without write access behaves (open.ts opens a private copy of the index). */
+export interface ReadOnlyMode {
+  /** Why the repository is read-only, for messages ("the file system is read-only"). */
+  readonly reason: string
+  /** Metadata keys that may still be written (caches, which go to the private copy and are dropped). */
+  readonly allowMeta: (key: string) => boolean
+}
 
 export function encodeLocation (loc: PackLocation): Uint8Array {
   const v = new Uint8Array(1 + 32 + 8 + 4)
@@ -45,8 +54,22 @@ export class LevelObjectStore implements ObjectStore {
   /** One transaction at a time: ref expectations are checked and applied without interleaving. */
   private readonly transactions = new Mutex()
 
-  /** @param location human-readable name for messages (e.g. the `.mvc` path) */
-  constructor (readonly kv: KV, readonly packs: PackFiles, readonly location: string) {}
+  /** Runs after the database is closed (removes a read-only copy of the index). */
+  onClose: (() => Promise<void>) | undefined
+
+  /**
+   * @param location human-readable name for messages (e.g. the `.mvc` path)
+   * @param readOnly set when the store was opened without write access: every write but caches is refused
+   */
+  constructor (readonly kv: KV, readonly packs: PackFiles, readonly location: string, readonly readOnly?: ReadOnlyMode) {}
+
+  /** Throws READ_ONLY, naming what was attempted, when the store is read-only. */
+  refuseWrite (what: string): void {
+    if (this.readOnly === undefined) return
+    throw new ReadOnlyError(`cannot ${what}: the repository at ${this.location} is read-only here (${this.readOnly.reason}). ` +
+      'Reading works (log, show, diff, status, fsck, verify, checkout --to a writable folder); to change it, make it writable or clone it.',
+    { path: this.location, reason: this.readOnly.reason })
+  }
 
   async has (cid: CID): Promise<boolean> {
     return (await this.kv.get(OBJ + cid.toString())) !== undefined
@@ -115,6 +138,7 @@ export class LevelObjectStore implements ObjectStore {
     (await this.transactions.acquire())() // the last transaction has finished
     await this.packs.close()
     await this.kv.close()
+    await this.onClose?.()
   }
 }
 
@@ -150,6 +174,7 @@ class LevelTransaction implements Transaction {
     this.check()
     if (cid.code !== RAW) throw new TypeError(`putRaw takes raw CIDs, got codec 0x${cid.code.toString(16)}`)
     if (!(await this.isNew(cid))) return false
+    this.store.refuseWrite('store new objects')
     if (this.writer === undefined) this.writer = await this.store.packs.create()
     const key = cid.toString()
     this.pendingKeys.add(key)
@@ -165,6 +190,7 @@ class LevelTransaction implements Transaction {
     this.check()
     if (cid.code !== DAG_CBOR) throw new TypeError(`putObject takes dag-cbor CIDs, got codec 0x${cid.code.toString(16)}`)
     if (!(await this.isNew(cid))) return false
+    this.store.refuseWrite('store new objects')
     const v = new Uint8Array(bytes.length + 1)
     v.set(bytes, 1)
     this.staged.set(cid.toString(), v)
@@ -175,11 +201,13 @@ class LevelTransaction implements Transaction {
 
   setRef (update: RefUpdate): void {
     this.check()
+    this.store.refuseWrite(`move ${update.name}`)
     this.refs.set(update.name, update)
   }
 
   setMeta (key: string, value: Uint8Array | null): void {
     this.check()
+    if (this.store.readOnly?.allowMeta(key) !== true) this.store.refuseWrite(`change ${key}`)
     this.meta.set(key, value)
   }
 
@@ -198,6 +226,7 @@ class LevelTransaction implements Transaction {
 
   async commit (): Promise<void> {
     this.check()
+    let batchTried = false
     try {
       // 1. Chunks are durable in sealed packs before anything refers to them.
       await this.sealPack()
@@ -215,9 +244,18 @@ class LevelTransaction implements Transaction {
       for (const [k, v] of this.staged) ops.push({ type: 'put', key: OBJ + k, value: v })
       for (const [k, v] of this.meta) ops.push(v === null ? { type: 'del', key: META + k } : { type: 'put', key: META + k, value: v })
       for (const u of this.refs.values()) ops.push(u.value === null ? { type: 'del', key: REF + u.name } : { type: 'put', key: REF + u.name, value: utf8.encode(u.value) })
-      if (ops.length > 0) await this.store.kv.batch(ops, { sync: true })
+      if (ops.length > 0) {
+        faultPoint('batch')
+        batchTried = true
+        await this.store.kv.batch(ops, { sync: true })
+        faultPoint('batch.done')
+      }
     } catch (err) {
       await this.abortInner()
+      // Packs this transaction sealed hold only objects no index entry names (putRaw skips indexed
+      // ones), so before the batch was tried nothing can use them: remove them (a full disk needs the
+      // space back). Once tried, a failed batch may still be applied when the log is replayed: keep them.
+      if (!batchTried) for (const p of this.sealed) await this.store.packs.remove?.(p).catch(() => {})
       this.finish()
       throw err
     }

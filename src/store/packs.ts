@@ -5,20 +5,22 @@
  *   entry*   u8 cidLength | cid bytes | u32be dataLength | data
  *   trailer  "MVCPEND\x01" | u64be entryCount | u64be trailerOffset
  *
- * A pack is written under `tmp-<random>.pack`, fsync'd, then renamed to `<id>.pack`, where id is the
+ * A pack is written under `tmp-<pid>-<host tag + random>.pack` (leftovers.ts), fsync'd, then renamed to `<id>.pack`, where id is the
  * sha-256 (hex) of the entries' CIDs in order — cheap to compute and unique per content. Entries are
  * self-describing, so the index in LevelDB can be rebuilt by scanning packs.
  */
 import { open, rename, readdir, unlink, mkdir, type FileHandle } from 'node:fs/promises'
-import { randomBytes, createHash, type Hash } from 'node:crypto'
+import { createHash, type Hash } from 'node:crypto'
 import { join } from 'node:path'
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
 import { ObjectNotFoundError } from '../errors.js'
 import type { PackFiles, PackLocation, PackWriter } from './interface.js'
+import { faultPoint } from './faults.js'
+import { ownedTag } from './leftovers.js'
 
 export const PACK_MAGIC = new Uint8Array([0x4d, 0x56, 0x43, 0x50, 0x41, 0x43, 0x4b, 0x01]) // "MVCPACK\x01"
 export const PACK_END_MAGIC = new Uint8Array([0x4d, 0x56, 0x43, 0x50, 0x45, 0x4e, 0x44, 0x01]) // "MVCPEND\x01"
-const PACK_NAME = /^[0-9a-f]{64}\.pack$/
+export const PACK_NAME = /^[0-9a-f]{64}\.pack$/
 
 function entryHeader (cid: CID, length: number): Uint8Array {
   const c = cid.bytes
@@ -68,9 +70,16 @@ export class DiskPacks implements PackFiles {
 
   async create (): Promise<PackWriter> {
     await mkdir(this.dir, { recursive: true })
-    const tmp = join(this.dir, `tmp-${process.pid}-${randomBytes(6).toString('hex')}.pack`)
+    const tmp = join(this.dir, `tmp-${ownedTag(8)}.pack`)
+    faultPoint('pack.create')
     const fh = await open(tmp, 'wx')
-    await fh.write(PACK_MAGIC)
+    try {
+      await fh.write(PACK_MAGIC)
+    } catch (err) {
+      await fh.close().catch(() => {})
+      await unlink(tmp).catch(() => {})
+      throw err
+    }
     return new DiskPackWriter(this.dir, tmp, fh)
   }
 
@@ -123,6 +132,10 @@ export class DiskPacks implements PackFiles {
     return buf
   }
 
+  async remove (pack: string): Promise<void> {
+    await unlink(this.describe(pack))
+  }
+
   async list (): Promise<string[]> {
     let names: string[]
     try { names = await readdir(this.dir) } catch { return [] }
@@ -144,15 +157,29 @@ class DiskPackWriter implements PackWriter {
 
   async append (cid: CID, bytes: Uint8Array): Promise<{ offset: number, length: number }> {
     const { header, offset } = this.acct.next(cid, bytes.length)
-    await this.fh.writev([header, bytes])
+    faultPoint('pack.append')
+    // writev may write less than asked (a full disk writes what fits): finish it, or fail.
+    const total = header.length + bytes.length
+    let { bytesWritten } = await this.fh.writev([header, bytes])
+    while (bytesWritten < total) {
+      const rest = bytesWritten < header.length
+        ? [header.subarray(bytesWritten), bytes]
+        : [bytes.subarray(bytesWritten - header.length)]
+      const more = (await this.fh.writev(rest)).bytesWritten
+      if (more === 0) throw Object.assign(new Error(`no space left on device, write ${this.tmp}`), { code: 'ENOSPC', syscall: 'write', path: this.tmp })
+      bytesWritten += more
+    }
     return { offset, length: bytes.length }
   }
 
   async seal (): Promise<string> {
+    faultPoint('pack.trailer')
     await this.fh.write(trailer(this.acct.count, this.acct.size))
+    faultPoint('pack.fsync')
     await this.fh.sync()
     await this.fh.close()
     const id = this.acct.id()
+    faultPoint('pack.rename')
     await rename(this.tmp, join(this.dir, `${id}.pack`))
     await syncDir(this.dir)
     return id
@@ -166,6 +193,7 @@ class DiskPackWriter implements PackWriter {
 
 /** fsync a directory so a rename in it survives a crash (POSIX). */
 export async function syncDir (dir: string): Promise<void> {
+  faultPoint('dir.fsync')
   let fh: FileHandle | undefined
   try {
     fh = await open(dir, 'r')
@@ -215,4 +243,64 @@ export class MemoryPacks implements PackFiles {
 
   async list (): Promise<string[]> { return [...this.packs.keys()].sort() }
   async close (): Promise<void> {}
+}
+
+/** One entry of a pack, as found by `scanPack`. */
+export interface PackEntry { readonly cid: CID, readonly offset: number, readonly length: number }
+
+export interface PackScan {
+  readonly entries: PackEntry[]
+  /** True when a valid trailer ends the pack and its count and offset match the entries read. */
+  readonly sealed: boolean
+  /** Why the scan stopped early (a truncated or damaged pack), or undefined when it read to the trailer. */
+  readonly problem?: string
+}
+
+/**
+ * Reads a pack file's entries without the index (packs are self-describing): header, then entries until
+ * the trailer. A damaged or truncated pack yields the entries before the damage and says where it
+ * stopped. The bytes of the entries are not hashed here (the caller re-hashes what it keeps).
+ */
+export async function scanPack (path: string): Promise<PackScan> {
+  const fh = await open(path, 'r')
+  try {
+    const size = (await fh.stat()).size
+    const entries: PackEntry[] = []
+    const head = new Uint8Array(8)
+    if (size < 8 || (await fh.read(head, 0, 8, 0)).bytesRead < 8 || !equalBytes(head, PACK_MAGIC)) {
+      return { entries, sealed: false, problem: 'no pack header' }
+    }
+    let at = 8
+    const buf = new Uint8Array(1 + 255 + 4)
+    for (;;) {
+      if (at + 24 <= size) {
+        const t = new Uint8Array(24)
+        await fh.read(t, 0, 24, at)
+        if (equalBytes(t.subarray(0, 8), PACK_END_MAGIC)) {
+          const v = new DataView(t.buffer)
+          const count = Number(v.getBigUint64(8))
+          const offset = Number(v.getBigUint64(16))
+          const sealed = count === entries.length && offset === at && at + 24 === size
+          return sealed ? { entries, sealed } : { entries, sealed, problem: `trailer at offset ${at} does not match the entries (count ${count}, offset ${offset}, ${size - at - 24} bytes after it)` }
+        }
+      }
+      if (at === size) return { entries, sealed: false, problem: 'no trailer (the pack was never sealed)' }
+      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - at), at)
+      const cidLength = buf[0]!
+      if (bytesRead < 1 + cidLength + 4 || cidLength === 0) return { entries, sealed: false, problem: `truncated or damaged entry header at offset ${at}` }
+      let cid: CID
+      try { cid = CID.decode(buf.slice(1, 1 + cidLength)) } catch { return { entries, sealed: false, problem: `unreadable CID at offset ${at}` } }
+      const length = new DataView(buf.buffer, buf.byteOffset).getUint32(1 + cidLength)
+      const offset = at + 1 + cidLength + 4
+      if (offset + length > size) return { entries, sealed: false, problem: `entry at offset ${at} runs past the end of the file` }
+      entries.push({ cid, offset, length })
+      at = offset + length
+    }
+  } finally {
+    await fh.close()
+  }
+}
+
+function equalBytes (a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i])
 }

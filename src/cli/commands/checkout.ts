@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs'
-import { formatReport, verifyArgs, verifyingStep, verifyOptions, type VerifyFlags } from '../verification.js'
+import { formatReport, verifyArgs, verifyingStep, verifyOptions, verifyProgress, type VerifyFlags } from '../verification.js'
 import { colors, formatBytes, progress, toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
 import { trustArgs, trustOptions, type TrustFlags } from '../trust.js'
 
@@ -19,9 +19,10 @@ export function checkoutCommand (io: Io): CommandModule<GlobalArgs, Args> {
     handler: async args => {
       await withRepo(args, async repo => {
         const p = progress(io, 'checking out')
-        const verify = (await verifyArgs(args, true)) ?? false
+        const vp = verifyProgress(io, 'verifying')
+        const verify = (await verifyArgs(args, true, vp.onProgress)) ?? false
         const trust = await trustArgs(args)
-        const r = await verifyingStep(io, args.json === true, [p], async () =>
+        const r = await verifyingStep(io, args.json === true, [p, vp], async () =>
           await repo.checkout({ rev: args.rev, to: args.to, ...((io.paths ?? []).length > 0 ? { only: (io.paths ?? []) } : {}), force: args.force, verify, keepOnFail: args['keep-on-fail'], ...trust, onBytes: (done, total) => p.bytes(done, total) }))
         if (args.json === true) {
           io.out(toJson({ cid: r.cid, version: r.commit.version, target: r.target, files: r.files, bytes: r.bytes, verification: r.verification ?? null }))

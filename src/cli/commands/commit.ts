@@ -1,10 +1,10 @@
 import type { CommandModule } from 'yargs'
 import { UsageError, parseAssignments } from '../../api/index.js'
-import { verifyArgs, verifyOptions, type VerifyFlags } from '../verification.js'
+import { describeRecorded, verifyArgs, verifyOptions, verifyProgress, type VerifyFlags } from '../verification.js'
 import { formatBytes, progress, toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
 
 interface LineageFlags { data?: string, 'data-ref'?: string, code?: string | boolean, param?: string[], metric?: string[], params?: string[], metrics?: string[] }
-interface Args extends GlobalArgs, VerifyFlags, LineageFlags { path?: string, message: string, 'allow-empty'?: boolean, inputs?: string, 'require-verify'?: boolean }
+interface Args extends GlobalArgs, VerifyFlags, LineageFlags { path?: string, message: string, 'allow-empty'?: boolean, 'allow-invalid-models'?: boolean, inputs?: string, 'require-verify'?: boolean, measure?: string }
 
 /** The lineage arguments of `repo.commit` from the flags. */
 function lineageArgs (a: LineageFlags): { data?: { path: string } | { ref: string }, code?: { dir?: string } | false, params: Record<string, unknown>, metrics: Record<string, unknown>, paramFiles: string[], metricFiles: string[] } {
@@ -26,10 +26,12 @@ export function commitCommand (io: Io): CommandModule<GlobalArgs, Args> {
     describe: 'Snapshot a model folder or file as a new version (default path: the last one committed)',
     builder: y => verifyOptions(y, 'record reference inputs and outputs of each TF.js model')
       .positional('path', { type: 'string', describe: 'file or folder to commit' })
-      .option('inputs', { type: 'string', describe: 'JSON file of reference inputs ({ "inputs": [{ name?, shape, dtype, values }] }) when they cannot be generated' })
+      .option('inputs', { type: 'string', describe: 'reference inputs instead of generated ones: a JSON file ({ "inputs": [{ name?, shape, dtype, values }] }), a NumPy .npy (one input) or .npz (one array per input, named after the inputs or in order)' })
+      .option('measure', { type: 'string', choices: ['auto', 'always', 'never'], describe: 'run the reference inputs on a second backend to measure each output\'s tolerance for other runtimes: auto (default) when the first run took ≤ 150 ms and the model is ≤ 128 MiB (the cpu backend is 10–50× slower than wasm)' })
       .option('require-verify', { type: 'boolean', default: false, describe: 'fail instead of committing when a model cannot be loaded and run' })
       .option('message', { alias: 'm', type: 'string', demandOption: true, describe: 'what this version is' })
       .option('allow-empty', { type: 'boolean', default: false, describe: 'create a version even if nothing changed' })
+      .option('allow-invalid-models', { type: 'boolean', default: false, describe: 'commit a file that claims to be a model but is invalid (a truncated model.json) as a plain file, with a warning, instead of failing (exit 8)' })
       .option('data', { type: 'string', describe: 'training data folder or file: hashed like a model (only its manifest is stored)' })
       .option('data-ref', { type: 'string', describe: 'external identifier of the training data (s3://…?versionId=…, a DVC hash), recorded as given' })
       .option('code', { type: 'string', describe: 'folder in the git repository of the training code (default: the committed path; --no-code records none)' })
@@ -43,10 +45,11 @@ export function commitCommand (io: Io): CommandModule<GlobalArgs, Args> {
     handler: async args => {
       await withRepo(args, async repo => {
         const p = progress(io, 'committing')
+        const vp = verifyProgress(io, 'recording behaviour:')
         let r
         try {
-          r = await repo.commit({ path: args.path, message: args.message, allowEmpty: args['allow-empty'], verify: (await verifyArgs(args)) ?? false, onBytes: (done, total) => p.bytes(done, total), ...lineageArgs(args) })
-        } finally { p.done() }
+          r = await repo.commit({ path: args.path, message: args.message, allowEmpty: args['allow-empty'], allowInvalidModels: args['allow-invalid-models'], verify: (await verifyArgs(args, false, m => { p.done(); vp.onProgress(m) })) ?? false, onBytes: (done, total) => p.bytes(done, total), ...lineageArgs(args) })
+        } finally { p.done(); vp.done() }
         // Every warning the text prints is in the JSON too.
         const warnings = [...r.warnings]
         const code = r.commit?.code ?? null
@@ -64,7 +67,8 @@ export function commitCommand (io: Io): CommandModule<GlobalArgs, Args> {
           io.out(`v${r.version} ${r.cid!.toString()}`)
           const v = r.verification ?? null
           for (const m of v?.models ?? []) {
-            if (m.status === 'recorded') io.err(`verification recorded: ${m.path} (${m.inputs.length} inputs, ${m.outputs.length} outputs, ${m.runtime !== undefined ? `${m.runtime.id}, ${m.runtime.version}` : v!.backend})`)
+            if (m.status === 'skipped') io.err(`verification skipped: ${m.path}: ${m.reason}`)
+            else io.err(`verification ${m.path}: ${describeRecorded(m, v!)}`)
           }
           io.err(`${r.path}: ${r.stats.files} files, ${formatBytes(r.stats.bytes)}; ${r.newObjects} new objects, ${formatBytes(r.newBytes)} added`)
           for (const w of warnings) io.err(w.startsWith('verification skipped') ? w : `warning: ${w}`)

@@ -1,9 +1,12 @@
 import type { CommandModule } from 'yargs'
-import type { DiffEndpoint, DiffResult, TensorDiff, TopologyChange } from '../../api/index.js'
+import { readFile } from 'node:fs/promises'
+import { InvalidArgumentError } from '../../api/index.js'
+import type { BackendName, DiffEndpoint, DiffResult, OutputsDiff, TensorDiff, TopologyChange } from '../../api/index.js'
+import { verifyProgress } from '../verification.js'
 import { formatBytes, shortCid, toJson, withRepo, type GlobalArgs, type Io, colors } from '../output.js'
 import { NO_PAINT, type Paint } from '../color.js'
 
-interface Args extends GlobalArgs { a: string, b?: string, stat?: boolean, 'exact-norm'?: boolean, 'exit-code'?: boolean }
+interface Args extends GlobalArgs { a: string, b?: string, stat?: boolean, 'exact-norm'?: boolean, 'exit-code'?: boolean, outputs?: boolean, inputs?: string, backend?: string, runtime?: string, python?: string, 'custom-objects'?: string[] }
 
 export function diffCommand (io: Io): CommandModule<GlobalArgs, Args> {
   return {
@@ -17,14 +20,46 @@ export function diffCommand (io: Io): CommandModule<GlobalArgs, Args> {
       .option('exact-norm', { type: 'boolean', default: false, describe: 'also read the identical chunks of a\'s changed tensors so rel_l2 is exact, not an upper bound' })
       .example('mvc diff v1 v2', 'what changed between two versions, tensor by tensor')
       .example('mvc diff v2', 'the working folder against v2')
-      .example('mvc diff v1 v2 --stat', 'one line per section'),
+      .example('mvc diff v1 v2 --stat', 'one line per section')
+      .example('mvc diff v1 v2 --outputs', 'run both versions on v1\'s recorded inputs and compare what they compute')
+      .option('outputs', { type: 'boolean', default: false, describe: 'behavioural diff: run both versions on a\'s recorded reference inputs (or --inputs) and compare their outputs' })
+      .option('inputs', { type: 'string', describe: 'with --outputs: inputs to run instead of a\'s recorded ones (JSON, .npy or .npz)' })
+      .option('backend', { type: 'string', choices: ['tensorflow', 'wasm', 'cpu'], describe: 'with --outputs: TensorFlow.js backend' })
+      .option('runtime', { type: 'string', choices: ['tfjs', 'python-tensorflow'], describe: 'with --outputs: runtime to run both versions with' })
+      .option('python', { type: 'string', describe: 'with --outputs: Python interpreter with TensorFlow' })
+      .option('custom-objects', { type: 'string', array: true, nargs: 1, describe: 'with --outputs: file registering custom classes (repeatable)' }),
     handler: async args => {
       await withRepo(args, async repo => {
         const paths = (io.paths ?? [])
         const d = await repo.diff({ a: args.a, b: args.b, exactNorm: args['exact-norm'], ...(paths.length > 0 ? { paths } : {}) })
-        if (args.json === true) io.out(toJson(d))
-        else io.out(args.stat === true ? formatStat(d) : formatDiff(d, colors(io)))
-        if (args['exit-code'] === true && !d.identical) io.setExitCode?.(1)
+        let outputs: OutputsDiff | undefined
+        if (args.outputs === true) {
+          let inputs: Uint8Array | undefined
+          if (args.inputs !== undefined) {
+            try { inputs = await readFile(args.inputs) } catch (e) {
+              throw new InvalidArgumentError(`cannot read --inputs ${args.inputs}: ${(e as Error).message}`, { path: args.inputs })
+            }
+          }
+          const vp = verifyProgress(io, 'running')
+          try {
+            outputs = await repo.diffOutputs({
+              a: args.a,
+              b: args.b,
+              ...(inputs !== undefined ? { inputs } : {}),
+              ...(args.backend !== undefined ? { backend: args.backend as BackendName } : {}),
+              ...(args.runtime !== undefined ? { runtime: args.runtime } : {}),
+              ...(args.python !== undefined ? { python: args.python } : {}),
+              ...(args['custom-objects'] !== undefined ? { customObjects: args['custom-objects'] } : {}),
+              onProgress: vp.onProgress
+            })
+          } finally { vp.done() }
+        }
+        if (args.json === true) io.out(toJson(outputs === undefined ? d : { ...d, outputs }))
+        else {
+          io.out(args.stat === true ? formatStat(d) : formatDiff(d, colors(io)))
+          if (outputs !== undefined) io.out(formatOutputs(outputs))
+        }
+        if (args['exit-code'] === true && (!d.identical || outputs?.changed === true)) io.setExitCode?.(1)
       })
     }
   }
@@ -211,5 +246,27 @@ export function formatStat (d: DiffResult): string {
   const st = d.stats
   lines.push(`read ${st.chunksRead} tensor chunk${st.chunksRead === 1 ? '' : 's'} (${formatBytes(st.bytesRead)}), skipped ${st.chunksSkipped} identical`)
   lines.push(d.identical ? 'no differences' : 'different')
+  return lines.join('\n')
+}
+
+/** The behavioural section: per model, per output, how far b's outputs moved from a's. */
+export function formatOutputs (o: OutputsDiff): string {
+  const lines = ['', 'outputs (both versions run on the same inputs)']
+  if (o.models.length === 0) lines.push('  (no model)')
+  for (const m of o.models) {
+    if (m.status === 'skipped') { lines.push(`  ${m.path}: not run (${m.reason ?? ''})`); continue }
+    const rt = m.runtime === null ? '' : `, ${m.runtime.id} ${m.runtime.version} ${m.runtime.backend}`
+    lines.push(`  ${m.path}  (${m.inputs} inputs${rt})`)
+    const rows: string[][] = [['', 'output', 'max_abs', 'mean_abs', 'relative', 'changed', 'recorded tolerance', 'verdict']]
+    for (const c of m.outputs) {
+      const mark = c.status === 'same' ? ' ' : c.status === 'added' ? '+' : c.status === 'removed' ? '-' : '~'
+      const tol = c.rule === null ? '-' : c.rule === 'allclose' ? `allclose atol ${num(c.atol ?? 0)}${c.rtol !== null && c.rtol !== 0 ? ` rtol ${num(c.rtol)}` : ''}` : c.rule === 'set' ? `set atol ${num(c.atol ?? 0)}` : c.rule
+      const verdict = c.status === 'same' ? 'identical' : c.status === 'within' ? 'within tolerance' : c.status === 'changed' ? 'CHANGED' : c.status === 'shape' ? `shape [${(c.shape.a ?? []).join(',')}] → [${(c.shape.b ?? []).join(',')}]` : c.status
+      const changed = c.changedElements === null || c.elements === null ? '-' : `${c.changedElements}/${c.elements}`
+      rows.push([mark, c.probe === true ? `${c.name} (probe)` : c.name, c.maxAbsDiff === null ? '-' : num(c.maxAbsDiff), c.meanAbsDiff === null ? '-' : num(c.meanAbsDiff), c.relDiff === null ? '-' : num(c.relDiff), changed, tol, verdict + (c.note !== null ? ` (${c.note})` : '')])
+    }
+    lines.push(...table(rows, '    '))
+  }
+  lines.push(o.changed ? 'behaviour changed' : 'behaviour identical')
   return lines.join('\n')
 }

@@ -19,7 +19,8 @@ export function fsckCommand (io: Io): CommandModule<GlobalArgs, GlobalArgs> {
           if (r.notFetched > 0) lines.push(`${r.notFetched} objects not fetched (partial clone: fetched when a version is used)`)
           if (r.unreachable > 0) lines.push(`${r.unreachable} stored objects are unreachable from any ref (harmless)`)
           for (const p of r.danglingPacks) lines.push(`dangling pack ${p}.pack: no index entry uses it (left by an interrupted write; safe to delete)`)
-          for (const p of r.tempPacks) lines.push(`temporary pack ${p}: left by an interrupted write; safe to delete when no mvc process runs`)
+          for (const p of r.tempPacks) lines.push(`temporary pack ${p}: left by an interrupted write (of a live process, or of another host); safe to delete when no mvc process runs`)
+          for (const p of r.staging) lines.push(`staging folder ${p}: left by an interrupted init, clone or checkout (of a live process, or of another host); safe to delete when no mvc process runs`)
           lines.push(r.ok ? 'ok' : 'the repository is damaged: restore the objects named above from a remote (mvc fetch) or a backup')
           io.out(lines.join('\n'))
         }

@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs'
 import { formatBytes, formatDate, toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
 import type { CommitObject, ModelSummary } from '../../api/index.js'
+import { describeRecorded } from '../verification.js'
 
 function formatValues (v: Readonly<Record<string, unknown>>): string {
   const keys = Object.keys(v).sort()
@@ -38,8 +39,7 @@ export function lineageLines (c: CommitObject): string[] {
   if (v === null) lines.push('verify    (not recorded)')
   else if (v.models.length === 0) lines.push('verify    no TF.js model')
   for (const [i, m] of (v?.models ?? []).entries()) {
-    const by = m.status === 'recorded' && m.runtime !== undefined ? `${m.runtime.id} ${m.runtime.version}` : v!.backend
-    const what = m.status === 'recorded' ? `recorded (${m.inputs.length} inputs, ${m.outputs.length} outputs, ${by})` : `skipped: ${m.reason}`
+    const what = describeRecorded(m, v!)
     lines.push(`${i === 0 ? 'verify    ' : '          '}${m.path}: ${what}`)
   }
   if (c.inputs !== undefined) lines.push(`inputs    ${formatContract(c.inputs)} (declared in metadata.json)`)

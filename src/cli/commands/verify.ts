@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises'
 import { InputNotFoundError, UsageError } from '../../api/index.js'
 import { colors, formatBytes, toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
 import { readKeyFile } from '../trust.js'
-import { formatReport, verifyArgs, verifyingStep, verifyOptions, type VerifyFlags } from '../verification.js'
+import { formatReport, verifyArgs, verifyingStep, verifyOptions, verifyProgress, type VerifyFlags } from '../verification.js'
 
 interface Args extends GlobalArgs, VerifyFlags { rev: string, signature?: boolean, bundle?: string, 'trusted-key'?: string[], path?: string }
 
@@ -41,8 +41,9 @@ export function verifyCommand (io: Io): CommandModule<GlobalArgs, Args> {
           io.out('PASS')
           return
         }
-        const v = (await verifyArgs(args, true)) ?? {}
-        const r = await verifyingStep(io, args.json === true, [], async () => await repo.verify({ rev: args.rev, ...v }))
+        const vp = verifyProgress(io, 'verifying')
+        const v = (await verifyArgs(args, true, vp.onProgress)) ?? {}
+        const r = await verifyingStep(io, args.json === true, [vp], async () => await repo.verify({ rev: args.rev, ...v }))
         if (args.json === true) io.out(toJson(r))
         else io.out(`v${r.version} ${r.cid.toString()}\n${formatReport(r, colors(io))}`)
       })

@@ -9,6 +9,7 @@ import { extname, join } from 'node:path'
 import YAML from 'yaml'
 import { InvalidArgumentError } from '../../errors.js'
 import type { ParamValue } from '../../format/lineage.js'
+import { parseJson } from '../../content/bounded.js'
 
 export type Values = Record<string, ParamValue>
 
@@ -132,7 +133,7 @@ export async function readValuesFile (path: string, what: 'params' | 'metrics'):
   if (ext === '.yaml' || ext === '.yml') {
     parsed = parseYaml(text, path)
   } else {
-    try { parsed = JSON.parse(text) as unknown } catch (e) {
+    try { parsed = parseJson(text) } catch (e) {
       throw new InvalidArgumentError(`--${what} ${path} is not valid JSON: ${(e as Error).message}`, { path })
     }
   }
@@ -217,7 +218,7 @@ export async function readMetadata (dir: string): Promise<Metadata> {
     return none(true)
   }
   let parsed: unknown
-  try { parsed = JSON.parse(text) as unknown } catch (e) {
+  try { parsed = parseJson(text) } catch (e) {
     warnings.push(`${METADATA_FILE} is not valid JSON (${(e as Error).message}); nothing in it was recorded (it is stored as a file)`)
     return none(true)
   }

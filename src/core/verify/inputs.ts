@@ -3,7 +3,9 @@
  * the user gives in a file. Pure: the bytes never depend on a runtime or backend.
  */
 import { InvalidArgumentError } from '../../errors.js'
-import { encodeStrings, numElements, numericBytes, type InputSpec, type TensorData, type TensorDType } from '../../formats/tensor-data.js'
+import { bindInputs, decodeTensorData, encodeStrings, numElements, numericBytes, type InputSpec, type TensorData, type TensorDType } from '../../formats/tensor-data.js'
+import { isNpy, isZip, parseNpy, parseNpz } from './npy.js'
+import { parseJson } from '../../content/bounded.js'
 
 function messageOf (e: unknown): string {
   return e instanceof Error ? e.message : String(e)
@@ -92,7 +94,7 @@ const INPUT_DTYPES: readonly TensorDType[] = ['float32', 'int32', 'bool', 'strin
 export function parseInputsFile (bytes: Uint8Array): TensorData[] {
   let json: unknown
   try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+    json = parseJson(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
   } catch (e) {
     throw new InvalidArgumentError(`inputs file is not valid UTF-8 JSON: ${messageOf(e)}`, {}, { cause: e })
   }
@@ -182,4 +184,41 @@ function encodeValues (dtype: TensorDType, flat: readonly unknown[], bad: (j: nu
       }))
     }
   }
+}
+
+/** Reference inputs from a file the user gives: NumPy `.npy` or `.npz` (by their magic bytes), else JSON (parseInputsFile). */
+export function parseInputs (bytes: Uint8Array): TensorData[] {
+  if (isNpy(bytes)) return [parseNpy(bytes, '#0')]
+  if (isZip(bytes)) {
+    const out = parseNpz(bytes)
+    if (out.length === 0) throw new InvalidArgumentError('inputs file: the .npz archive holds no .npy arrays', {})
+    return out
+  }
+  return parseInputsFile(bytes)
+}
+
+/**
+ * Binds inputs to a model's input contract (names, count, known dimensions: bindInputs) and its
+ * dtypes: an input of the declared dtype passes; integers and booleans given for a float input are
+ * converted (exactly, below 2^24 — images as uint8 arrays are the common case); floats given for an
+ * integer input are converted only when every value is an integer; anything else is refused.
+ */
+export function conformInputs (sig: readonly InputSpec[], inputs: readonly TensorData[]): TensorData[] {
+  const bound = bindInputs(sig, inputs)
+  return bound.map((t, i) => {
+    const want = sig[i]!.dtype
+    if (t.dtype === want || (sig[i]!.indexBound !== undefined && want === 'float32' && t.dtype === 'int32')) return t
+    const refuse = (why: string): InvalidArgumentError => new InvalidArgumentError(`input ${JSON.stringify(t.name)} is ${t.dtype} but the model takes ${want}${why}`, { input: t.name, dtype: t.dtype, expected: want })
+    const d = decodeTensorData(t)
+    if (want === 'float32' && (d.kind === 'int' || d.kind === 'bool')) {
+      const v = Float32Array.from(d.values as ArrayLike<number>)
+      return { ...t, dtype: 'float32', data: numericBytes(v) }
+    }
+    if (want === 'int32' && d.kind === 'float') {
+      const xs = d.values
+      for (let k = 0; k < xs.length; k++) if (!Number.isInteger(xs[k])) throw refuse(` (element ${k} is ${xs[k]}, not an integer)`)
+      return { ...t, dtype: 'int32', data: numericBytes(Int32Array.from(xs)) }
+    }
+    throw refuse('')
+  })
 }

@@ -5,7 +5,7 @@
  * the next one is tried and the report says which ran.
  */
 import { VerificationUnavailableError, isMvcError } from '../../errors.js'
-import type { LoadedModel, ModelFormat, ModelRuntime, OpenRuntime, RuntimeOptions } from '../../formats/interface.js'
+import type { LoadedModel, ModelFormat, ModelRuntime, OpenRuntime, RuntimeOptions, SnapshotRanges } from '../../formats/interface.js'
 
 function reasonOf (e: unknown): string {
   return isMvcError(e) || e instanceof Error ? e.message : String(e)
@@ -36,14 +36,15 @@ export class Runtimes {
    * VerificationUnavailableError listing why each runtime could not, when none can; other errors (a
    * model the runtime rejects as malformed) are thrown as they are.
    */
-  async load (adapter: ModelFormat, model: { format: string, path: string }, read: (path: string) => Promise<Uint8Array>, dir: () => Promise<string | undefined>, prefer?: string): Promise<Loaded> {
+  async load (adapter: ModelFormat, model: { format: string, path: string }, read: (path: string) => Promise<Uint8Array>, dir: () => Promise<string | undefined>, prefer?: string, files?: SnapshotRanges): Promise<Loaded> {
     const order = [...adapter.runtimes].sort((a, b) => (a.id === prefer ? -1 : 0) - (b.id === prefer ? -1 : 0))
     if (order.length === 0) throw new VerificationUnavailableError(`no runtime can run ${adapter.id} models`, { format: adapter.id })
     const reasons: string[] = []
     for (const runtime of order) {
       try {
         const open = await this.open(runtime)
-        const loaded = await open.load(model, read, runtime.needsDirectory === true ? { dir: await dir() } : undefined)
+        const where = { ...(runtime.needsDirectory === true ? { dir: await dir() } : {}), ...(files !== undefined ? { files } : {}) }
+        const loaded = await open.load(model, read, where)
         return { runtime, open, model: loaded }
       } catch (e) {
         if (!(e instanceof VerificationUnavailableError)) throw e

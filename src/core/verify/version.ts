@@ -17,6 +17,8 @@ import { versionFiles } from '../version.js'
 import { resolveRev } from '../refs.js'
 import { materialize } from '../materialize.js'
 import { checkVerification, type VerificationReport } from './check.js'
+import { diskRanges, storeRanges } from './files.js'
+import type { VerifyProgress } from './record.js'
 
 export interface CheckSettings {
   /** Runtime backend; default: the runtime's best available. */
@@ -29,10 +31,12 @@ export interface CheckSettings {
   readonly python?: string
   /** Files registering custom classes. */
   readonly customObjects?: readonly string[]
+  /** Called as each model is loaded and run. */
+  readonly onProgress?: (p: VerifyProgress) => void
 }
 
 function settingsOf (s: CheckSettings): CheckSettings {
-  return { backend: s.backend, tolerance: s.tolerance, runtime: s.runtime, python: s.python, customObjects: s.customObjects }
+  return { backend: s.backend, tolerance: s.tolerance, runtime: s.runtime, python: s.python, customObjects: s.customObjects, onProgress: s.onProgress }
 }
 
 /** The format and adapter of each model of a manifest, by main file path. */
@@ -50,9 +54,10 @@ export async function modelsOf (store: ObjectStore, manifest: Manifest, formats:
 /** Throws VERIFICATION_FAILED (carrying the report) when some output differs beyond the tolerance. */
 export function failIfFailed (report: VerificationReport, what: string): void {
   if (report.pass) return
-  const worst = report.models.flatMap(m => m.outputs.filter(o => !o.pass).map(o => `${m.path} output ${o.name}: max_abs_diff ${o.maxAbsDiff.toExponential(3)}`))
+  const worst = report.models.flatMap(m => m.outputs.filter(o => !o.pass).map(o =>
+    `${m.path} output ${o.name}: ${o.missing !== undefined ? `missing in ${o.missing === 'actual' ? 'the model now' : 'the record'}` : o.shapeMismatch !== undefined ? `shape [${o.shapeMismatch.actual.join(',')}], recorded [${o.shapeMismatch.expected.join(',')}]` : `max_abs_diff ${o.maxAbsDiff.toExponential(3)} (${o.rule}, atol ${o.atol}, rtol ${o.rtol})${o.note !== undefined ? `: ${o.note}` : ''}`}`))
   throw new VerificationFailedError(
-    `${what} does not behave as recorded (atol ${report.tolerance.atol}, rtol ${report.tolerance.rtol}, backend ${report.backend}, recorded on ${report.recordedBackend}): ${worst.join('; ')}`,
+    `${what} does not behave as recorded (backend ${report.backend}, recorded on ${report.recordedBackend}): ${worst.join('; ')}`,
     { report })
 }
 
@@ -107,7 +112,8 @@ export async function verifyCheckout (options: CheckSettings & { store: ObjectSt
       record,
       models: await modelsOf(options.store, part.manifest, options.formats),
       readFile: async rel => await readFile(join(part.dir, rel)),
-      dir: async () => part.dir
+      dir: async () => part.dir,
+      files: diskRanges(part.dir)
     })
     reports.push({ report, part })
   }
@@ -149,6 +155,7 @@ export async function verifyVersion (options: CheckSettings & { store: ObjectSto
           if (f === undefined) throw new InvalidArgumentError(`v${commit.version} has no file ${rel}`, { path: rel })
           return await readFileBytes(store, f)
         },
+        files: storeRanges(store, files, `v${commit.version}`),
         dir: async () => {
           if (dir === undefined) {
             const temp = await mkdtemp(join(tmpdir(), 'mvc-verify-'))

@@ -12,6 +12,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
+import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
 import { InvalidModelError, VerificationUnavailableError } from '../../errors.js'
@@ -154,6 +155,8 @@ export const pythonRuntime: ModelRuntime = {
     return {
       backend: 'cpu',
       version: `tensorflow ${probe.tensorflow}`,
+      // TensorFlow picks kernels by CPU features and splits reductions by thread count.
+      fingerprint: `python-tensorflow ${probe.tensorflow} cpu ${os.arch()} ${os.cpus()[0]?.model.trim() ?? '?'} x${os.cpus().length}`,
       async load (model, _read, where): Promise<LoadedModel> {
         if (where?.dir === undefined) throw new VerificationUnavailableError('the Python runtime needs the model\'s files in a folder', { path: model.path })
         const abs = join(where.dir, model.path)

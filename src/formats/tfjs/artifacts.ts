@@ -8,6 +8,7 @@ import type * as TF from '@tensorflow/tfjs'
 import { posix } from 'node:path'
 import { InvalidModelError } from '../../errors.js'
 import { unsafePathReason } from '../../format/paths.js'
+import { parseJson } from '../../content/bounded.js'
 
 export const MODEL_JSON = 'model.json'
 export const WEIGHTS_BIN = 'weights.bin'
@@ -101,7 +102,7 @@ function isRecord (v: unknown): v is Record<string, unknown> {
 function parseJsonObject (bytes: Uint8Array, jsonPath: string): Record<string, unknown> {
   let json: unknown
   try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+    json = parseJson(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
   } catch (e) {
     throw new InvalidModelError(`${jsonPath} is not valid UTF-8 JSON: ${e instanceof Error ? e.message : String(e)}`, { path: jsonPath }, { cause: e })
   }
@@ -110,7 +111,7 @@ function parseJsonObject (bytes: Uint8Array, jsonPath: string): Record<string, u
 }
 
 /** Resolves a weightsManifest path against the model.json folder, refusing URLs and anything that escapes. */
-function resolveShardPath (jsonPath: string, shard: string): string {
+export function resolveShardPath (jsonPath: string, shard: string): string {
   if (/^[a-z][a-z0-9+.-]*:/i.test(shard)) {
     throw new InvalidModelError(`${jsonPath}: weight path ${JSON.stringify(shard)} is a URL; mvc only reads weights stored beside model.json`, { path: jsonPath, shard })
   }

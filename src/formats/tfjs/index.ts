@@ -17,12 +17,13 @@ import type { CID } from 'multiformats/cid'
 import { fail, isCount, parseModel } from '../../format/objects.js'
 import type { FileAccess, LoadedModel, ModelFormat, ModelLayout, ModelRuntime, OpenRuntime, StoredModel } from '../interface.js'
 import { parseModelJson, planNeedsBytes, planTensors, type ModelDescriptor, type ModelFormat as TfjsModelKind } from './manifest.js'
-import { BACKENDS, loadRuntime, type BackendName } from './runtime.js'
+import { BACKENDS, loadRuntime, runtimeFingerprint, type BackendName } from './runtime.js'
 import { inputSignature, loadModel, runModel } from './model.js'
 import { InvalidArgumentError, InvalidModelError } from '../../errors.js'
+import { withTimeLimit } from '../time-limit.js'
 
 export { MODEL_JSON, WEIGHTS_BIN, artifactsToFiles, filesToArtifacts, loadArtifacts, saveResult } from './artifacts.js'
-export { BACKENDS, loadRuntime, type BackendName, type LoadedRuntime } from './runtime.js'
+export { BACKENDS, loadRuntime, runtimeFingerprint, type BackendName, type LoadedRuntime } from './runtime.js'
 
 const FORMATS: readonly TfjsModelKind[] = ['layers-model', 'graph-model', 'weights-manifest']
 /** JSON files larger than this are not examined as models. */
@@ -144,6 +145,7 @@ export async function importCustomObjects (files: readonly string[]): Promise<vo
 /** TF.js in this process: wasm by default, tfjs-node when installed, cpu always (runtime.ts). */
 export const tfjsRuntime: ModelRuntime = {
   id: 'tfjs',
+  crossCheckBackends: ['wasm', 'cpu'],
   async open (options): Promise<OpenRuntime> {
     const backend = options.backend
     if (backend !== undefined && !(BACKENDS as readonly string[]).includes(backend)) {
@@ -154,11 +156,15 @@ export const tfjsRuntime: ModelRuntime = {
     return {
       backend: rt.backend,
       version: rt.tfjsVersion,
-      async load (model, read): Promise<LoadedModel> {
-        const loaded = await loadModel(rt, model.path, read)
+      fingerprint: runtimeFingerprint(rt),
+      async load (model, read, where): Promise<LoadedModel> {
+        // In-process TF.js can loop forever on a hostile model: both steps are time-limited (time-limit.ts).
+        const loaded = await withTimeLimit(`loading ${model.path} with TensorFlow.js`, async () => await loadModel(rt, model.path, read, where?.files))
         return {
           get inputs () { return inputSignature(loaded) },
-          run: async inputs => await runModel(rt, loaded, inputs),
+          ...(loaded.kind === 'graph' && loaded.discrete !== undefined ? { discreteOutputs: loaded.discrete } : {}),
+          probes: loaded.kind === 'graph' ? loaded.probes ?? [] : [],
+          run: async (inputs, probes) => await withTimeLimit(`running ${model.path} with TensorFlow.js`, async () => await runModel(rt, loaded, inputs, probes)),
           dispose: () => { loaded.model.dispose() }
         }
       }

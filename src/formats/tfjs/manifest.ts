@@ -16,6 +16,7 @@
  */
 import { InvalidModelError, UnsafePathError } from '../../errors.js'
 import { unsafePathReason } from '../../format/paths.js'
+import { parseJson } from '../../content/bounded.js'
 
 export type ModelFormat = 'layers-model' | 'graph-model' | 'weights-manifest'
 
@@ -114,6 +115,17 @@ function posixDirname (p: string): string {
   return i < 0 ? '' : p.slice(0, i)
 }
 
+/** Why a file that does not parse still claims to be a TF.js model (its name or its keys), or undefined. */
+function modelClaim (jsonPath: string, bytes: Uint8Array): string | undefined {
+  const name = jsonPath.slice(jsonPath.lastIndexOf('/') + 1).toLowerCase()
+  if (name === 'model.json') return 'it is named model.json'
+  if (name.endsWith('weights_manifest.json')) return 'it is named like a weights manifest'
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(0, 1 << 20))
+  if (text.includes('"modelTopology"') || text.includes('"weightsManifest"')) return 'it has the keys of a TF.js model'
+  if (/"format"\s*:\s*"(layers|graph)-model"/.test(text)) return 'it says it is a TF.js model'
+  return undefined
+}
+
 /** A group of a manifest looks like `{ paths, weights }`. */
 function looksLikeGroup (v: unknown): boolean {
   return isObject(v) && hasKey(v, 'paths') && hasKey(v, 'weights')
@@ -136,9 +148,14 @@ export function parseModelJson (jsonPath: string, bytes: Uint8Array): ModelDescr
   let json: unknown
   try {
     // TextDecoder drops a UTF-8 BOM, which JSON.parse would reject.
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
-  } catch {
-    return null
+    json = parseJson(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+  } catch (e) {
+    // A file that claims to be a model but does not parse is a damaged model, not a plain file: storing
+    // it silently as one would drop its verification.
+    const claim = modelClaim(jsonPath, bytes)
+    if (claim === undefined) return null
+    throw new InvalidModelError(`${jsonPath}: ${claim}, but it is not valid JSON (${e instanceof Error ? e.message : String(e)}): the model file is truncated or damaged. ` +
+      'Restore it, or commit it as a plain file with --allow-invalid-models', { file: jsonPath, damaged: true })
   }
 
   if (Array.isArray(json)) {

@@ -6,7 +6,9 @@ import type * as TF from '@tensorflow/tfjs'
 import { InvalidArgumentError, InvalidModelError, isMvcError } from '../../errors.js'
 import { bindInputs, encodeStrings, decodeTensorData, numericBytes, type InputSpec, type TensorData } from '../tensor-data.js'
 import { activate, type LoadedRuntime } from './runtime.js'
-import { loadArtifacts } from './artifacts.js'
+import { loadArtifacts, resolveShardPath } from './artifacts.js'
+import { parseJson } from '../../content/bounded.js'
+import { checkLayersTopology } from './topology-check.js'
 
 function messageOf (e: unknown): string {
   return e instanceof Error ? e.message : String(e)
@@ -46,7 +48,7 @@ export function detectModelKind (json: unknown): ModelKind {
 function parseModelJson (bytes: Uint8Array, jsonPath: string): Record<string, unknown> {
   let json: unknown
   try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+    json = parseJson(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
   } catch (e) {
     throw new InvalidModelError(`${jsonPath} is not valid UTF-8 JSON: ${messageOf(e)}`, { path: jsonPath }, { cause: e })
   }
@@ -65,18 +67,122 @@ export function readFileIOHandler (_rt: LoadedRuntime, jsonPath: string, readFil
   return { load: async (): Promise<TF.io.ModelArtifacts> => await loadArtifacts(jsonPath, readFile) }
 }
 
-export type LoadedModel = { kind: 'layers', model: TF.LayersModel } | { kind: 'graph', model: TF.GraphModel }
+export type LoadedModel = { kind: 'layers', model: TF.LayersModel } | { kind: 'graph', model: TF.GraphModel, discrete?: ReadonlyMap<string, string>, probes?: readonly string[] }
 
-/** Loads a model through `readFile`; layers vs graph is decided from the JSON (see detectModelKind). */
-export async function loadModel (rt: LoadedRuntime, jsonPath: string, readFile: ReadFile): Promise<LoadedModel> {
+/** Ops whose results are discrete choices: a rounding difference upstream can flip them. */
+const DISCRETE_OPS = /^(NonMaxSuppressionV\d|TopKV2|ArgMax|ArgMin|Where|Unique|Bincount|DenseBincount|SparseToDense)$/
+
+/**
+ * For each node of a GraphDef (model.json's `modelTopology.node`), the first discrete op found
+ * upstream of it, by node name. Used to tell which outputs are post-processed.
+ */
+export function discreteUpstream (topology: unknown, outputs: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>()
+  const nodes = isRecord(topology) && Array.isArray(topology.node) ? topology.node as unknown[] : []
+  const byName = new Map<string, { op: string, input: string[] }>()
+  for (const n of nodes) {
+    if (!isRecord(n) || typeof n.name !== 'string') continue
+    byName.set(n.name, { op: typeof n.op === 'string' ? n.op : '', input: Array.isArray(n.input) ? n.input.filter((x): x is string => typeof x === 'string') : [] })
+  }
+  for (const name of outputs) {
+    const seen = new Set<string>()
+    const stack = [name.split(':')[0] ?? name]
+    const found: string[] = []
+    while (stack.length > 0) {
+      const n = stack.pop()!
+      if (seen.has(n)) continue
+      seen.add(n)
+      const node = byName.get(n)
+      if (node === undefined) continue
+      if (DISCRETE_OPS.test(node.op) && !found.includes(node.op)) found.push(node.op)
+      for (const i of node.input) stack.push((i.startsWith('^') ? i.slice(1) : i).split(':')[0] ?? i)
+    }
+    if (found.length > 0) out.set(name, found.sort().join(', '))
+  }
+  return out
+}
+
+/**
+ * The continuous tensors that feed the discrete ops upstream of a graph's outputs (NMS boxes and
+ * scores, the values top-k and argmax choose from), as `node:index` names. A small change of a weight
+ * often moves no discrete choice, so the outputs do not show it; these tensors do. Recorded beside
+ * the outputs as probes.
+ */
+export function discreteProbes (topology: unknown, outputs: readonly string[]): string[] {
+  const nodes = isRecord(topology) && Array.isArray(topology.node) ? topology.node as unknown[] : []
+  const byName = new Map<string, { op: string, input: string[] }>()
+  for (const n of nodes) {
+    if (!isRecord(n) || typeof n.name !== 'string') continue
+    byName.set(n.name, { op: typeof n.op === 'string' ? n.op : '', input: Array.isArray(n.input) ? n.input.filter((x): x is string => typeof x === 'string') : [] })
+  }
+  const probes: string[] = []
+  const seen = new Set<string>()
+  const stack = outputs.map(o => o.split(':')[0] ?? o)
+  while (stack.length > 0) {
+    const n = stack.pop()!
+    if (seen.has(n)) continue
+    seen.add(n)
+    const node = byName.get(n)
+    if (node === undefined) continue
+    if (DISCRETE_OPS.test(node.op)) {
+      // The values chosen from: NMS's boxes and scores, the first operand of the others.
+      const fed = /^NonMaxSuppression/.test(node.op) ? node.input.slice(0, 2) : node.input.slice(0, 1)
+      for (const i of fed) {
+        const [name, index] = (i.startsWith('^') ? i.slice(1) : i).split(':')
+        const probe = `${name ?? i}:${index ?? '0'}`
+        // Inputs and constants say nothing about the model's behaviour that the record lacks.
+        const op = byName.get(name ?? i)?.op
+        if (op === undefined || op === 'Placeholder' || op === 'Const') continue
+        if (!probes.includes(probe) && !outputs.includes(probe) && !outputs.includes(name ?? i)) probes.push(probe)
+      }
+    }
+    for (const i of node.input) stack.push((i.startsWith('^') ? i.slice(1) : i).split(':')[0] ?? i)
+  }
+  return probes.sort()
+}
+
+/**
+ * Ranged access to a snapshot's files, when the caller has it (the store reads only the chunks a range
+ * covers; a folder reads at an offset). Without it, shards are read whole, one at a time.
+ */
+export interface RangedFiles {
+  size (path: string): Promise<number>
+  readRange (path: string, offset: number, length: number): Promise<Uint8Array>
+}
+
+/** Bytes copied per read while filling a tensor. */
+const PIECE = 8 << 20
+
+/**
+ * Loads a model through `readFile`; layers vs graph is decided from the JSON (see detectModelKind).
+ *
+ * On the wasm and cpu backends weights are read straight into the tensors that hold them: the model is
+ * built with zero-filled weights first (layers: every initializer replaced by zeros, so building costs
+ * no random numbers; graph: one zero tensor per weight), its weight names and shapes are checked
+ * against the manifest and the shards' sizes before any weight byte is read (a model that cannot load
+ * fails fast), then each weight's bytes are copied piece by piece into the backend's memory of its
+ * tensor. No buffer of the whole model is made: peak memory is the model's tensors plus one piece
+ * (or one shard, without `files`). Quantized and string weights are decoded one weight at a time.
+ * Elsewhere (tfjs-node, or a TF.js without the hooks this relies on) the artifacts are built as
+ * tf.io.getModelArtifactsForJSON builds them (artifacts.ts).
+ */
+export async function loadModel (rt: LoadedRuntime, jsonPath: string, readFile: ReadFile, files?: RangedFiles): Promise<LoadedModel> {
   await activate(rt)
   const jsonBytes = await readFile(jsonPath)
-  const kind = detectModelKind(parseModelJson(jsonBytes, jsonPath))
-  // Hand the handler the bytes already read instead of reading model.json twice.
-  const handler: TF.io.IOHandler = { load: async () => await loadArtifacts(jsonPath, readFile, jsonBytes) }
+  const json = parseModelJson(jsonBytes, jsonPath)
+  const kind = detectModelKind(json)
+  // A graph TF.js could never finish building would hang loadLayersModel: refuse it first.
+  if (kind === 'layers') checkLayersTopology(json.modelTopology, jsonPath)
   try {
+    if (rt.backend === 'wasm' || rt.backend === 'cpu') {
+      const streamed = await loadInPlace(rt, kind, json, jsonPath, readFile, files)
+      if (streamed !== undefined) return streamed
+    }
+    // Hand the handler the bytes already read instead of reading model.json twice.
+    const handler: TF.io.IOHandler = { load: async () => await loadArtifacts(jsonPath, readFile, jsonBytes) }
     if (kind === 'layers') return { kind, model: await rt.tf.loadLayersModel(handler) }
-    return { kind, model: await rt.tf.loadGraphModel(handler) }
+    const model = await rt.tf.loadGraphModel(handler)
+    return { kind, model, discrete: discreteUpstream(json.modelTopology, model.outputNodes), probes: discreteProbes(json.modelTopology, model.outputNodes) }
   } catch (e) {
     // Errors raised by TF.js itself (bad topology, weights not matching the manifest): the model
     // files are at fault. mvc errors (ours, or readFile's missing objects) pass through.
@@ -85,6 +191,201 @@ export async function loadModel (rt: LoadedRuntime, jsonPath: string, readFile: 
   }
 }
 
+interface Placed {
+  readonly spec: TF.io.WeightsManifestEntry
+  /** Stored bytes of the weight, as runs of shard files. */
+  readonly pieces: ReadonlyArray<{ file: string, offset: number, length: number }>
+  readonly byteLength: number
+}
+
+const STORED_SIZE: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2, complex64: 8 }
+
+/** Where each weight's bytes are: the manifest's groups laid end to end over their shards (sizes known). */
+async function placeWeights (json: Record<string, unknown>, jsonPath: string, sizeOf: (p: string) => Promise<number>): Promise<Placed[] | undefined> {
+  const manifest = json.weightsManifest
+  if (manifest == null) return []
+  if (!Array.isArray(manifest)) throw new InvalidModelError(`${jsonPath}: weightsManifest is not an array`, { path: jsonPath })
+  const out: Placed[] = []
+  for (const group of manifest as unknown[]) {
+    if (!isRecord(group) || !Array.isArray(group.paths) || !Array.isArray(group.weights)) throw new InvalidModelError(`${jsonPath}: weightsManifest entry lacks paths/weights arrays`, { path: jsonPath })
+    const shards: Array<{ file: string, size: number }> = []
+    for (const p of group.paths as unknown[]) {
+      if (typeof p !== 'string' || p.length === 0) throw new InvalidModelError(`${jsonPath}: weightsManifest has a path that is not a non-empty string`, { path: jsonPath })
+      const file = resolveShardPath(jsonPath, p)
+      shards.push({ file, size: await sizeOf(file) })
+    }
+    const total = shards.reduce((n, x) => n + x.size, 0)
+    let at = 0
+    for (const w of group.weights as TF.io.WeightsManifestEntry[]) {
+      // String weights carry their lengths inside the data: their size is not known from the manifest.
+      const stored = w.quantization?.dtype ?? w.dtype
+      const unit = STORED_SIZE[stored]
+      if (unit === undefined || !Array.isArray(w.shape)) return undefined
+      const byteLength = w.shape.reduce((a: number, b: number) => a * b, 1) * unit
+      if (at + byteLength > total) {
+        throw new InvalidModelError(`${jsonPath}: weight ${JSON.stringify(w.name)} needs bytes ${at}–${at + byteLength} of its group, but the group's shards hold ${total}`, { path: jsonPath, weight: w.name })
+      }
+      const pieces: Array<{ file: string, offset: number, length: number }> = []
+      let start = at; let base = 0
+      for (const sh of shards) {
+        const end = base + sh.size
+        if (start < end && start < at + byteLength) {
+          const len = Math.min(end, at + byteLength) - start
+          pieces.push({ file: sh.file, offset: start - base, length: len })
+          start += len
+        }
+        base = end
+      }
+      out.push({ spec: w, pieces, byteLength })
+      at += byteLength
+    }
+  }
+  return out
+}
+
+/** Replaces every initializer in a Keras config by zeros: the values are overwritten by the stored weights. */
+function zeroInitializers (v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(zeroInitializers)
+  if (!isRecord(v)) return v
+  const out: Record<string, unknown> = {}
+  for (const [k, x] of Object.entries(v)) {
+    out[k] = (k.endsWith('_initializer') || k === 'initializer') && isRecord(x) && typeof x.class_name === 'string'
+      ? { class_name: 'Zeros', config: {} }
+      : zeroInitializers(x)
+  }
+  return out
+}
+
+/** The bytes of a tensor's backend storage, writable, on the wasm and cpu backends; undefined elsewhere. */
+function storageOf (rt: LoadedRuntime, t: TF.Tensor, byteLength: number): Uint8Array | undefined {
+  const backend: unknown = rt.tf.backend()
+  if (!isRecord(backend)) return undefined
+  if (rt.backend === 'wasm') {
+    const map = backend.dataIdMap as { get?: (id: unknown) => unknown } | undefined
+    const info = map?.get?.(t.dataId)
+    const wasm = backend.wasm as { HEAPU8?: Uint8Array } | undefined
+    if (!isRecord(info) || typeof info.memoryOffset !== 'number' || !(wasm?.HEAPU8 instanceof Uint8Array)) return undefined
+    return wasm.HEAPU8.subarray(info.memoryOffset, info.memoryOffset + byteLength)
+  }
+  const data = backend.data as { get?: (id: unknown) => unknown } | undefined
+  const info = data?.get?.(t.dataId)
+  const values = isRecord(info) ? info.values : undefined
+  if (!ArrayBuffer.isView(values) || values.byteLength !== byteLength) return undefined
+  return new Uint8Array(values.buffer, values.byteOffset, values.byteLength)
+}
+
+/** Reads a weight's stored bytes piece by piece, handing each to `sink` at its offset in the weight. */
+async function readWeight (w: Placed, read: (file: string, offset: number, length: number) => Promise<Uint8Array>, sink: (bytes: Uint8Array, at: number) => void): Promise<void> {
+  let at = 0
+  for (const p of w.pieces) {
+    for (let off = 0; off < p.length; off += PIECE) {
+      const len = Math.min(PIECE, p.length - off)
+      const bytes = await read(p.file, p.offset + off, len)
+      if (bytes.byteLength !== len) throw new InvalidModelError(`${p.file}: read ${bytes.byteLength} bytes at ${p.offset + off}, expected ${len}`, { path: p.file })
+      sink(bytes, at)
+      at += len
+    }
+  }
+}
+
+/** Fills `target` (a zero tensor the backend owns) with a weight's stored bytes, or decodes it when it is quantized. */
+async function fill (rt: LoadedRuntime, w: Placed, target: TF.Tensor, read: (file: string, offset: number, length: number) => Promise<Uint8Array>): Promise<TF.Tensor | undefined> {
+  const direct = w.spec.quantization === undefined && (w.spec.dtype === 'float32' || w.spec.dtype === 'int32' || w.spec.dtype === 'bool')
+  const storage = direct ? storageOf(rt, target, w.byteLength) : undefined
+  if (storage !== undefined) {
+    await readWeight(w, read, (bytes, at) => {
+      // The wasm heap can move when it grows: take the view again for every piece.
+      const dest = storageOf(rt, target, w.byteLength) ?? storage
+      dest.set(bytes, at)
+    })
+    return undefined
+  }
+  // One weight at a time through TF.js's own decoder (dequantization, float16).
+  const bytes = new Uint8Array(w.byteLength)
+  await readWeight(w, read, (b, at) => { bytes.set(b, at) })
+  const decoded = rt.tf.io.decodeWeights(bytes.buffer, [w.spec])
+  return decoded[w.spec.name]
+}
+
+/** A reader of byte ranges: ranged when the caller has it, else whole shards, the last one kept. */
+function rangeReader (readFile: ReadFile, files: RangedFiles | undefined): { read: (file: string, offset: number, length: number) => Promise<Uint8Array>, size: (file: string) => Promise<number> } {
+  if (files !== undefined) return { read: async (f, o, l) => await files.readRange(f, o, l), size: async f => await files.size(f) }
+  let last: { file: string, bytes: Uint8Array } | undefined
+  const whole = async (file: string): Promise<Uint8Array> => {
+    if (last?.file !== file) last = { file, bytes: await readFile(file) }
+    return last.bytes
+  }
+  return { read: async (f, o, l) => (await whole(f)).subarray(o, o + l), size: async f => (await whole(f)).byteLength }
+}
+
+async function loadInPlace (rt: LoadedRuntime, kind: ModelKind, json: Record<string, unknown>, jsonPath: string, readFile: ReadFile, files: RangedFiles | undefined): Promise<LoadedModel | undefined> {
+  const tf = rt.tf
+  const reader = rangeReader(readFile, files)
+  const placed = await placeWeights(json, jsonPath, reader.size)
+  if (placed === undefined) return undefined
+  const artifacts: TF.io.ModelArtifacts = { modelTopology: json.modelTopology as TF.io.ModelArtifacts['modelTopology'], format: json.format as string | undefined, generatedBy: json.generatedBy as string | undefined, convertedBy: json.convertedBy as string | null | undefined }
+  for (const k of ['signature', 'userDefinedMetadata', 'modelInitializer', 'initializerSignature'] as const) if (json[k] != null) (artifacts as Record<string, unknown>)[k] = json[k]
+  if (kind === 'layers') {
+    const topo = isRecord(json.modelTopology) && isRecord(json.modelTopology.model_config) ? json.modelTopology.model_config : json.modelTopology
+    const model = await tf.models.modelFromJSON({ modelTopology: zeroInitializers(topo) as TF.io.ModelArtifacts['modelTopology'] } as unknown as TF.io.ModelJSON)
+    try {
+      // Match weights to variables as LayersModel.loadWeights does: by original name, or without an RNN cell's name.
+      const byName = new Map<string, TF.LayerVariable>()
+      for (const v of model.weights) byName.set(v.originalName, v)
+      const targets: Array<{ w: Placed, v: TF.LayerVariable }> = []
+      const problems: string[] = []
+      for (const w of placed) {
+        const tokens = w.spec.name.split('/')
+        const v = byName.get(w.spec.name) ?? byName.get([...tokens.slice(0, -2), tokens[tokens.length - 1]].join('/'))
+        if (v === undefined) { problems.push(`weight ${JSON.stringify(w.spec.name)} has no variable in the topology`); continue }
+        byName.delete(v.originalName)
+        if (v.shape.length !== w.spec.shape.length || v.shape.some((d, i) => d !== w.spec.shape[i])) problems.push(`weight ${JSON.stringify(w.spec.name)} has shape [${w.spec.shape.join(',')}] but the topology's variable has [${v.shape.join(',')}]`)
+        else if (v.dtype !== w.spec.dtype) problems.push(`weight ${JSON.stringify(w.spec.name)} is ${w.spec.dtype} but the topology's variable is ${v.dtype}`)
+        else targets.push({ w, v })
+      }
+      for (const name of byName.keys()) problems.push(`variable ${JSON.stringify(name)} has no weight in the manifest`)
+      if (problems.length > 0) {
+        throw new InvalidModelError(`${jsonPath}: the weights manifest does not match the topology (checked before reading weights): ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? `; and ${problems.length - 5} more` : ''}`, { path: jsonPath, problems })
+      }
+      for (const { w, v } of targets) {
+        const decoded = await fill(rt, w, v.read(), reader.read)
+        if (decoded !== undefined) { v.write(decoded); decoded.dispose() }
+      }
+      return { kind, model }
+    } catch (e) {
+      model.dispose()
+      throw e
+    }
+  }
+  // Graph: weights are the values of the graph's Const nodes (and its initializer's), by node name.
+  const nodes = new Set<string>()
+  for (const g of [json.modelTopology, json.modelInitializer]) {
+    if (isRecord(g) && Array.isArray(g.node)) for (const n of g.node) if (isRecord(n) && typeof n.name === 'string') nodes.add(n.name)
+  }
+  const stray = placed.filter(w => !nodes.has(w.spec.name))
+  if (stray.length > 0) {
+    throw new InvalidModelError(`${jsonPath}: the weights manifest does not match the graph (checked before reading weights): ${stray.slice(0, 5).map(w => `weight ${JSON.stringify(w.spec.name)} names no node`).join('; ')}${stray.length > 5 ? `; and ${stray.length - 5} more` : ''}`, { path: jsonPath, weights: stray.map(w => w.spec.name) })
+  }
+  const GraphModel = (tf as unknown as { GraphModel?: new (url: TF.io.IOHandler) => TF.GraphModel }).GraphModel
+  if (GraphModel === undefined) return undefined
+  const model = new GraphModel({ load: async () => artifacts })
+  const loadWithWeightMap = (model as unknown as { loadWithWeightMap?: (a: TF.io.ModelArtifacts, m: TF.NamedTensorMap) => boolean }).loadWithWeightMap
+  if (typeof loadWithWeightMap !== 'function') return undefined
+  const weightMap: TF.NamedTensorMap = {}
+  try {
+    for (const w of placed) {
+      const direct = w.spec.quantization === undefined && (w.spec.dtype === 'float32' || w.spec.dtype === 'int32' || w.spec.dtype === 'bool')
+      const zero = direct ? tf.zeros(w.spec.shape, w.spec.dtype as 'float32' | 'int32' | 'bool') : tf.zeros([0])
+      const decoded = await fill(rt, w, zero, reader.read)
+      if (decoded !== undefined) { zero.dispose(); weightMap[w.spec.name] = decoded } else weightMap[w.spec.name] = zero
+    }
+    loadWithWeightMap.call(model, artifacts, weightMap)
+  } catch (e) {
+    tf.dispose(Object.values(weightMap))
+    throw e
+  }
+  return { kind, model, discrete: discreteUpstream(json.modelTopology, model.outputNodes), probes: discreteProbes(json.modelTopology, model.outputNodes) }
+}
 
 function embeddingBound (layer: TF.layers.Layer): number | undefined {
   let bound: number | undefined
@@ -197,11 +498,12 @@ function needsAsync (e: unknown): boolean {
  * graphs with control flow / dynamic ops) and returns the outputs as TensorData named after the
  * model's output names, in order. Every tensor it creates is disposed, also when inference fails.
  */
-export async function runModel (rt: LoadedRuntime, m: LoadedModel, inputs: readonly TensorData[]): Promise<TensorData[]> {
+export async function runModel (rt: LoadedRuntime, m: LoadedModel, inputs: readonly TensorData[], extra: readonly string[] = []): Promise<TensorData[]> {
+  if (extra.length > 0 && m.kind !== 'graph') throw new InvalidArgumentError('only graph models have probes', {})
   await activate(rt)
   const tf = rt.tf
   const bound = bindInputs(inputSignature(m), inputs)
-  const names = outputNames(m)
+  const names = [...outputNames(m), ...extra]
   let outputs: TF.Tensor[] = []
   try {
     if (m.kind === 'layers') {

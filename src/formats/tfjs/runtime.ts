@@ -11,6 +11,7 @@
  *   'wasm' (@tensorflow/tfjs-backend-wasm, SIMD when available, single-threaded in Node), 'cpu'
  *   (plain JavaScript, always available).
  */
+import os from 'node:os'
 import { InvalidArgumentError, VerificationUnavailableError } from '../../errors.js'
 
 type TfModule = typeof import('@tensorflow/tfjs')
@@ -192,6 +193,20 @@ function initBackend (backend: BackendName): Promise<LoadedRuntime> {
     p.catch(() => { if (runtimes.get(backend) === p) runtimes.delete(backend) })
   }
   return p
+}
+
+/**
+ * What decides a TF.js runtime's numerics, as one string: runs with equal fingerprints compute
+ * bit-identical outputs. wasm: XNNPACK's kernels differ with and without SIMD (and with threads);
+ * cpu: kernels are JavaScript, so V8's Math functions count (its version); tensorflow: libtensorflow
+ * picks kernels by CPU features and splits work by thread count, so the CPU model and count count.
+ */
+export function runtimeFingerprint (rt: LoadedRuntime): string {
+  const base = `tfjs ${rt.tfjsVersion} ${rt.backend}`
+  if (rt.backend === 'wasm') return `${base} simd=${rt.wasm?.simd === true ? 1 : 0} threads=${rt.wasm?.threads ?? 1}`
+  if (rt.backend === 'cpu') return `${base} v8 ${process.versions.v8}`
+  const cpus = os.cpus()
+  return `${base} ${os.arch()} ${cpus[0]?.model.trim() ?? '?'} x${cpus.length}`
 }
 
 /** Makes the runtime's backend the active one (TF.js has a single global active backend). */
