@@ -24,7 +24,7 @@ import { readCommit } from './objects.js'
 import { ALIASES, HEADS, TAGS, VERSIONS, headBranch, nextVersion, setNextVersion } from './refs.js'
 import { validateName } from './names.js'
 import { ALIAS_LOG } from '../format/keys.js'
-import { upgradeAliasLogs } from './alias-log.js'
+import { upgradeAliasLogs, versionOf } from './alias-log.js'
 import { applyAliasPush, planAliasFetch, planAliasPush, type AliasChange } from './alias-sync.js'
 
 export type { AliasChange }
@@ -35,6 +35,39 @@ export interface RefChange {
   readonly old: string | null
   readonly new: string | null
   readonly status: 'created' | 'updated' | 'forced' | 'deleted' | 'up-to-date'
+  /** Version numbers of `old` and `new` when they are commits whose numbers are known (branches and tags); null otherwise. */
+  readonly oldVersion?: number | null
+  readonly newVersion?: number | null
+}
+
+/** A tag whose value differs between the two sides (`REF_CONFLICT` data). */
+export interface TagConflict {
+  readonly name: string
+  readonly remote: string
+  readonly local: string
+  readonly remoteVersion: number | null
+  readonly localVersion: number | null
+}
+
+/** `v3 (bafy…)`, or the CID alone when the version is not known. */
+function describeCommit (cid: string, version: number | null): string {
+  return version === null ? cid : `v${version} (${cid})`
+}
+
+/**
+ * Version numbers of commits for reports: from the local store, else from the other side's
+ * `refs/versions/<n>` (CID → n) for commits not here.
+ */
+function versionNamer (store: ObjectStore, other: ReadonlyMap<string, number>): (cid: string | null) => Promise<number | null> {
+  const cache = new Map<string, number | null>()
+  return async cid => cid === null ? null : (await versionOf(store, cid, cache)) ?? other.get(cid) ?? null
+}
+
+/** Adds `oldVersion`/`newVersion` to changes of commit-valued refs (branches, remote-tracking branches, tags). */
+async function withVersions (changes: RefChange[], versionOfCid: (cid: string | null) => Promise<number | null>): Promise<RefChange[]> {
+  return await Promise.all(changes.map(async c => c.ref.startsWith(HEADS) || c.ref.startsWith(TAGS) || c.ref.startsWith(REMOTES)
+    ? { ...c, oldVersion: await versionOfCid(c.old), newVersion: await versionOfCid(c.new) }
+    : c))
 }
 
 export interface TransferOptions {
@@ -231,6 +264,9 @@ export async function push (store: ObjectStore, remote: Remote, options: PushOpt
     ? await reachableCommits(store, [...specs.values(), ...aliasPlan.commits])
     : pushedCommits
   const changes: RefChange[] = []
+  const remoteVersions = new Map([...remoteRefs].filter(([n]) => n.startsWith(VERSIONS)).map(([n, v]) => [v, Number(n.slice(VERSIONS.length))] as const))
+  const versionName = versionNamer(store, remoteVersions)
+  const tagConflicts: TagConflict[] = []
   for (const [name, value] of specs) {
     const old = remoteRefs.get(name) ?? null
     if (old === value) { changes.push({ ref: name, old, new: value, status: 'up-to-date' }); continue }
@@ -244,10 +280,18 @@ export async function push (store: ObjectStore, remote: Remote, options: PushOpt
       changes.push({ ref: name, old, new: value, status: ff ? 'updated' : 'forced' })
     } else {
       if (!force) {
-        throw refConflict(`tag ${name.slice(TAGS.length)} names ${old} on ${remote.url} but ${value} here; tags don't move — rename yours, or push --force to move the remote's`, { ref: name, remote: old, local: value })
+        tagConflicts.push({ name: name.slice(TAGS.length), remote: old, local: value, remoteVersion: await versionName(old), localVersion: await versionName(value) })
+        continue
       }
       changes.push({ ref: name, old, new: value, status: 'forced' })
     }
+  }
+  if (tagConflicts.length > 0) {
+    const first = tagConflicts[0]!
+    throw refConflict(`${tagConflicts.map(t => `tag ${t.name} is ${describeCommit(t.remote, t.remoteVersion)} on ${remote.url} but ${describeCommit(t.local, t.localVersion)} here`).join('; ')}. ` +
+      `Tags don't move: rename yours (\`mvc tag -d ${first.name} --force\`, then \`mvc tag <other-name> ${first.localVersion !== null ? `v${first.localVersion}` : first.local}\`), ` +
+      `or \`mvc push --force\` to move the remote's`,
+    { ref: TAGS + first.name, remote: first.remote, local: first.local, tags: tagConflicts })
   }
 
   // 3. Version numbers: each pushed commit's `refs/versions/<n>` must be absent on the remote or name it.
@@ -310,7 +354,9 @@ export async function push (store: ObjectStore, remote: Remote, options: PushOpt
   for (const c of changes) {
     if (c.status === 'up-to-date' || !c.ref.startsWith(TAGS)) continue
     try { await remote.casRef(c.ref, c.old, c.new) } catch (err) {
-      if (isMvcError(err) && err.code === 'REF_CONFLICT') throw refConflict(`tag ${c.ref.slice(TAGS.length)} was changed on ${remote.url} while pushing; run \`mvc fetch\` and check it`, { ref: c.ref })
+      if (isMvcError(err) && err.code === 'REF_CONFLICT') {
+        throw refConflict(`tag ${c.ref.slice(TAGS.length)} was set on ${remote.url} while pushing (someone else pushed it); run \`mvc fetch\`, check \`mvc tag\`, then push again`, { ref: c.ref, expected: c.old })
+      }
       throw err
     }
   }
@@ -344,7 +390,7 @@ export async function push (store: ObjectStore, remote: Remote, options: PushOpt
     } catch (err) { await tx.abort(); throw err }
   }
   options.onProgress?.({ phase: 'done', objects: sent.objects, totalObjects: sent.objects, bytes: sent.bytes, totalBytes: sent.bytes })
-  return { url: remote.url, refs: changes, versions: versionUpdates.map(v => v.version), objectsSent: sent.objects, bytesSent: sent.bytes, objectsSkipped: skipped, signatures: signaturesPushed, aliases: aliasPlan.changes }
+  return { url: remote.url, refs: await withVersions(changes, versionName), versions: versionUpdates.map(v => v.version), objectsSent: sent.objects, bytesSent: sent.bytes, objectsSkipped: skipped, signatures: signaturesPushed, aliases: aliasPlan.changes }
 }
 
 // ----------------------------------------------------------------------------------------- fetch
@@ -450,10 +496,12 @@ export async function fetch (store: ObjectStore, remote: Remote, options: FetchO
     const ref = HEADS + n.slice(`${REMOTES}${remoteName}/`.length)
     if (!seen.has(ref)) seen.set(ref, v)
   }
-  const tagConflicts: string[] = []
+  const remoteVersions = new Map([...versions].map(([n, v]) => [v, n] as const))
+  const versionName = versionNamer(store, remoteVersions)
+  const tagConflicts: TagConflict[] = []
   for (const [t, v] of tags) {
     const l = localTags.get(t)
-    if (l !== undefined && l !== v && !force) tagConflicts.push(`${t} (${v} there, ${l} here)`)
+    if (l !== undefined && l !== v && !force) tagConflicts.push({ name: t, remote: v, local: l, remoteVersion: await versionName(v), localVersion: await versionName(l) })
     if (l === undefined) {
       for (const ns of [HEADS, ALIASES]) {
         if (await store.readRef(ns + t) !== undefined) {
@@ -463,7 +511,11 @@ export async function fetch (store: ObjectStore, remote: Remote, options: FetchO
     }
   }
   if (tagConflicts.length > 0) {
-    throw refConflict(`tags differ between ${remote.url} and this repository: ${tagConflicts.join(', ')}; tags don't move — delete or rename yours, or fetch --force to take the remote's`, { tags: tagConflicts })
+    const first = tagConflicts[0]!
+    throw refConflict(`${tagConflicts.map(c => `tag ${c.name} is ${describeCommit(c.remote, c.remoteVersion)} on ${remote.url} but ${describeCommit(c.local, c.localVersion)} here`).join('; ')}; nothing was fetched. ` +
+      `Tags don't move: rename yours (\`mvc tag -d ${first.name} --force\`, then \`mvc tag <other-name> ${first.localVersion !== null ? `v${first.localVersion}` : first.local}\`), ` +
+      `or \`mvc fetch --force\` to take the remote's`,
+    { ref: TAGS + first.name, remote: first.remote, local: first.local, tags: tagConflicts })
   }
   const diverged: string[] = []
   for (const [n, v] of versions) {
@@ -615,7 +667,7 @@ export async function fetch (store: ObjectStore, remote: Remote, options: FetchO
     await tx.commit()
   } catch (err) { await tx.abort(); throw err }
   options.onProgress?.({ phase: 'done', objects: received.objects, totalObjects: received.objects, bytes: received.bytes, totalBytes: received.bytes })
-  return { url: remote.url, refs: changes, versions: imported.sort((a, b) => a - b), objectsReceived: received.objects, bytesReceived: received.bytes, objectsSkipped: skipped, heads, signatures: goodSignatures.length, rollbacks, warnings, aliases: aliasPlan.changes }
+  return { url: remote.url, refs: await withVersions(changes, versionName), versions: imported.sort((a, b) => a - b), objectsReceived: received.objects, bytesReceived: received.bytes, objectsSkipped: skipped, heads, signatures: goodSignatures.length, rollbacks, warnings, aliases: aliasPlan.changes }
 }
 
 /**

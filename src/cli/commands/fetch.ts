@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs'
 import { formatBytes, toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
-import { formatAliasChange, formatRefChange, formatVersions, transferProgress } from './push.js'
+import { formatAliasChange, formatRefChange, formatVersions, printedRefChanges, transferProgress } from './push.js'
 
 interface Args extends GlobalArgs { remote?: string, force?: boolean }
 
@@ -26,7 +26,7 @@ export function fetchCommand (io: Io): CommandModule<GlobalArgs, Args> {
           return
         }
         for (const w of r.warnings) io.err(`warning: ${w}`)
-        for (const c of r.refs) if (c.status !== 'up-to-date' && !c.ref.startsWith('refs/alias-log/')) io.out(formatRefChange(c))
+        for (const c of printedRefChanges(r.refs, false)) io.out(formatRefChange(c))
         for (const a of r.aliases) if (a.status !== 'up-to-date') io.out(formatAliasChange(a, 'fetch'))
         io.err(`fetched from ${r.url}: ${r.objectsReceived} objects, ${formatBytes(r.bytesReceived)} received (${r.objectsSkipped} already here)${r.versions.length > 0 ? `; versions ${formatVersions(r.versions)}` : ''}${(r.signatures ?? 0) > 0 ? `; ${r.signatures ?? 0} signature(s)` : ''}`)
       })

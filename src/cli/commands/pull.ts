@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs'
 import { formatBytes, progress, shortCid, toJson, withRepo, type GlobalArgs, type Io, colors } from '../output.js'
 import { formatReport, verifyArgs, verifyingStep, verifyOptions, type VerifyFlags } from '../verification.js'
-import { formatAliasChange, transferProgress } from './push.js'
+import { formatAliasChange, formatRefChange, printedRefChanges, transferProgress } from './push.js'
 import { trustArgs, trustOptions, type TrustFlags } from '../trust.js'
 
 interface Args extends GlobalArgs, VerifyFlags, TrustFlags { remote?: string, branch?: string, force?: boolean, checkout?: boolean }
@@ -61,6 +61,7 @@ export function pullCommand (io: Io): CommandModule<GlobalArgs, Args> {
           reset: `${b}: ${r.old === null ? '(new)' : shortCid(r.old)} → ${shortCid(r.new)} (reset to the remote's; the old tip stays reachable as ${r.old ?? ''})`
         }[r.action]
         io.out(what)
+        for (const c of printedRefChanges(f.refs, false)) if (c.ref.startsWith('refs/tags/')) io.out(formatRefChange(c))
         for (const a of f.aliases) if (a.status !== 'up-to-date') io.out(formatAliasChange(a, 'fetch'))
         if (r.checkout !== undefined) {
           io.out(`checked out v${r.checkout.commit.version} to ${r.checkout.target}: ${r.checkout.files} files, ${formatBytes(r.checkout.bytes)}`)

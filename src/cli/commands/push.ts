@@ -63,12 +63,18 @@ export function formatAliasChange (c: AliasChange, side: 'push' | 'fetch'): stri
   }
 }
 
-/** `main: bafy… → bafy… (updated)` */
+/** `main: v2 → v3 (updated)`, `tag release: (new) → v1 (created)`, `origin/main: …`; a short CID where the version is not known. */
 export function formatRefChange (c: RefChange): string {
   const name = c.ref.replace(/^refs\/(heads|tags|remotes)\//, (_m, ns: string) => ns === 'tags' ? 'tag ' : ns === 'remotes' ? '' : '')
-  const from = c.old === null ? '(new)' : shortCid(c.old)
-  const to = c.new === null ? '(deleted)' : shortCid(c.new)
+  const end = (cid: string, v: number | null | undefined): string => v === null || v === undefined ? shortCid(cid) : `v${v}`
+  const from = c.old === null ? '(new)' : end(c.old, c.oldVersion)
+  const to = c.new === null ? '(deleted)' : end(c.new, c.newVersion)
   return c.status === 'up-to-date' ? `${name}: up to date (${to})` : `${name}: ${from} → ${to} (${c.status})`
+}
+
+/** The ref changes a command prints: branches and tags (alias histories are printed as aliases). */
+export function printedRefChanges (refs: readonly RefChange[], withUpToDate: boolean): RefChange[] {
+  return refs.filter(c => !c.ref.startsWith('refs/alias-log/') && !c.ref.startsWith('refs/versions/') && (withUpToDate || c.status !== 'up-to-date'))
 }
 
 interface Args extends GlobalArgs { remote?: string, refs?: string[], force?: boolean, tags?: boolean, aliases?: boolean }
@@ -110,7 +116,7 @@ export function pushCommand (io: Io): CommandModule<GlobalArgs, Args> {
           }))
           return
         }
-        for (const c of r.refs) if (!c.ref.startsWith('refs/alias-log/')) io.out(formatRefChange(c))
+        for (const c of printedRefChanges(r.refs, true)) io.out(formatRefChange(c))
         for (const a of r.aliases) io.out(formatAliasChange(a, 'push'))
         io.err(`pushed to ${r.url}: ${r.objectsSent} objects, ${formatBytes(r.bytesSent)} sent (${r.objectsSkipped} already there)${r.versions.length > 0 ? `; versions ${formatVersions(r.versions)}` : ''}${(r.signatures ?? 0) > 0 ? `; ${r.signatures ?? 0} signature(s)` : ''}`)
       })
