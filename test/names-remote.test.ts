@@ -110,6 +110,77 @@ async function aliasTarget (m: Machine, name: string): Promise<string | undefine
   return list.find(a => a.name === name)?.cid
 }
 
+// ------------------------------------------------------------------------------------------ tags, on any remote
+
+const lines = (out: string): string[] => out.trimEnd().split('\n').filter(l => l !== '')
+
+/**
+ * Tags on any remote, as a user meets them: pushed with the commits they name (and every one with
+ * --tags), cloned and pulled; a tag that differs between the two sides is refused both ways —
+ * REF_CONFLICT (exit 7) naming both values and versions, nothing moved — until --force. `env` is both
+ * machines' (a token for `mvc serve`).
+ */
+async function tagsTravel (url: string, env: Record<string, string> = {}): Promise<void> {
+  const { m: a, cids } = await machineWith(ADA, 3, env)
+  await ok(a, T0, ['tag', 'release', 'v1'])
+  await ok(a, T0, ['tag', 'beta', 'v2'])
+  // A tag on a commit no pushed branch reaches stays home until --tags.
+  await ok(a, T0, ['switch', '-c', 'exp', 'v1'])
+  await put(join(a.root, 'model', 'a.txt'), 'experiment\n')
+  const exp = (await json(a, T0, ['commit', 'model', '-m', 'exp', '--no-verify'])).cid as string
+  await ok(a, T0, ['tag', 'trial', exp])
+  await ok(a, T0, ['switch', 'main'])
+  await ok(a, T0, ['remote', 'add', 'origin', url])
+  const pushed = await ok(a, T0, ['push'])
+  assert.deepEqual(lines(pushed.stdout), ['main: (new) → v3 (created)', 'tag beta: (new) → v2 (created)', 'tag release: (new) → v1 (created)'])
+  assert.deepEqual(lines((await ok(a, T0, ['ls-remote', '--tags'])).stdout), [`${cids[1]!}\trefs/tags/beta`, `${cids[0]!}\trefs/tags/release`])
+  const all = await json(a, T0, ['push', '--tags'])
+  assert.deepEqual(all.refs.filter((r: { status: string }) => r.status !== 'up-to-date'),
+    [{ ref: 'refs/tags/trial', old: null, new: exp, status: 'created', oldVersion: null, newVersion: 4 }])
+  assert.deepEqual(all.versions, [4], 'the tagged commit went with its version')
+
+  // B clones: every tag, printed and listed.
+  const b = await cloneOf(BO, url, env)
+  assert.deepEqual((await json(b, T0, ['tag'])).map((t: { name: string, cid: string }) => [t.name, t.cid]), [['beta', cids[1]], ['release', cids[0]], ['trial', exp]])
+  const c = join(base, `clone${++counter}`)
+  const cloned = await runMvc(['clone', url, c, '--no-verify'], { cwd: base, env: envOf(BO, env) })
+  assert.equal(cloned.code, 0, cloned.stderr)
+  assert.deepEqual(lines(cloned.stdout).filter(l => l.startsWith('tag ')), ['tag beta: (new) → v2 (created)', 'tag release: (new) → v1 (created)', 'tag trial: (new) → v4 (created)'])
+
+  // B moves release and pushes: refused before anything moves, naming both sides; --force moves it.
+  await ok(b, T0, ['tag', '-f', 'release', 'v3'])
+  const refused = fails(await on(b, T0, ['push', '--json']), 7, 'REF_CONFLICT')
+  assert.deepEqual(refused.data.tags, [{ name: 'release', remote: cids[0], local: cids[2], remoteVersion: 1, localVersion: 3 }])
+  assert.ok(refused.message.includes(`tag release is v1 (${cids[0]!}) on ${url} but v3 (${cids[2]!}) here`), refused.message)
+  const text = await on(b, T0, ['push'])
+  assert.equal(text.code, 7)
+  assert.match(text.stderr, /^mvc: error \[REF_CONFLICT\]: tag release is v1 .*`mvc push --force` to move the remote's$/m)
+  assert.deepEqual(lines((await ok(a, T0, ['ls-remote', 'origin', 'release'])).stdout), [`${cids[0]!}\trefs/tags/release`], 'a refused push moved nothing')
+  const forced = await json(b, T0, ['push', '--force'])
+  assert.deepEqual(forced.refs.filter((r: { ref: string }) => r.ref.startsWith('refs/tags/')),
+    [{ ref: 'refs/tags/beta', old: cids[1], new: cids[1], status: 'up-to-date', oldVersion: 2, newVersion: 2 },
+      { ref: 'refs/tags/release', old: cids[0], new: cids[2], status: 'forced', oldVersion: 1, newVersion: 3 }])
+
+  // A, still holding the old value, fetches: refused (nothing fetched), then taken with --force.
+  await ok(b, T0, ['tag', 'rc', 'v2'])
+  await ok(b, T0, ['push', 'origin', 'rc'])
+  const stale = fails(await on(a, T0, ['fetch', '--json']), 7, 'REF_CONFLICT')
+  assert.deepEqual(stale.data.tags, [{ name: 'release', remote: cids[2], local: cids[0], remoteVersion: 3, localVersion: 1 }])
+  assert.match(stale.message, /nothing was fetched/)
+  assert.match(stale.message, /`mvc fetch --force` to take the remote's/)
+  assert.deepEqual((await json(a, T0, ['tag'])).map((t: { name: string }) => t.name), ['beta', 'release', 'trial'], 'rc did not come either')
+  const taken = await ok(a, T0, ['fetch', '--force'])
+  assert.deepEqual(lines(taken.stdout).filter(l => l.startsWith('tag ')), ['tag rc: (new) → v2 (created)', 'tag release: v1 → v3 (forced)'])
+  assert.equal((await json(a, T0, ['tag'])).find((t: { name: string }) => t.name === 'release').cid, cids[2])
+
+  // pull reports a tag it brings, like clone.
+  await ok(b, T0, ['tag', 'ga', 'v3'])
+  await ok(b, T0, ['push', 'origin', 'ga'])
+  const pulled = await ok(a, T0, ['pull', '--no-verify'])
+  assert.match(pulled.stdout, /^main is up to date /)
+  assert.deepEqual(lines(pulled.stdout).slice(1), ['tag ga: (new) → v3 (created)'])
+}
+
 // ------------------------------------------------------------------------------------------ mvc serve
 
 interface Served { readonly url: string, readonly child: ChildProcess, readonly done: Promise<RunResult> }
@@ -304,6 +375,10 @@ describe('through mvc serve (HTTP)', () => {
     assert.match((await ok(b, T0, ['push'])).stdout, /^alias staging: not pushed: the remote's history has moves yours lacks \(it was moved to v1 by Ada\); `mvc fetch` gets them$/m)
   }))
 
+  test('tags: pushed with their commits (every one with --tags), cloned, pulled; a differing tag is REF_CONFLICT (exit 7) both ways until --force', TIMEOUT, async () => await withServer(async url => {
+    await tagsTravel(url, { MVC_TOKEN: WRITE })
+  }))
+
   test('append-only tokens add moves to alias histories but never rewrite or delete them; the server checks the namespace', TIMEOUT, async () => await withServer(async url => {
     const { m: a, cids } = await machineWith(ADA, 3, { MVC_TOKEN: APPEND })
     await ok(a, T0, ['remote', 'add', 'origin', url])
@@ -316,6 +391,13 @@ describe('through mvc serve (HTTP)', () => {
     await ok(a, T0 + 4 * HOUR, ['alias', 'nightly', 'v3'])
     await ok(a, T0, ['push', 'origin', 'nightly'])
     const head = (await json(a, T0, ['ls-remote', 'origin', '--aliases', 'nightly'])).refs.find((r: { name: string }) => r.name === 'refs/alias-log/nightly').value as string
+    // Tags: created by an append-only token, never moved by one, even with --force.
+    await ok(a, T0, ['tag', 'fixed', 'v1'])
+    await ok(a, T0, ['push', 'origin', 'fixed'])
+    await ok(a, T0, ['tag', '-f', 'fixed', 'v2'])
+    fails(await on(a, T0, ['push', 'origin', 'fixed', '--json']), 7, 'REF_CONFLICT')
+    assert.match(fails(await on(a, T0, ['push', 'origin', 'fixed', '--force', '--json']), 11, 'AUTH_FAILED').message, /append-only/)
+    assert.deepEqual(lines((await ok(a, T0, ['ls-remote', 'origin', '--tags'])).stdout), [`${cids[0]!}\trefs/tags/fixed`])
 
     // A writer moves it; the append-only client's diverged history is refused even with --force.
     const b = await cloneOf(BO, url, { MVC_TOKEN: WRITE })
@@ -403,9 +485,12 @@ async function aliasesTravel (url: string): Promise<void> {
     moveCid({ name: 'production', from: cids[1]!, to: cids[0]!, at: T0 + 3 * HOUR, by: ADA, message: 'a', prev: m2 }))
 }
 
-describe('folder and S3 remotes carry aliases and their histories', () => {
+describe('folder and S3 remotes carry aliases and their histories, and tags', () => {
   test('folder remote', TIMEOUT, async () => {
     await aliasesTravel(join(base, `folder-remote-${++counter}`))
+  })
+  test('folder remote: tags', TIMEOUT, async () => {
+    await tagsTravel(join(base, `folder-remote-${++counter}`))
   })
   if (!S3_ENABLED && !S3_SKIP) {
     test('S3 remote', () => {
@@ -414,6 +499,9 @@ describe('folder and S3 remotes carry aliases and their histories', () => {
   } else {
     test('S3 remote', S3_SKIP ? { skip: 'MVC_SKIP_S3 set' } : TIMEOUT, async () => {
       await withBucket(aliasesTravel)
+    })
+    test('S3 remote: tags', S3_SKIP ? { skip: 'MVC_SKIP_S3 set' } : TIMEOUT, async () => {
+      await withBucket(async url => { await tagsTravel(url) })
     })
   }
 })
