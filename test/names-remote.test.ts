@@ -373,6 +373,13 @@ describe('through mvc serve (HTTP)', () => {
     assert.equal((await history(a, 'staging'))[0]!.message, 'newer')
     assert.match((await ok(a, T0, ['ls-remote', 'origin', '--aliases', 'staging'])).stdout, new RegExp(`^${cids[0]!}\trefs/aliases/staging$`, 'm'))
     assert.match((await ok(b, T0, ['push'])).stdout, /^alias staging: not pushed: the remote's history has moves yours lacks \(it was moved to v1 by Ada\); `mvc fetch` gets them$/m)
+    // Named, an alias that is behind is refused like a branch that is behind (exit 7), and --force rewinds the remote's.
+    const named = fails(await on(b, T0, ['push', 'origin', 'staging', '--json']), 7, 'REF_CONFLICT')
+    assert.match(named.message, /alias staging on .* has moves yours lacks: it was moved to v1 by Ada <ada@example\.com> .*\("newer"\)\. Run `mvc fetch` to get the remote's moves of staging/)
+    assert.deepEqual(named.data.aliases, [{ name: 'staging', remote: (await history(a, 'staging'))[0]!.cid, local: (await history(b, 'staging'))[0]!.cid }])
+    const rewound = await json(b, T0, ['push', 'origin', 'staging', '--force'])
+    assert.deepEqual(rewound.aliases.map((c: { name: string, status: string, new: string }) => [c.name, c.status, c.new]), [['staging', 'forced', cids[1]]])
+    assert.match((await ok(a, T0, ['ls-remote', 'origin', '--aliases', 'staging'])).stdout, new RegExp(`^${cids[1]!}\trefs/aliases/staging$`, 'm'))
   }))
 
   test('tags: pushed with their commits (every one with --tags), cloned, pulled; a differing tag is REF_CONFLICT (exit 7) both ways until --force', TIMEOUT, async () => await withServer(async url => {

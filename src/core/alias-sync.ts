@@ -116,14 +116,15 @@ export interface AliasPushArgs {
  * Which aliases a push sends, checked against the remote's refs (read once) before any object moves.
  * Sent: every alias with `all`; those named; those naming a pushed commit; and those the remote already
  * has (so moves and deletions of shared aliases travel). An alias whose remote history has moves this
- * repository lacks is `behind` and not sent (never rewound, even with `force`, unless named); one whose
+ * repository lacks is `behind` and not sent (never rewound, even with `force`) — unless it was named:
+ * then, like a branch that is behind, it is REF_CONFLICT, and `force` rewinds the remote's. One whose
  * histories diverged is REF_CONFLICT unless `force`.
  */
 export async function planAliasPush (store: ObjectStore, remote: Remote, remoteRefs: ReadonlyMap<string, string>, args: AliasPushArgs): Promise<AliasPushPlan> {
   const updates: AliasPushUpdate[] = []
   const changes: AliasChange[] = []
   const commits = new Set<string>()
-  const conflicts: Array<{ message: string, name: string, remote: string, local: string }> = []
+  const conflicts: Array<{ message: string, name: string, remote: string, local: string, behind?: boolean }> = []
   const versions = new Map<string, number | null>()
   for (const [name, head] of await aliasHeads(store)) {
     const target = (await store.readRef(ALIASES + name)) ?? null
@@ -157,9 +158,21 @@ export async function planAliasPush (store: ObjectStore, remote: Remote, remoteR
     const newest = theirs[0]!
     const theirInfo = info(newest, await versionHereOrThere(store, remote, newest.move.to))
     if (theirs.at(-1)!.cid.toString() === head) {
-      // Behind: we did not move it since the remote's moves; sending ours would rewind the remote.
-      if (args.force && args.named.has(name)) sending('forced', chain.length)
-      else changes.push({ ...base, status: 'behind', new: remoteTarget, newVersion: base.oldVersion, newMove: remoteHead, moves: 0, theirs: theirInfo })
+      // Behind: we did not move it since the remote's moves; sending ours would rewind the remote. An alias
+      // pushed along (on a pushed commit, or one the remote has) is reported and left; one named on the
+      // command line is refused like a branch that is behind, unless forced.
+      if (args.named.has(name)) {
+        if (args.force) { sending('forced', chain.length); continue }
+        conflicts.push({
+          name,
+          remote: remoteHead,
+          local: head,
+          behind: true,
+          message: `the remote's alias ${name} on ${remote.url} has moves yours lacks: it was ${movePhrase(newest.move, theirInfo.toVersion)}`
+        })
+        continue
+      }
+      changes.push({ ...base, status: 'behind', new: remoteTarget, newVersion: base.oldVersion, newMove: remoteHead, moves: 0, theirs: theirInfo })
       continue
     }
     if (args.force) { sending('forced', chain.length); continue }
@@ -173,9 +186,12 @@ export async function planAliasPush (store: ObjectStore, remote: Remote, remoteR
   }
   if (conflicts.length > 0) {
     const names = conflicts.map(c => c.name)
-    throw new RefConflictError(`${conflicts.map(c => c.message).join('; ')}. ` +
-      `Run \`mvc fetch --force\` to take the remote's history of ${names.join(', ')}, then move ${names.length === 1 ? 'it' : 'them'} again if you still mean to (\`mvc alias ${names[0]!} <rev>\`) and push; ` +
-      `or \`mvc push --force\` to replace the remote's history with yours`,
+    const advice = conflicts.every(c => c.behind === true)
+      ? `Run \`mvc fetch\` to get the remote's moves of ${names.join(', ')}, then move ${names.length === 1 ? 'it' : 'them'} if you still mean to (\`mvc alias ${names[0]!} <rev>\`) and push; ` +
+        `or \`mvc push --force\` to rewind the remote's history to yours`
+      : `Run \`mvc fetch --force\` to take the remote's history of ${names.join(', ')}, then move ${names.length === 1 ? 'it' : 'them'} again if you still mean to (\`mvc alias ${names[0]!} <rev>\`) and push; ` +
+        `or \`mvc push --force\` to replace the remote's history with yours`
+    throw new RefConflictError(`${conflicts.map(c => c.message).join('; ')}. ${advice}`,
     { ref: ALIAS_LOG + names[0]!, aliases: conflicts.map(c => ({ name: c.name, remote: c.remote, local: c.local })), remote: conflicts[0]!.remote, local: conflicts[0]!.local })
   }
   // Versions of the new targets, for reporting.
