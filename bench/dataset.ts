@@ -74,3 +74,37 @@ export async function writeModelFolder (dir: string, total: number, plain = fals
   return { files, json }
 }
 
+/** The byte ranges of group1 (in shard order) that hold the tensors of two layer blocks in the middle. */
+export function fineTuneRanges (files: readonly DataFile[]): { ranges: Array<{ rel: string, offset: number, length: number }>, bytes: number, tensors: number } {
+  const shards = files.filter(f => f.rel.startsWith('group1-'))
+  const tensors = group1Tensors(files)
+  const layers = [...new Set(tensors.map(t => t.name.split('/')[0]!))].filter(l => !tensors.some(t => t.name === `${l}/rest`))
+  const pick = new Set(layers.length >= 2 ? [layers[Math.floor(layers.length / 2) - 1]!, layers[Math.floor(layers.length / 2)]!] : layers)
+  const ranges: Array<{ rel: string, offset: number, length: number }> = []
+  let at = 0
+  let bytes = 0
+  let count = 0
+  for (const t of tensors) {
+    if (pick.has(t.name.split('/')[0]!)) {
+      count++
+      bytes += t.bytes
+      // Map [at, at + t.bytes) of the group1 stream onto the shards.
+      let left = t.bytes
+      let pos = at
+      let base = 0
+      for (const s of shards) {
+        if (left === 0) break
+        if (pos < base + s.size) {
+          const off = pos - base
+          const n = Math.min(left, s.size - off)
+          ranges.push({ rel: s.rel, offset: off, length: n })
+          left -= n
+          pos += n
+        }
+        base += s.size
+      }
+    }
+    at += t.bytes
+  }
+  return { ranges, bytes, tensors: count }
+}

@@ -245,7 +245,7 @@ describe('HTTP client', () => {
   test('the client refuses servers that are not mvc or speak another protocol or format version', async () => {
     const cases: Array<[string, (res: ServerResponse) => void]> = [
       ['REMOTE_ERROR', res => { sendJson(res, 200, { ...INFO, mvc: 2 }) }],
-      ['UNSUPPORTED_FORMAT', res => { sendJson(res, 200, { ...INFO, format: 2 }) }],
+      ['UNSUPPORTED_FORMAT', res => { sendJson(res, 200, { ...INFO, format: 99 }) }],
       ['REMOTE_ERROR', res => { res.writeHead(404); res.end('not found') }],
       ['REMOTE_ERROR', res => { res.writeHead(200, { 'Content-Type': 'text/html' }); res.end('<html>hello</html>') }],
       ['REMOTE_ERROR', res => { sendJson(res, 200, { mvc: 1, format: 1 }) }],

@@ -315,8 +315,12 @@ describe('mvc serve: starting and stopping', () => {
   test('SIGTERM: an upload in flight completes, the process exits 0 and releases the store', TIMEOUT, async () => {
     const { root, tokens } = await newRepo()
     const s = await serve(['--tokens', tokens], root, { MVC_LOCK_TIMEOUT_MS: '200' })
-    const locked = await runMvc(['log', '--json'], { cwd: root, env: { MVC_LOCK_TIMEOUT_MS: '200' } })
+    // Writers are told the repository is in use; readers answer from a snapshot.
+    const locked = await runMvc(['tag', 'while-serving', 'v1', '--json'], { cwd: root, env: { MVC_LOCK_TIMEOUT_MS: '200' } })
     assertFails(locked, 6, 'REPOSITORY_LOCKED')
+    const read = await runMvc(['log', '--json'], { cwd: root, env: { MVC_LOCK_TIMEOUT_MS: '200' } })
+    assert.equal(read.code, 0, read.stderr)
+    assert.equal(JSON.parse(read.stdout).length, 1)
 
     const bytes = keystream('in-flight', 1024 * 1024)
     const cid = rawCid(bytes).toString()

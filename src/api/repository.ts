@@ -21,7 +21,7 @@ import { gitUser } from '../core/lineage/code.js'
 import { commit, repoRelative, type CommitResult, type Lineage } from '../core/commit.js'
 import { checkout, type CheckoutOutcome } from '../core/checkout.js'
 import { status, type StatusResult } from '../core/worktree.js'
-import { log, type LogEntry, type LogOptions } from '../core/history.js'
+import { log, logLines, type LogEntry, type LogLine, type LogOptions } from '../core/history.js'
 import { show, type ShowResult } from '../core/show.js'
 import * as nameRefs from '../core/names.js'
 import { resolveRev } from '../core/refs.js'
@@ -100,6 +100,12 @@ export interface OpenRepositoryOptions {
   readonly dir?: string
   /** ms to wait for another process holding the repository (default MVC_LOCK_TIMEOUT_MS or 10 000). */
   readonly lockTimeoutMs?: number
+  /**
+   * Open for reading only: when another process (a commit, a push, `mvc serve`) holds the repository,
+   * read a consistent snapshot of it at once instead of waiting. Writes (but caches) are then
+   * REPOSITORY_LOCKED. Without another process it opens normally.
+   */
+  readonly reader?: boolean
 }
 
 /** Behaviour verification settings (see docs/design.md, "Verification"). */
@@ -385,7 +391,7 @@ export class Repository {
    * @example const repo = await Repository.open({ dir: '.' }); try { … } finally { await repo.close() }
    */
   static async open (options: OpenRepositoryOptions = {}): Promise<Repository> {
-    return await tagged('open', async () => new Repository(await openRepo(options.dir ?? '.', { lockTimeoutMs: options.lockTimeoutMs })))
+    return await tagged('open', async () => new Repository(await openRepo(options.dir ?? '.', { lockTimeoutMs: options.lockTimeoutMs, reader: options.reader })))
   }
 
   /**
@@ -433,6 +439,16 @@ export class Repository {
    */
   async log (args: LogOptions = {}): Promise<LogEntry[]> {
     return await tagged('log', async () => await log(this.repo.store, args.path === undefined ? args : { ...args, path: this.tracked(args.path) }))
+  }
+
+  /**
+   * The log as summaries (version, parents, time, author name, path, message, metrics) read from the
+   * log index in one scan: what `mvc log` prints, fast over thousands of versions. Undefined when a
+   * filter needs whole commits (`data`, `code`, conditions on params): use `log` then.
+   * @example for (const l of await repo.logLines({ limit: 5 }) ?? []) console.log(l.summary.version, l.summary.message)
+   */
+  async logLines (args: LogOptions = {}): Promise<LogLine[] | undefined> {
+    return await tagged('log', async () => await logLines(this.repo.store, args))
   }
 
   /**

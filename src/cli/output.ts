@@ -2,7 +2,7 @@
  * CLI plumbing shared by the commands: the output streams, JSON printing, human formatting, and
  * opening the repository for a command. The CLI is the only layer that prints.
  */
-import { Repository } from '../api/index.js'
+import type { Repository } from '../api/index.js'
 import type { CID } from 'multiformats/cid'
 import { NO_PAINT, type Paint } from './color.js'
 
@@ -70,9 +70,13 @@ export function formatDate (ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z')
 }
 
-/** Opens the repository for the duration of a command. */
-export async function withRepo<T> (args: GlobalArgs, fn: (repo: Repository) => Promise<T>): Promise<T> {
-  const repo = await Repository.open({ dir: args.C ?? '.' })
+/**
+ * Runs `fn` on the repository around the current folder (or -C). `reader`: the command only reads, so
+ * it never waits for another mvc process writing the repository (it reads a snapshot instead).
+ */
+export async function withRepo<T> (args: GlobalArgs, fn: (repo: Repository) => Promise<T>, options: { reader?: boolean } = {}): Promise<T> {
+  const { Repository } = await import('../api/index.js') // the library loads with the first command that needs it
+  const repo = await Repository.open({ dir: args.C ?? '.', reader: options.reader })
   try {
     return await fn(repo)
   } finally {

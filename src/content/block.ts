@@ -25,6 +25,10 @@ export interface Block<T = unknown> {
   readonly value: T
 }
 
+/** The hash of every CID mvc writes, by its node:crypto name (for code that hashes off the main thread). */
+export const HASH_ALGORITHM = 'sha256'
+export const DIGEST_BYTES = 32
+
 export function sha256 (bytes: Uint8Array): Uint8Array {
   const h = createHash('sha256').update(bytes).digest()
   return new Uint8Array(h.buffer, h.byteOffset, h.byteLength)
@@ -39,6 +43,12 @@ export function rawCid (bytes: Uint8Array): CID {
   return cidFor(RAW, bytes)
 }
 
+/** CID of a raw chunk whose SHA-256 digest was computed elsewhere (a hashing thread). */
+export function rawCidFromDigest (digest: Uint8Array): CID {
+  if (digest.length !== DIGEST_BYTES) throw new TypeError(`a sha2-256 digest has ${DIGEST_BYTES} bytes, got ${digest.length}`)
+  return CID.createV1(RAW, Digest.create(SHA2_256, digest))
+}
+
 /** Encodes a structured value as dag-cbor and returns bytes and CID together. */
 export function encodeObject<T> (value: T): Block<T> {
   const bytes = dagCbor.encode(value)
@@ -47,16 +57,28 @@ export function encodeObject<T> (value: T): Block<T> {
 
 /** Re-hashes bytes read back from anywhere; throws CorruptObjectError naming the CID and the source. */
 export function verifyBlock (cid: CID, bytes: Uint8Array, source: string): void {
+  checkCid(cid, source)
+  verifyDigest(cid, sha256(bytes), bytes.length, source)
+}
+
+/** Refuses CIDs mvc does not store (InvalidObjectError): check before hashing anything. */
+export function checkCid (cid: CID, source: string): void {
   if (cid.version !== 1 || cid.multihash.code !== SHA2_256 || (cid.code !== RAW && cid.code !== DAG_CBOR)) {
     throw new InvalidObjectError(`unsupported CID ${cid.toString()} (read from ${source}): mvc stores only CIDv1 sha2-256 raw or dag-cbor objects`, { cid: cid.toString(), source })
   }
-  const actual = sha256(bytes)
-  const expected = cid.multihash.digest
-  if (!equalBytes(actual, expected)) {
+}
+
+/**
+ * `verifyBlock` for bytes hashed elsewhere (a hashing thread): the SHA-256 `actual` digest of `length`
+ * bytes read from `source` must be the CID's. Throws CorruptObjectError like verifyBlock.
+ */
+export function verifyDigest (cid: CID, actual: Uint8Array, length: number, source: string): void {
+  checkCid(cid, source)
+  if (!equalBytes(actual, cid.multihash.digest)) {
     throw new CorruptObjectError(
-      `object ${cid.toString()} is corrupt: the ${bytes.length} bytes read from ${source} hash to a different value. ` +
+      `object ${cid.toString()} is corrupt: the ${length} bytes read from ${source} hash to a different value. ` +
       'Run `mvc fsck` to find other damage; restore the object from a remote or a backup.',
-      { cid: cid.toString(), source, size: bytes.length })
+      { cid: cid.toString(), source, size: length })
   }
 }
 

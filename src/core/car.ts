@@ -22,7 +22,7 @@ import { dirname, basename, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { Readable } from 'node:stream'
 import { randomBytes } from 'node:crypto'
-import { CarBlockIterator, CarWriter } from '@ipld/car'
+import type { CarBlockIterator } from '@ipld/car'
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { DAG_CBOR, RAW, verifyBlock } from '../content/block.js'
@@ -71,6 +71,7 @@ export async function exportCar (options: ExportOperation): Promise<ExportResult
   const rootCommit = parseCommit(dagCbor.decode(await store.get(root)))
   const history = options.history === true
   const tmp = join(dirname(options.out), `.${basename(options.out)}.mvc-tmp-${randomBytes(4).toString('hex')}`)
+  const { CarWriter } = await import('@ipld/car') // loaded only by export and import
   const { writer, out } = CarWriter.create([root])
   const sink = pipeline(Readable.from(out), createWriteStream(tmp, { flags: 'wx' }))
   sink.catch(() => {}) // awaited below; an early failure must not be unhandled
@@ -179,6 +180,7 @@ export async function importCar (options: ImportOperation): Promise<ImportResult
     // 1. Every block: re-hashed, staged. Structured blocks' links are kept for the closure check.
     let iter: CarBlockIterator
     try {
+      const { CarBlockIterator } = await import('@ipld/car')
       iter = await CarBlockIterator.fromIterable(createReadStream(file, { highWaterMark: 1 << 20 }))
     } catch (e) { throw importError(file, `it is not a CAR file (${(e as Error).message})`) }
     const roots = await iter.getRoots()

@@ -7,7 +7,7 @@ import { InvalidArgumentError } from '../errors.js'
 import type { CommitObject } from '../format/objects.js'
 import { parseCodeLineage, parseDataLineage } from '../format/lineage.js'
 import type { ObjectStore } from '../store/interface.js'
-import { shallowKey } from '../format/keys.js'
+import { META, logIndexKey, utf8 } from '../format/keys.js'
 import { readCommit } from './objects.js'
 import { ALIASES, HEADS, TAGS, VERSIONS, headBranch, headCommit, resolveRev } from './refs.js'
 
@@ -146,12 +146,18 @@ async function startPoints (store: ObjectStore, options: LogOptions): Promise<CI
   return start === undefined ? [] : [start]
 }
 
+/** Commits imported without their parents (`m/shallow/<cid>`), read in one scan. */
+async function shallowCommits (store: ObjectStore): Promise<Set<string>> {
+  return new Set((await store.listMeta(META.shallow)).map(([k]) => k.slice(META.shallow.length)))
+}
+
 export async function log (store: ObjectStore, options: LogOptions = {}): Promise<LogEntry[]> {
   const limit = options.limit ?? Infinity
   if (limit !== Infinity && (!Number.isInteger(limit) || limit < 0)) throw new InvalidArgumentError(`-n must be a whole number ≥ 0, got ${String(limit)}`, { limit })
   const filter = buildFilter(options)
   const starts = await startPoints(store, options)
   const names = await namesByCommit(store)
+  const shallowSet = await shallowCommits(store)
   const seen = new Set<string>()
   const frontier: Array<{ cid: CID, commit: CommitObject }> = []
   const read = new Map<string, CommitObject>()
@@ -187,7 +193,7 @@ export async function log (store: ObjectStore, options: LogOptions = {}): Promis
     if ((filter === undefined || filter(next.commit)) && await touches(next.commit)) shown.push(next)
     else hidden.set(next.cid.toString(), next.commit.parents)
     // A commit imported without its parents (m/shallow/<cid>) ends its history here.
-    const shallow = (await store.readMeta(shallowKey(next.cid.toString()))) !== undefined
+    const shallow = shallowSet.has(next.cid.toString())
     for (const p of next.commit.parents) if (!shallow || await store.has(p)) await push(p)
   }
   const rewrite = (parents: readonly CID[]): CID[] => {
@@ -206,6 +212,127 @@ export async function log (store: ObjectStore, options: LogOptions = {}): Promis
     return [...out.values()]
   }
   return shown.map(e => ({ ...e, names: names.get(e.cid.toString()) ?? [], graphParents: filter === undefined && path === undefined ? [...e.commit.parents] : rewrite(e.commit.parents) }))
+}
+
+// ---------------------------------------------------------------- log from the index
+
+/** What `mvc log` prints of a commit: the log index's value (`m/log/<cid>`). */
+export interface CommitSummary {
+  readonly version: number
+  readonly parents: readonly string[]
+  readonly timestamp: number
+  readonly author: string
+  /** The version's tracked paths, sorted. */
+  readonly paths: readonly string[]
+  readonly message: string
+  readonly metrics: Readonly<Record<string, unknown>>
+}
+
+/** A log entry from the index: the summary instead of the whole commit object. */
+export interface LogLine {
+  /** The commit CID, as text (parsing thousands of CIDs would cost more than the rest of the log). */
+  readonly cid: string
+  readonly summary: CommitSummary
+  readonly names: string[]
+  readonly graphParents: string[]
+}
+
+export function summarize (commit: CommitObject): CommitSummary {
+  return { version: commit.version, parents: commit.parents.map(p => p.toString()), timestamp: commit.timestamp, author: commit.author.name, paths: commit.paths.map(p => p.path), message: commit.message, metrics: commit.metrics }
+}
+
+function isSummary (v: unknown): v is CommitSummary {
+  if (v === null || typeof v !== 'object') return false
+  const o = v as Record<string, unknown>
+  return Number.isSafeInteger(o.version) && Array.isArray(o.parents) && o.parents.every(p => typeof p === 'string') && typeof o.timestamp === 'number' &&
+    typeof o.author === 'string' && Array.isArray(o.paths) && o.paths.every(p => typeof p === 'string') && typeof o.message === 'string' && o.metrics !== null && typeof o.metrics === 'object'
+}
+
+/**
+ * `log` from the log index: one scan of `m/log/` instead of one object read per commit, which is
+ * what made `mvc log` over thousands of versions slow. Commits missing from the index (fetched,
+ * cloned or imported, or committed since the last log) are read from their objects and added to it, so
+ * the index rebuilds itself and never needs to be written by the operations that bring commits.
+ * Undefined when a filter needs more than a summary holds (`--data`, `--code`, params conditions, a path):
+ * then `log` reads whole commits.
+ */
+export async function logLines (store: ObjectStore, options: LogOptions = {}): Promise<LogLine[] | undefined> {
+  if (options.data !== undefined || options.code !== undefined || options.path !== undefined) return undefined
+  const conditions = (options.where ?? []).map(parseCondition)
+  if (conditions.some(c => c.field !== 'metrics')) return undefined
+  const limit = options.limit ?? Infinity
+  if (limit !== Infinity && (!Number.isInteger(limit) || limit < 0)) throw new InvalidArgumentError(`-n must be a whole number ≥ 0, got ${String(limit)}`, { limit })
+  const filtered = conditions.length > 0
+  const keep = (s: CommitSummary): boolean => conditions.every(c => {
+    const v = s.metrics[c.name]
+    return typeof v === 'number' && compare(v, c.op, c.value)
+  })
+  const starts = await startPoints(store, options)
+  const names = await namesByCommit(store)
+  const shallowSet = await shallowCommits(store)
+  const index = new Map<string, CommitSummary>()
+  for (const [k, v] of await store.listMeta(META.logIndex)) {
+    try {
+      const s: unknown = JSON.parse(utf8.decode(v))
+      if (isSummary(s)) index.set(k.slice(META.logIndex.length), s)
+    } catch { /* a damaged entry is read again from the commit */ }
+  }
+  const added = new Map<string, CommitSummary>()
+  const summaryOf = async (key: string): Promise<CommitSummary> => {
+    let s = index.get(key)
+    if (s === undefined) {
+      s = summarize(await readCommit(store, CID.parse(key)))
+      index.set(key, s)
+      added.set(key, s)
+    }
+    return s
+  }
+  const seen = new Set<string>()
+  const frontier: Array<{ cid: string, summary: CommitSummary }> = []
+  const push = async (cid: string): Promise<void> => {
+    if (seen.has(cid)) return
+    seen.add(cid)
+    frontier.push({ cid, summary: await summaryOf(cid) })
+  }
+  for (const s of starts) await push(s.toString())
+  const shown: Array<{ cid: string, summary: CommitSummary }> = []
+  const hidden = new Map<string, readonly string[]>()
+  while (frontier.length > 0 && shown.length < limit) {
+    // Newest version first (a parent is always older than its child); the frontier is small.
+    let best = 0
+    for (let i = 1; i < frontier.length; i++) if (frontier[i]!.summary.version > frontier[best]!.summary.version) best = i
+    const next = frontier.splice(best, 1)[0]!
+    const parents = next.summary.parents
+    if (!filtered || keep(next.summary)) shown.push(next)
+    else hidden.set(next.cid, parents)
+    const shallow = shallowSet.has(next.cid)
+    for (const p of parents) if (!shallow || await store.has(CID.parse(p))) await push(p)
+  }
+  if (added.size > 0) {
+    // Best effort: a read-only or busy repository still gets its log.
+    try {
+      const tx = await store.transaction()
+      try {
+        for (const [k, s] of added) tx.setMeta(logIndexKey(k), utf8.encode(JSON.stringify(s)))
+        await tx.commit()
+      } catch (err) { await tx.abort(); throw err }
+    } catch { /* the index is a cache */ }
+  }
+  const rewrite = (parents: readonly string[]): string[] => {
+    const out = new Set<string>()
+    const stack = [...parents].reverse()
+    const visited = new Set<string>()
+    while (stack.length > 0) {
+      const k = stack.pop()!
+      if (visited.has(k)) continue
+      visited.add(k)
+      const h = hidden.get(k)
+      if (h === undefined) out.add(k)
+      else stack.push(...[...h].reverse())
+    }
+    return [...out]
+  }
+  return shown.map(e => ({ ...e, names: names.get(e.cid) ?? [], graphParents: filtered ? rewrite(e.summary.parents) : [...e.summary.parents] }))
 }
 
 // ---------------------------------------------------------------- graph

@@ -1,7 +1,7 @@
 /**
  * Rebuilding a manifest on disk. Everything is written into a staging folder next to the target
- * (same filesystem, so the final rename is atomic), every chunk is re-hashed as it is read, every file
- * is fsync'd, and only then is the old target moved aside and the staging content renamed into place.
+ * (same filesystem, so the final rename is atomic), every chunk is re-hashed as it is read (on worker
+ * threads, several chunks at once: `writeFiles`), every file is fsync'd, and only then is the old target moved aside and the staging content renamed into place.
  * Any failure before the swap removes the staging folder and leaves the target as it was. Between
  * staging and swapping, the caller may check the staged files (checkout verifies behaviour there, so a
  * version that fails verification never replaces the user's files).
@@ -12,16 +12,19 @@
  * symbolic link in any folder between the repository root and the target; only permission bits
  * (0o777) are applied; every entry's size must equal its file object's.
  */
-import { mkdir, open, rename, rm, lstat } from 'node:fs/promises'
+import { mkdir, open, rename, rm, lstat, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join, relative, sep } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import { InvalidObjectError, SymlinkRefusedError, UnsafePathError } from '../errors.js'
-import type { Manifest } from '../format/objects.js'
+import type { FileObject, Manifest } from '../format/objects.js'
 import { assertSafePath } from '../format/paths.js'
 import type { ObjectStore } from '../store/interface.js'
+import { verifyDigest } from '../content/block.js'
 import { readFileObject } from './objects.js'
 import { syncDir } from '../store/packs.js'
 import { ownedTag } from '../store/leftovers.js'
+import { BufferPool, Hasher } from './hashing.js'
+import { ordered } from './pipeline.js'
 
 export interface MaterializeOptions {
   readonly store: ObjectStore
@@ -31,6 +34,12 @@ export interface MaterializeOptions {
   readonly onFile?: (path: string, size: number) => void
   /** Bytes written so far of the total, for a progress bar. */
   readonly onBytes?: (done: number, total: number) => void
+  /**
+   * Access and modification time (ms since epoch) to give every file written. A checkout into the
+   * repository sets a time safely before now, so the stat cache can trust the files at once (see
+   * core/statcache.ts, "racy files").
+   */
+  readonly mtimeMs?: number
 }
 
 /** Checks every path of a manifest before anything is written. */
@@ -105,6 +114,138 @@ export async function writeFileFromObject (store: ObjectStore, fileCid: CID, pat
   }
 }
 
+/** One chunk read for checkout, and every place it goes: file, position in the file, slice of the chunk. */
+interface ChunkJob { readonly cid: CID, readonly uses: Array<{ readonly file: number, readonly position: number, readonly offset: number, readonly length: number }> }
+
+/** Chunks read and re-hashed at once, and written per batch: 24 MiB of buffers at most. */
+const READ_WINDOW = 16
+const WRITE_BATCH = 8
+/** Files being fsync'd and closed at once (they are synced in parallel, not one after the other). */
+const SYNCS = 16
+
+/**
+ * Writes files from their file objects: chunks are read several at a time into reused buffers and
+ * re-hashed on worker threads (a chunk shared by consecutive extents, within a file or across two, is
+ * read once), written in order with positional writes; each file is fsync'd and closed as soon as its
+ * last bytes are written, several at once. Every file is durable when this resolves. The files must
+ * not exist (created with `wx`).
+ */
+export async function writeFiles (store: ObjectStore, files: ReadonlyArray<{ readonly path: string, readonly mode: number, readonly file: CID, readonly size?: number }>, options: { onBytes?: (n: number) => void, onFile?: (index: number) => void, mtimeMs?: number } = {}): Promise<number> {
+  const objects: FileObject[] = []
+  for (const f of files) {
+    const file = await readFileObject(store, f.file)
+    if (f.size !== undefined && file.size !== f.size) {
+      throw new InvalidObjectError(`file object ${f.file.toString()} holds ${file.size} bytes but the manifest says ${f.size}; the repository object is corrupt or crafted`, { cid: f.file.toString(), size: file.size, expected: f.size })
+    }
+    objects.push(file)
+  }
+  // The reads, in file order; which job ends each file.
+  const jobs: ChunkJob[] = []
+  const lastJob: number[] = []
+  objects.forEach((obj, fi) => {
+    let position = 0
+    for (const [cid, length, offset = 0] of obj.extents) {
+      const prev = jobs[jobs.length - 1]
+      if (prev !== undefined && prev.cid.equals(cid)) prev.uses.push({ file: fi, position, offset, length })
+      else jobs.push({ cid, uses: [{ file: fi, position, offset, length }] })
+      position += length
+    }
+    lastJob.push(obj.extents.length === 0 ? -1 : jobs.length - 1)
+  })
+  const hasher = new Hasher()
+  const pool = new BufferPool()
+  const handles = new Map<number, Promise<FileHandle>>()
+  const finishing = new Set<Promise<void>>()
+  let failed: unknown
+  const handle = async (fi: number): Promise<FileHandle> => {
+    let h = handles.get(fi)
+    if (h === undefined) {
+      h = open(files[fi]!.path, 'wx', 0o600)
+      h.catch(() => {})
+      handles.set(fi, h)
+    }
+    return await h
+  }
+  // chmod (permission bits only: setuid, setgid and sticky from a manifest are never applied), times, fsync, close.
+  const finish = async (fi: number): Promise<void> => {
+    const fh = await handle(fi)
+    try {
+      await fh.chmod(files[fi]!.mode & 0o777)
+      if (options.mtimeMs !== undefined) await fh.utimes(options.mtimeMs / 1000, options.mtimeMs / 1000)
+      await fh.sync()
+    } finally {
+      handles.delete(fi)
+      await fh.close()
+    }
+  }
+  const startFinish = async (fi: number): Promise<void> => {
+    while (finishing.size >= SYNCS) await Promise.race(finishing)
+    const p: Promise<void> = finish(fi).catch(err => { failed ??= err }).finally(() => { finishing.delete(p) })
+    finishing.add(p)
+    options.onFile?.(fi)
+  }
+  const check = async (cid: CID, bytes: Uint8Array, source: string): Promise<Uint8Array> => {
+    const { digest, bytes: back } = await hasher.hash(bytes, true)
+    verifyDigest(cid, digest, back.length, source)
+    return back
+  }
+  try {
+    // Empty files first: they have no chunk to wait for.
+    for (const [fi, last] of lastJob.entries()) if (last === -1) await startFinish(fi)
+    await ordered<{ bytes: Uint8Array, pooled: boolean }>({
+      count: jobs.length,
+      window: READ_WINDOW,
+      batch: WRITE_BATCH,
+      produce: async j => {
+        const cid = jobs[j]!.cid
+        if (store.getChecked === undefined) return { bytes: await store.get(cid), pooled: false }
+        // Only buffers taken from the pool go back to it (an object kept inline comes from the index).
+        let pooled = false
+        const bytes = await store.getChecked(cid, n => { pooled = true; return pool.take(n) }, check)
+        return { bytes, pooled }
+      },
+      consume: async (done, first) => {
+        const items = done.map(d => d.bytes)
+        if (failed !== undefined) throw failed
+        const writes: Array<Promise<void>> = []
+        try {
+          items.forEach((bytes, k) => {
+            const job = jobs[first + k]!
+            for (const u of job.uses) {
+              if (u.offset + u.length > bytes.length) {
+                const f = files[u.file]!
+                throw new InvalidObjectError(`file object ${f.file.toString()}: extent runs past the end of chunk ${job.cid.toString()}`, { cid: f.file.toString() })
+              }
+              writes.push((async () => {
+                const fh = await handle(u.file)
+                let done = 0
+                while (done < u.length) done += (await fh.write(bytes, u.offset + done, u.length - done, u.position + done)).bytesWritten
+                options.onBytes?.(u.length)
+              })())
+            }
+          })
+        } finally {
+          await Promise.allSettled(writes)
+        }
+        await Promise.all(writes)
+        for (const d of done) if (d.pooled) pool.give(d.bytes)
+        for (let k = 0; k < items.length; k++) {
+          const j = first + k
+          for (const u of jobs[j]!.uses) if (lastJob[u.file] === j && handles.has(u.file)) await startFinish(u.file)
+        }
+      }
+    })
+    await Promise.all(finishing)
+    if (failed !== undefined) throw failed
+  } finally {
+    await Promise.allSettled(finishing)
+    for (const h of handles.values()) await h.then(async fh => await fh.close(), () => {})
+    handles.clear()
+    await hasher.close()
+  }
+  return objects.reduce((a, o) => a + o.size, 0)
+}
+
 /**
  * Refuses when a folder between `root` (excluded) and `target` (included) is a symbolic link, so that
  * nothing is written, renamed or deleted through one. `target` must lie inside `root`.
@@ -160,23 +301,21 @@ export async function stage (options: MaterializeOptions & { root?: string }): P
   const onBytes = options.onBytes === undefined ? undefined : (n: number): void => { written += n; options.onBytes!(written, total) }
   await mkdir(staging)
   try {
-    if (manifest.kind === 'file') {
-      const e = manifest.entries[0]!
-      bytes += await writeFileFromObject(store, e.file, join(staging, e.path), e.mode, e.size, onBytes)
-      files++
-      options.onFile?.(e.path, e.size)
-    } else {
+    const made = new Set<string>()
+    if (manifest.kind === 'dir') {
       for (const d of manifest.dirs) await mkdir(join(staging, d), { recursive: true })
-      const made = new Set<string>()
       for (const e of manifest.entries) {
         const dir = dirname(join(staging, e.path))
         if (!made.has(dir)) { await mkdir(dir, { recursive: true }); made.add(dir) }
-        bytes += await writeFileFromObject(store, e.file, join(staging, e.path), e.mode, e.size, onBytes)
-        files++
-        options.onFile?.(e.path, e.size)
       }
-      for (const d of made) await syncDir(d)
     }
+    const entries = manifest.kind === 'file' ? manifest.entries.slice(0, 1) : manifest.entries
+    bytes += await writeFiles(store, entries.map(e => ({ path: join(staging, e.path), mode: e.mode, file: e.file, size: e.size })), {
+      onBytes,
+      onFile: i => { files++; options.onFile?.(entries[i]!.path, entries[i]!.size) },
+      mtimeMs: options.mtimeMs
+    })
+    for (const d of made) await syncDir(d)
     await syncDir(staging)
   } catch (err) {
     await rm(staging, { recursive: true, force: true })

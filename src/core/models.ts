@@ -14,16 +14,18 @@
 import { open, type FileHandle } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
 import { CID } from 'multiformats/cid'
-import { rawCid, type Block } from '../content/block.js'
+import { decodeObject, encodeObject, rawCid, rawCidFromDigest, type Block } from '../content/block.js'
 import { Chunker } from '../content/chunker.js'
 import { InvalidModelError } from '../errors.js'
-import type { Extent, FileObject, ManifestModel, TensorObject, TopologyObject } from '../format/objects.js'
+import { parseModel, type Extent, type FileObject, type Manifest, type ManifestModel, type TensorObject, type TopologyObject } from '../format/objects.js'
 import type { FileAccess, ModelFormat, ModelLayout, SnapshotFile, TensorLayout } from '../formats/interface.js'
 import { writeObject } from './objects.js'
 import type { ObjectWriter } from '../store/interface.js'
-import type { StatCache } from './statcache.js'
+import type { FilePieces, StatCache } from './statcache.js'
 import type { WalkedFile } from './walk.js'
-import type { ObjectStore } from '../store/interface.js'
+import type { ObjectReader, ObjectStore } from '../store/interface.js'
+import { BufferPool, Hasher } from './hashing.js'
+import { ordered } from './pipeline.js'
 
 /** Target size of a tensor chunk: whole rows up to about 1 MiB (docs/design.md, "Models"). */
 export const TENSOR_CHUNK_TARGET = 1 << 20
@@ -39,7 +41,7 @@ export function tensorChunkBytes (plan: { readonly byteLength: number, readonly 
 export class DiskFileAccess implements FileAccess {
   readonly files: ReadonlyMap<string, SnapshotFile>
   private readonly walked: ReadonlyMap<string, WalkedFile>
-  private readonly handles = new Map<string, FileHandle>()
+  private readonly handles = new Map<string, Promise<FileHandle>>()
 
   constructor (files: readonly WalkedFile[]) {
     this.walked = new Map(files.map(f => [f.rel, f]))
@@ -51,10 +53,11 @@ export class DiskFileAccess implements FileAccess {
     if (h === undefined) {
       const f = this.walked.get(path)
       if (f === undefined) throw new InvalidModelError(`${path} is missing`, { path })
-      h = await open(f.abs, 'r')
+      // The promise is kept, so reads running at once share one handle.
+      h = open(f.abs, 'r')
       this.handles.set(path, h)
     }
-    return h
+    return await h
   }
 
   /** Fills `into[at, at + length)` from the file at `offset`. */
@@ -79,57 +82,139 @@ export class DiskFileAccess implements FileAccess {
   }
 
   async close (): Promise<void> {
-    for (const h of this.handles.values()) await h.close()
+    const hs = [...this.handles.values()]
     this.handles.clear()
+    for (const h of hs) await h.then(async fh => await fh.close(), () => {})
   }
 }
 
 /** A piece of a covered file: bytes [offset, offset + length) are `length` bytes of `chunk` from `inChunk`. */
-interface Piece { readonly offset: number, readonly length: number, readonly chunk: CID, readonly inChunk: number }
+interface Piece { readonly offset: number, readonly length: number, readonly chunk: CID, readonly inChunk: number, readonly chunkLength: number }
 
-/** Streams one tensor's bytes into row-aligned chunks, noting which file ranges each chunk covers. */
-async function storeTensor (sink: ObjectWriter, access: DiskFileAccess, t: TensorLayout, pieces: Map<string, Piece[]>, scratch: Uint8Array, onBytes?: (n: number) => void): Promise<Block<TensorObject>> {
-  const size = tensorChunkBytes(t)
-  const chunks: Array<[CID, number]> = []
-  let spanIndex = 0
-  let spanStart = 0 // tensor offset where spans[spanIndex] begins
-  for (let tOff = 0; tOff < t.byteLength || (t.byteLength === 0 && chunks.length === 0); tOff += size) {
-    const len = Math.min(size, t.byteLength - tOff)
-    // One reused buffer: sinks copy or write the bytes before putRaw resolves (a fresh 1 MiB array per
-    // chunk made garbage collection a fifth of commit time).
-    const buf = scratch.subarray(0, len)
-    const covered: Array<{ file: string, offset: number, inChunk: number, length: number }> = []
-    let filled = 0
-    while (filled < len) {
-      const span = t.spans[spanIndex]
-      if (span === undefined) throw new InvalidModelError(`tensor ${t.name}: its layout ends early`, { tensor: t.name })
-      const within = tOff + filled - spanStart
-      const take = Math.min(span.length - within, len - filled)
-      await access.readInto(span.file, span.offset + within, buf, filled, take)
-      covered.push({ file: span.file, offset: span.offset + within, inChunk: filled, length: take })
-      filled += take
-      if (within + take === span.length) { spanStart += span.length; spanIndex++ }
+/** One tensor chunk to store: which file ranges fill it, and its CID when known without reading. */
+interface ChunkPlan {
+  readonly tensor: number
+  readonly length: number
+  readonly covered: ReadonlyArray<{ readonly file: string, readonly offset: number, readonly inChunk: number, readonly length: number }>
+  reuse?: CID
+}
+
+/** Every chunk of every tensor, in order: whole rows of about TENSOR_CHUNK_TARGET, read through the spans. */
+function planChunks (layout: ModelLayout): ChunkPlan[] {
+  const plans: ChunkPlan[] = []
+  layout.tensors.forEach((t, ti) => {
+    const size = tensorChunkBytes(t)
+    let spanIndex = 0
+    let spanStart = 0 // tensor offset where spans[spanIndex] begins
+    let first = true
+    for (let tOff = 0; tOff < t.byteLength || (t.byteLength === 0 && first); tOff += size) {
+      first = false
+      const len = Math.min(size, t.byteLength - tOff)
+      const covered: Array<{ file: string, offset: number, inChunk: number, length: number }> = []
+      let filled = 0
+      while (filled < len) {
+        const span = t.spans[spanIndex]
+        if (span === undefined) throw new InvalidModelError(`tensor ${t.name}: its layout ends early`, { tensor: t.name })
+        const within = tOff + filled - spanStart
+        const take = Math.min(span.length - within, len - filled)
+        covered.push({ file: span.file, offset: span.offset + within, inChunk: filled, length: take })
+        filled += take
+        if (within + take === span.length) { spanStart += span.length; spanIndex++ }
+      }
+      plans.push({ tensor: ti, length: len, covered })
+      if (len === 0) break
     }
-    const cid = rawCid(buf)
-    await sink.putRaw(cid, buf)
-    chunks.push([cid, len])
-    onBytes?.(len)
-    for (const c of covered) {
-      const list = pieces.get(c.file) ?? []
-      list.push({ offset: c.offset, length: c.length, chunk: cid, inChunk: c.inChunk })
-      pieces.set(c.file, list)
-    }
-    if (len === 0) break
-  }
-  return await writeObject<TensorObject>(sink, {
-    type: 'mvc/tensor',
-    name: t.name,
-    dtype: t.dtype,
-    shape: [...t.shape],
-    quantization: t.quantization === undefined ? null : JSON.parse(JSON.stringify(t.quantization ?? null)) as unknown,
-    size: t.byteLength,
-    chunks
   })
+  return plans
+}
+
+/**
+ * Chunks whose bytes all lie in unchanged files keep their CIDs: each file range of the chunk must be
+ * a piece the file produced before (same offset, length and place in the same chunk, of the same
+ * length). The file's bytes are unchanged (stat cache), so the chunk's bytes are that chunk's bytes.
+ */
+function reuseChunks (plans: ChunkPlan[], reuse: ReadonlyMap<string, FilePieces>): number {
+  if (reuse.size === 0) return 0
+  const byOffset = new Map<string, Map<number, FilePieces['pieces'][number]>>()
+  for (const [file, fp] of reuse) byOffset.set(file, new Map(fp.pieces.map(p => [p[0], p])))
+  let reused = 0
+  for (const plan of plans) {
+    let cid: string | undefined
+    let ok = plan.covered.length > 0
+    for (const c of plan.covered) {
+      const p = byOffset.get(c.file)?.get(c.offset)
+      if (p === undefined || p[1] !== c.length || p[3] !== c.inChunk || p[4] !== plan.length || (cid !== undefined && p[2] !== cid)) { ok = false; break }
+      cid = p[2]
+    }
+    if (ok && cid !== undefined) {
+      plan.reuse = CID.parse(cid)
+      reused += plan.length
+    }
+  }
+  return reused
+}
+
+/** Memory and threads of one storing run: chunk buffers are reused, hashing runs on other threads. */
+export interface StoreContext {
+  readonly hasher: Hasher
+  readonly pool: BufferPool
+  /** Which objects the store holds already (one look-up for many), when storing for real. */
+  readonly stored?: (cids: readonly CID[]) => Promise<boolean[]>
+}
+
+/**
+ * Writes structured objects, skipping those the store holds (found with one look-up for all, instead
+ * of one per object inside putObject): a fine-tune rewrites a model's hundreds of tensor and file
+ * objects, nearly all of them unchanged.
+ */
+async function putObjects (sink: ObjectWriter, blocks: ReadonlyArray<Block<unknown>>, ctx: StoreContext): Promise<void> {
+  const known = ctx.stored === undefined ? blocks.map(() => false) : await ctx.stored(blocks.map(b => b.cid))
+  for (const [i, b] of blocks.entries()) if (known[i] !== true) await sink.putObject(b.cid, b.bytes)
+}
+
+/** Chunks read (and hashed) at once, and handed to the store per batch: 24 MiB of buffers at most. */
+const READ_WINDOW = 16
+const WRITE_BATCH = 8
+
+/**
+ * Stores every planned chunk: reads run several at a time, hashing runs on worker threads, and the
+ * store gets the chunks in order, a batch at a time (one index look-up per batch, writes together).
+ * Returns each plan's CID.
+ */
+async function storeChunks (sink: ObjectWriter, access: DiskFileAccess, plans: readonly ChunkPlan[], ctx: StoreContext, onBytes?: (n: number) => void): Promise<CID[]> {
+  const cids: CID[] = new Array<CID>(plans.length)
+  interface Done { readonly cid: CID, readonly bytes: Uint8Array | undefined, readonly length: number }
+  await ordered<Done>({
+    count: plans.length,
+    window: READ_WINDOW,
+    batch: WRITE_BATCH,
+    produce: async i => {
+      const plan = plans[i]!
+      if (plan.reuse !== undefined) return { cid: plan.reuse, bytes: undefined, length: plan.length }
+      const buf = ctx.pool.take(plan.length)
+      try {
+        await Promise.all(plan.covered.map(async c => await access.readInto(c.file, c.offset, buf, c.inChunk, c.length)))
+      } catch (err) {
+        ctx.pool.give(buf)
+        throw err
+      }
+      const { digest, bytes } = await ctx.hasher.hash(buf, true)
+      return { cid: rawCidFromDigest(digest), bytes, length: plan.length }
+    },
+    consume: async (items, first) => {
+      const put = items.filter(d => d.bytes !== undefined) as Array<{ cid: CID, bytes: Uint8Array }>
+      try {
+        if (put.length > 0) {
+          if (sink.putRawMany !== undefined) await sink.putRawMany(put)
+          else for (const d of put) await sink.putRaw(d.cid, d.bytes)
+        }
+      } finally {
+        for (const d of put) ctx.pool.give(d.bytes)
+      }
+      items.forEach((d, j) => { cids[first + j] = d.cid; onBytes?.(d.length) })
+    }
+  })
+  return cids
 }
 
 const GAP_READ = 1 << 20
@@ -138,7 +223,7 @@ const GAP_READ = 1 << 20
  * The file object of a covered file: its tensor pieces in file order, and the bytes between them
  * streamed through the content-defined chunker (one stream per file) and referenced as slices.
  */
-async function storeCoveredFile (sink: ObjectWriter, access: DiskFileAccess, path: string, filePieces: readonly Piece[], onBytes?: (n: number) => void): Promise<{ block: Block<FileObject>, gapBytes: number }> {
+async function storeCoveredFile (sink: ObjectWriter, access: DiskFileAccess, path: string, filePieces: readonly Piece[], before: FilePieces | undefined, onBytes?: (n: number) => void): Promise<{ block: Block<FileObject>, gapBytes: number, pieces: FilePieces }> {
   const size = access.files.get(path)?.size ?? 0
   const sorted = [...filePieces].sort((a, b) => a.offset - b.offset)
   // Gaps in file order, and the file's layout as tensor pieces and gap ranges (offsets into the gap stream).
@@ -163,9 +248,17 @@ async function storeCoveredFile (sink: ObjectWriter, access: DiskFileAccess, pat
     parts.push({ kind: 'gap', at: gapTotal, length: size - pos })
     gapTotal += size - pos
   }
-  // Chunk the gap stream.
+  // Chunk the gap stream, unless the file is unchanged and its gaps are where they were.
   const gapChunks: Array<{ cid: CID, start: number, length: number }> = []
-  if (gapTotal > 0) {
+  let gapRead = 0
+  const sameGaps = before !== undefined && before.gaps.length === gaps.length && before.gaps.every((g, i) => g[0] === gaps[i]!.offset && g[1] === gaps[i]!.length) &&
+    before.gapChunks.reduce((a, c) => a + c[1], 0) === gapTotal
+  if (sameGaps) {
+    let start = 0
+    for (const [cid, length] of before.gapChunks) { gapChunks.push({ cid: CID.parse(cid), start, length }); start += length }
+    onBytes?.(gapTotal)
+  } else if (gapTotal > 0) {
+    gapRead = gapTotal
     const chunker = new Chunker()
     let streamed = 0
     const keep = async (chunk: Uint8Array): Promise<void> => {
@@ -208,26 +301,53 @@ async function storeCoveredFile (sink: ObjectWriter, access: DiskFileAccess, pat
   }
   const total = extents.reduce((a, e) => a + e[1], 0)
   if (total !== size) throw new InvalidModelError(`${path} has ${size} bytes but its layout covers ${total}`, { path })
-  return { block: await writeObject<FileObject>(sink, { type: 'mvc/file', size, extents }), gapBytes: gapTotal }
+  const pieces: FilePieces = {
+    pieces: sorted.filter(p => p.length > 0).map(p => [p.offset, p.length, p.chunk.toString(), p.inChunk, p.chunkLength]),
+    gaps: gaps.map(g => [g.offset, g.length]),
+    gapChunks: gapChunks.map(c => [c.cid.toString(), c.length])
+  }
+  // Written by the caller, with the model's other objects, after one look-up for all of them.
+  return { block: encodeObject<FileObject>({ type: 'mvc/file', size, extents }), gapBytes: gapRead, pieces }
 }
 
 /** Stores one model: its tensors, the files it covers, its topology and its model object. */
-async function storeLayout (sink: ObjectWriter, layout: ModelLayout, access: DiskFileAccess, onBytes?: (n: number) => void): Promise<{ model: CID, files: Map<string, Block<FileObject>>, bytes: number }> {
+async function storeLayout (sink: ObjectWriter, layout: ModelLayout, access: DiskFileAccess, ctx: StoreContext, reuse: ReadonlyMap<string, FilePieces>, onBytes?: (n: number) => void): Promise<{ model: CID, files: Map<string, { block: Block<FileObject>, pieces: FilePieces }>, bytes: number }> {
+  const plans = planChunks(layout)
+  const reused = reuseChunks(plans, reuse)
+  const cids = await storeChunks(sink, access, plans, ctx, onBytes)
   const pieces = new Map<string, Piece[]>()
-  const tensors: CID[] = []
-  const scratch = new Uint8Array(Math.max(1, ...layout.tensors.map(tensorChunkBytes)))
-  let bytes = 0
-  for (const t of layout.tensors) {
-    tensors.push((await storeTensor(sink, access, t, pieces, scratch, onBytes)).cid)
+  const chunksOf: Array<Array<[CID, number]>> = layout.tensors.map(() => [])
+  plans.forEach((plan, i) => {
+    const cid = cids[i]!
+    chunksOf[plan.tensor]!.push([cid, plan.length])
+    for (const c of plan.covered) {
+      const list = pieces.get(c.file) ?? []
+      list.push({ offset: c.offset, length: c.length, chunk: cid, inChunk: c.inChunk, chunkLength: plan.length })
+      pieces.set(c.file, list)
+    }
+  })
+  let bytes = -reused
+  const tensorBlocks = layout.tensors.map((t, i) => {
     bytes += t.byteLength
-  }
-  const files = new Map<string, Block<FileObject>>()
+    return encodeObject<TensorObject>({
+      type: 'mvc/tensor',
+      name: t.name,
+      dtype: t.dtype,
+      shape: [...t.shape],
+      quantization: t.quantization === undefined ? null : JSON.parse(JSON.stringify(t.quantization ?? null)) as unknown,
+      size: t.byteLength,
+      chunks: chunksOf[i]!
+    })
+  })
+  const tensors = tensorBlocks.map(b => b.cid)
+  const files = new Map<string, { block: Block<FileObject>, pieces: FilePieces }>()
   for (const f of layout.files) {
     if (files.has(f)) continue
-    const stored = await storeCoveredFile(sink, access, f, pieces.get(f) ?? [], onBytes)
-    files.set(f, stored.block)
+    const stored = await storeCoveredFile(sink, access, f, pieces.get(f) ?? [], reuse.get(f), onBytes)
+    files.set(f, stored)
     bytes += stored.gapBytes
   }
+  await putObjects(sink, [...tensorBlocks, ...[...files.values()].map(f => f.block)], ctx)
   const topology = layout.topology === null
     ? null
     : (await writeObject<TopologyObject>(sink, { type: 'mvc/topology', format: layout.topology.format, topology: layout.topology.topology, meta: layout.topology.meta })).cid
@@ -273,12 +393,19 @@ function invalidModelFile (err: unknown, files: ReadonlyMap<string, unknown>): s
   return typeof f === 'string' && files.has(f) ? f : undefined
 }
 
-/** Finds the models among the walked files (every adapter in turn) and stores them tensor by tensor. */
+/**
+ * Finds the models among the walked files (every adapter in turn) and stores them tensor by tensor.
+ * What the stat cache says is unchanged is not read again: a model whose every covered file is
+ * unchanged is answered whole by the model cache; otherwise each tensor chunk whose bytes all lie in
+ * unchanged files keeps its CID (the pieces cache, `StatCache.lookupPieces`), so a fine-tune reads the
+ * files it changed and little else.
+ */
 export async function storeModels (options: StoreModelsOptions): Promise<StoredModels> {
   const { store, sink, cache } = options
   const byPath = new Map(options.files.map(f => [f.rel, f]))
   const result: StoredModels = { models: [], coveredFiles: new Map(), hashedBytes: 0, layouts: new Map(), invalid: [] }
   const access = new DiskFileAccess(options.files)
+  const ctx: StoreContext = { hasher: new Hasher(), pool: new BufferPool(), ...(options.requireStored ? { stored: async (cids: readonly CID[]) => await store.hasMany(cids) } : {}) }
   try {
     const claimed = new Set<string>()
     for (const adapter of options.formats) {
@@ -299,38 +426,82 @@ export async function storeModels (options: StoreModelsOptions): Promise<StoredM
         claimed.add(layout.path)
         for (const f of layout.files) claimed.add(f)
         result.layouts.set(layout.path, { layout, adapter })
-        // Fast path: every covered file unchanged (stat cache) and this exact model stored before.
+        // Covered files the stat cache says are unchanged, with their file objects (stored, for a commit).
+        const known = new Map<string, string>()
         if (cache !== undefined) {
-          const cids: string[] = []
-          for (const f of layout.files) {
+          for (const f of new Set(layout.files)) {
             const w = byPath.get(f)
             const c = w === undefined ? undefined : await cache.lookup(f, w.stats)
-            if (c === undefined || (options.requireStored && !(await store.has(CID.parse(c))))) break
-            cids.push(c)
+            if (c !== undefined) known.set(f, c)
           }
-          if (cids.length === layout.files.length) {
-            const cached = await cache.lookupModel(modelCacheKey(layout, cids))
-            if (cached !== undefined && (!options.requireStored || await store.has(CID.parse(cached)))) {
-              result.models.push({ path: layout.path, model: CID.parse(cached) })
-              for (const f of layout.files) options.onBytes?.(access.files.get(f)?.size ?? 0)
-              layout.files.forEach((f, i) => { if (!result.coveredFiles.has(f)) result.coveredFiles.set(f, CID.parse(cids[i]!)) })
-              continue
-            }
+          if (options.requireStored && known.size > 0) {
+            const entries = [...known]
+            const stored = await store.hasMany(entries.map(([, c]) => CID.parse(c)))
+            entries.forEach(([f], i) => { if (stored[i] !== true) known.delete(f) })
           }
         }
-        const stored = await storeLayout(sink, layout, access, options.onBytes)
+        // Fast path: every covered file unchanged and this exact model stored before.
+        if (cache !== undefined && layout.files.every(f => known.has(f))) {
+          const cids = layout.files.map(f => known.get(f)!)
+          const cached = await cache.lookupModel(modelCacheKey(layout, cids))
+          if (cached !== undefined && (!options.requireStored || await store.has(CID.parse(cached)))) {
+            result.models.push({ path: layout.path, model: CID.parse(cached) })
+            for (const f of layout.files) options.onBytes?.(access.files.get(f)?.size ?? 0)
+            layout.files.forEach((f, i) => { if (!result.coveredFiles.has(f)) result.coveredFiles.set(f, CID.parse(cids[i]!)) })
+            continue
+          }
+        }
+        const reuse = new Map<string, FilePieces>()
+        for (const [f, c] of known) {
+          const p = await cache?.lookupPieces(c)
+          if (p !== undefined) reuse.set(f, p)
+        }
+        const stored = await storeLayout(sink, layout, access, ctx, reuse, options.onBytes)
         result.hashedBytes += stored.bytes
         result.models.push({ path: layout.path, model: stored.model })
-        for (const [f, block] of stored.files) {
+        for (const [f, { block, pieces }] of stored.files) {
           if (!result.coveredFiles.has(f)) result.coveredFiles.set(f, block.cid)
           const w = byPath.get(f)
           if (w !== undefined) cache?.record(f, w.stats, block.cid.toString())
+          cache?.recordPieces(block.cid.toString(), pieces)
         }
         cache?.recordModel(modelCacheKey(layout, layout.files.map(f => result.coveredFiles.get(f)!.toString())), stored.model.toString())
       }
     }
   } finally {
+    await ctx.hasher.close()
     await access.close()
   }
   return result
+}
+
+/**
+ * After a checkout: remembers, in the model cache, which model object each checked-out model is, so
+ * that status and the next commit answer it from the stat cache without reading a tensor. The files
+ * were just rebuilt from the version's (verified) file objects, so the adapters lay them out as they
+ * did at commit; a model whose format or path differs from the stored model object is skipped.
+ */
+export async function rememberModels (options: { readonly store: ObjectReader, readonly files: readonly WalkedFile[], readonly formats: readonly ModelFormat[], readonly manifest: Manifest, readonly cache: StatCache }): Promise<void> {
+  const { store, manifest, cache } = options
+  if (manifest.models.length === 0) return
+  const fileCids = new Map(manifest.entries.map(e => [e.path, e.file.toString()]))
+  const models = new Map(manifest.models.map(m => [m.path, m.model]))
+  const access = new DiskFileAccess(options.files)
+  try {
+    const claimed = new Set<string>()
+    for (const adapter of options.formats) {
+      for (const layout of await adapter.detect(access, claimed)) {
+        claimed.add(layout.path)
+        for (const f of layout.files) claimed.add(f)
+        const model = models.get(layout.path)
+        const cids = layout.files.map(f => fileCids.get(f))
+        if (model === undefined || cids.some(c => c === undefined)) continue
+        const stored = parseModel(decodeObject(model, await store.get(model), `model ${model.toString()}`))
+        if (stored.format !== layout.format || stored.path !== layout.path || stored.tensors.length !== layout.tensors.length) continue
+        cache.recordModel(modelCacheKey(layout, cids as string[]), model.toString())
+      }
+    }
+  } finally {
+    await access.close()
+  }
 }

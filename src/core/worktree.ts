@@ -11,7 +11,8 @@ import type { CommitObject, Manifest } from '../format/objects.js'
 import type { Repo } from './repo.js'
 import { DRY_RUN, readCommit, readManifest } from './objects.js'
 import { snapshot, walk } from './snapshot.js'
-import { StatCache } from './statcache.js'
+import { StatCache, checkoutMtime } from './statcache.js'
+import { rememberModels } from './models.js'
 import { headCommit, resolveRev } from './refs.js'
 import { lastPath, repoRelative, resolveCommitPath, setWorktreeBase, worktreeBase } from './commit.js'
 import { assertNoLinkedAncestors, stage, type Staged } from './materialize.js'
@@ -253,7 +254,7 @@ export async function prepareCheckout (options: CheckoutOptions): Promise<Prepar
   const parts: PreparedPart[] = []
   try {
     for (const p of plan) {
-      const staged = await stage({ store: repo.store, manifest: p.part.manifest, target: p.target, onFile: options.onFile, onBytes: options.onBytes, ...(p.rel !== undefined ? { root: repo.root } : {}) })
+      const staged = await stage({ store: repo.store, manifest: p.part.manifest, target: p.target, onFile: options.onFile, onBytes: options.onBytes, ...(p.rel !== undefined ? { root: repo.root, mtimeMs: checkoutMtime() } : {}) })
       parts.push({ path: p.part.path, manifest: p.part.manifest, target: p.target, rel: p.rel, staged })
     }
   } catch (err) {
@@ -286,6 +287,7 @@ export async function completeCheckout (repo: Repo, p: PreparedCheckout, failed 
         const fileCid = byPath.get(f.rel)
         if (fileCid !== undefined) cache.record(f.rel, f.stats, fileCid)
       }
+      await rememberModels({ store: repo.store, files: tree.files, formats: repo.formats, manifest: part.manifest, cache }).catch(() => {}) // a cache: never fails a checkout
       cache.flush(tx)
       setWorktreeBase(tx, part.rel, p.cid)
       tx.setMeta(failedCheckoutKey(part.rel), failed ? utf8.encode(p.cid.toString()) : null)

@@ -125,7 +125,13 @@ export const META = {
   /** `sha256/<file object CID>` → lowercase hex SHA-256 of the whole file (a cache, for OpenSSF bundles). */
   fileSha256: 'sha256/',
   /** `shallow/<commit CID>` → `1`: a commit imported without its parents (they are absent by design). */
-  shallow: 'shallow/'
+  shallow: 'shallow/',
+  /**
+   * `log/<commit CID>` → JSON summary of that commit for `mvc log` (version, parents, time, author name,
+   * path, message, metrics): a cache derived from the immutable commit object, read in one scan instead
+   * of one object read per commit; commits missing from it are read and added by the next log.
+   */
+  logIndex: 'log/'
 } as const
 
 export function worktreeKey (rel: string): string { return META.worktree + rel }
@@ -142,6 +148,7 @@ export const INCOMPLETE_PREFIX = 'incomplete/'
 /** `remote-seen/<remote>/<ref>` → the CID that ref of that remote had when last fetched or pushed (rollback detection). */
 export const REMOTE_SEEN_PREFIX = 'remote-seen/'
 export function remoteSeenPrefix (remote: string): string { return `${REMOTE_SEEN_PREFIX}${remote}/` }
+export function logIndexKey (commit: string): string { return META.logIndex + commit }
 /** Width of the zero-padded sequence number in alias log keys, so keys sort in move order. */
 export const ALIAS_LOG_SEQ_WIDTH = 8
 export function aliasLogPrefix (name: string): string { return `${META.aliasLog}${name}/` }

@@ -29,6 +29,12 @@ export interface ObjectWriter {
   putRaw (cid: CID, bytes: Uint8Array): Promise<boolean>
   /** A structured object (codec dag-cbor); TypeError for another codec. */
   putObject (cid: CID, bytes: Uint8Array): Promise<boolean>
+  /**
+   * Optional: `putRaw` for several chunks at once, in order (one index look-up for the batch, the
+   * writes issued together); the same result as calling putRaw for each in turn. The bytes may be
+   * reused by the caller once this resolves.
+   */
+  putRawMany? (chunks: ReadonlyArray<{ readonly cid: CID, readonly bytes: Uint8Array }>): Promise<boolean[]>
 }
 
 // ---------------------------------------------------------------------- seams of LevelObjectStore
@@ -54,6 +60,8 @@ export interface PackFiles {
   create (): Promise<PackWriter>
   /** Reads `length` bytes at `offset` of a sealed pack. Missing pack or short read → ObjectNotFoundError. */
   read (loc: PackLocation): Promise<Uint8Array>
+  /** Optional: `read` into the caller's buffer (`into.length >= loc.length`); returns the bytes read, a view of `into`. */
+  readInto? (loc: PackLocation, into: Uint8Array): Promise<Uint8Array>
   /** Names of sealed packs. */
   list (): Promise<string[]>
   /** Human-readable location of a pack, for error messages. */
@@ -93,6 +101,13 @@ export interface ObjectStore extends ObjectReader {
   listRefs (prefix: string): Promise<Array<[string, string]>>
   readMeta (key: string): Promise<Uint8Array | undefined>
   listMeta (prefix: string): Promise<Array<[string, Uint8Array]>>
+  /**
+   * Optional: `get` through the caller's memory and hashing (checkout's pipeline hashes on other
+   * threads). `alloc(n)` gives a buffer of n bytes to read a chunk into; `check` must re-hash the bytes
+   * against the CID and throw CorruptObjectError when they differ, and returns them (possibly through a
+   * new view of the same memory). Like `get`, it never returns bytes that were not checked.
+   */
+  getChecked? (cid: CID, alloc: (length: number) => Uint8Array, check: (cid: CID, bytes: Uint8Array, source: string) => Promise<Uint8Array>): Promise<Uint8Array>
   /** Opens a write transaction. Transactions of one store run one at a time, in order. */
   transaction (): Promise<Transaction>
   close (): Promise<void>

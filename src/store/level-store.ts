@@ -9,7 +9,7 @@
  */
 import { CID } from 'multiformats/cid'
 import { DAG_CBOR, RAW, verifyBlock } from '../content/block.js'
-import { ObjectNotFoundError, RefConflictError, InvalidObjectError, ReadOnlyError } from '../errors.js'
+import { ObjectNotFoundError, RefConflictError, InvalidObjectError, ReadOnlyError, RepositoryLockedError } from '../errors.js'
 import type { KV, KVOp, ObjectStore, PackFiles, PackLocation, PackWriter, RefUpdate, Transaction } from './interface.js'
 import { Mutex } from './async.js'
 import { faultPoint } from './faults.js'
@@ -29,6 +29,8 @@ export interface ReadOnlyMode {
   readonly reason: string
   /** Metadata keys that may still be written (caches, which go to the private copy and are dropped). */
   readonly allowMeta: (key: string) => boolean
+  /** Set when the store is a reader's snapshot because another process holds the repository: writes are REPOSITORY_LOCKED, not READ_ONLY. */
+  readonly lockedBy?: string
 }
 
 export function encodeLocation (loc: PackLocation): Uint8Array {
@@ -66,6 +68,10 @@ export class LevelObjectStore implements ObjectStore {
   /** Throws READ_ONLY, naming what was attempted, when the store is read-only. */
   refuseWrite (what: string): void {
     if (this.readOnly === undefined) return
+    if (this.readOnly.lockedBy !== undefined) {
+      throw new RepositoryLockedError(`cannot ${what}: ${this.readOnly.lockedBy}, and this command opened the repository at ${this.location} for reading only (a snapshot). ` +
+        'Wait for the other process to finish and run the command again.', { path: this.location })
+    }
     throw new ReadOnlyError(`cannot ${what}: the repository at ${this.location} is read-only here (${this.readOnly.reason}). ` +
       'Reading works (log, show, diff, status, fsck, verify, checkout --to a writable folder); to change it, make it writable or clone it.',
     { path: this.location, reason: this.readOnly.reason })
@@ -81,13 +87,18 @@ export class LevelObjectStore implements ObjectStore {
     return found.map(v => v !== undefined)
   }
 
-  async get (cid: CID): Promise<Uint8Array> {
+  /** The index entry of an object: its bytes (inline) or where they are in a pack. */
+  private async indexEntry (cid: CID): Promise<ReturnType<typeof decodeIndex>> {
     const key = cid.toString()
     const v = await this.kv.get(OBJ + key)
     if (v === undefined) {
       throw new ObjectNotFoundError(`object ${key} is not in the repository at ${this.location}`, { cid: key })
     }
-    const idx = decodeIndex(v)
+    return decodeIndex(v)
+  }
+
+  async get (cid: CID): Promise<Uint8Array> {
+    const idx = await this.indexEntry(cid)
     if ('inline' in idx) {
       verifyBlock(cid, idx.inline, `${this.location} (index)`)
       return idx.inline
@@ -95,6 +106,24 @@ export class LevelObjectStore implements ObjectStore {
     const bytes = await this.packs.read(idx.loc)
     verifyBlock(cid, bytes, `${this.packs.describe(idx.loc.pack)} at offset ${idx.loc.offset}`)
     return bytes
+  }
+
+  async getChecked (cid: CID, alloc: (length: number) => Uint8Array, check: (cid: CID, bytes: Uint8Array, source: string) => Promise<Uint8Array>): Promise<Uint8Array> {
+    const idx = await this.indexEntry(cid)
+    if ('inline' in idx) {
+      verifyBlock(cid, idx.inline, `${this.location} (index)`)
+      return idx.inline
+    }
+    const source = `${this.packs.describe(idx.loc.pack)} at offset ${idx.loc.offset}`
+    const into = alloc(idx.loc.length)
+    let bytes: Uint8Array
+    if (this.packs.readInto !== undefined) bytes = await this.packs.readInto(idx.loc, into)
+    else {
+      const read = await this.packs.read(idx.loc)
+      into.set(read)
+      bytes = into.subarray(0, read.length)
+    }
+    return await check(cid, bytes, source)
   }
 
   /** Where an object lives, for fsck and tests; undefined when absent. */
@@ -184,6 +213,38 @@ class LevelTransaction implements Transaction {
     this.stagedObjects++
     if (this.writer.size >= PACK_TARGET_SIZE) await this.sealPack()
     return true
+  }
+
+  async putRawMany (chunks: ReadonlyArray<{ readonly cid: CID, readonly bytes: Uint8Array }>): Promise<boolean[]> {
+    this.check()
+    for (const { cid } of chunks) if (cid.code !== RAW) throw new TypeError(`putRaw takes raw CIDs, got codec 0x${cid.code.toString(16)}`)
+    const out = chunks.map(() => false)
+    // Staged or earlier in this batch: not new. The rest: one index look-up for all.
+    const keys = chunks.map(c => c.cid.toString())
+    const ask: number[] = []
+    const seen = new Set<string>()
+    keys.forEach((k, i) => {
+      if (this.staged.has(k) || this.pendingKeys.has(k) || seen.has(k)) return
+      seen.add(k)
+      ask.push(i)
+    })
+    if (ask.length === 0) return out
+    const stored = await this.store.hasMany(ask.map(i => chunks[i]!.cid))
+    const fresh = ask.filter((_, j) => stored[j] !== true)
+    if (fresh.length === 0) return out
+    if (this.writer === undefined) this.writer = await this.store.packs.create()
+    const writer = this.writer
+    for (const i of fresh) this.pendingKeys.add(keys[i]!)
+    // Appends place each entry at its own offset, so the writes can run together.
+    const placed = await Promise.all(fresh.map(async i => await writer.append(chunks[i]!.cid, chunks[i]!.bytes)))
+    fresh.forEach((i, j) => {
+      this.pendingPack.push([keys[i]!, placed[j]!.offset, placed[j]!.length])
+      this.stagedBytes += placed[j]!.length
+      this.stagedObjects++
+      out[i] = true
+    })
+    if (writer.size >= PACK_TARGET_SIZE) await this.sealPack()
+    return out
   }
 
   async putObject (cid: CID, bytes: Uint8Array): Promise<boolean> {

@@ -3,7 +3,6 @@
  * store (memory-level + in-memory packs). Handles LevelDB's lock and the format version.
  */
 import { Level } from 'level'
-import { MemoryLevel } from 'memory-level'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises'
@@ -11,9 +10,11 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { IndexDamagedError, NotARepositoryError, RepositoryLockedError, UnsupportedFormatError, errnoOf, isMvcError } from '../errors.js'
 import type { KV, KVOp } from './interface.js'
 import { DiskPacks, MemoryPacks, syncDir } from './packs.js'
-import { LevelObjectStore } from './level-store.js'
+import { LevelObjectStore, type ReadOnlyMode } from './level-store.js'
 import { faultPoint } from './faults.js'
 import { TEMP_PACK, ownedTag, sweep } from './leftovers.js'
+import { snapshotIndex } from './snapshot.js'
+import { META } from '../format/keys.js'
 
 /** The repository format this code reads and writes. Readers refuse any other. */
 export const FORMAT_VERSION = 1
@@ -61,6 +62,12 @@ export interface OpenOptions {
   readonly initialize?: (store: LevelObjectStore) => Promise<void>
   /** When the index cannot be opened for writing (read-only file system, no permission, full disk), open a private read-only copy (default true). */
   readonly readOnlyFallback?: boolean
+  /**
+   * For commands that only read: when another process holds the repository, open a consistent
+   * snapshot of its index at once instead of waiting for the lock (store/snapshot.ts). Writes to such
+   * a store (but caches) are REPOSITORY_LOCKED.
+   */
+  readonly reader?: boolean
 }
 
 export function defaultLockTimeout (): number {
@@ -151,7 +158,7 @@ function typedKV (kv: KV, path: string): KV {
 
 /** Metadata a read-only store may still write: caches, kept in its private copy and dropped at close. */
 function cacheKey (key: string): boolean {
-  return key.startsWith('stat/') || key.startsWith('model-cache/')
+  return key.startsWith('stat/') || key.startsWith('model-cache/') || key.startsWith(META.logIndex)
 }
 
 /** Private copies of read-only indexes: `mvc-readonly-<pid>-<12 hex>` in the temporary folder. */
@@ -167,13 +174,23 @@ async function openReadOnlyCopy (dir: string, reason: string): Promise<LevelObje
   await sweep(tmpdir(), READONLY_COPY, 1, 2)
   const copy = join(tmpdir(), `mvc-readonly-${ownedTag(8)}`)
   await mkdir(copy, { recursive: true })
-  let db: Level<string, Uint8Array> | undefined
   try {
     const src = join(dir, DB_DIR)
     for (const name of await readdir(src)) {
       if (!LEVELDB_FILE.test(name)) continue // not LOCK or LOG: LevelDB's own bookkeeping
       await copyFile(join(src, name), join(copy, name))
     }
+  } catch (err) {
+    await rm(copy, { recursive: true, force: true })
+    throw err
+  }
+  return await openCopy(dir, copy, { reason, allowMeta: cacheKey })
+}
+
+/** Opens a private copy of a store's index (removed at close, or on failure) over the store's packs. */
+async function openCopy (dir: string, copy: string, mode: ReadOnlyMode): Promise<LevelObjectStore> {
+  let db: Level<string, Uint8Array> | undefined
+  try {
     db = new Level<string, Uint8Array>(copy, { ...dbOptions, createIfMissing: false })
     try {
       await db.open()
@@ -186,9 +203,23 @@ async function openReadOnlyCopy (dir: string, reason: string): Promise<LevelObje
     await rm(copy, { recursive: true, force: true })
     throw err
   }
-  const store = new LevelObjectStore(typedKV(levelKV(db), dir), new DiskPacks(join(dir, PACKS_DIR)), dir, { reason, allowMeta: cacheKey })
+  const store = new LevelObjectStore(typedKV(levelKV(db), dir), new DiskPacks(join(dir, PACKS_DIR)), dir, mode)
   store.onClose = async () => { await rm(copy, { recursive: true, force: true }) }
   return store
+}
+
+/**
+ * A reader's view of a store another process holds: a consistent snapshot of the index (see
+ * store/snapshot.ts), or, when none can be taken (a writer flushing without pause), undefined.
+ */
+async function openReaderSnapshot (dir: string): Promise<LevelObjectStore | undefined> {
+  let copy: string
+  try {
+    copy = await snapshotIndex(dir, join(dir, DB_DIR), tmpdir())
+  } catch {
+    return undefined
+  }
+  return await openCopy(dir, copy, { reason: 'another mvc process is writing to it', allowMeta: cacheKey, lockedBy: 'another mvc process is using the repository' })
 }
 
 const READ_ONLY_REASON: Readonly<Record<string, string>> = {
@@ -215,7 +246,19 @@ export async function openDiskStore (mvcDir: string, options: OpenOptions = {}):
   }
   let db: Level<string, Uint8Array>
   try {
-    db = await openLevel(join(mvcDir, DB_DIR), false, options.lockTimeoutMs ?? defaultLockTimeout())
+    if (options.reader === true) {
+      // A reader does not wait for a writer: it reads a snapshot taken now (or, failing that, waits).
+      try {
+        db = await openLevel(join(mvcDir, DB_DIR), false, 0)
+      } catch (err) {
+        if (!(err instanceof RepositoryLockedError)) throw err
+        const snap = await openReaderSnapshot(mvcDir)
+        if (snap !== undefined) return await checked(snap, false)
+        db = await openLevel(join(mvcDir, DB_DIR), false, options.lockTimeoutMs ?? defaultLockTimeout())
+      }
+    } else {
+      db = await openLevel(join(mvcDir, DB_DIR), false, options.lockTimeoutMs ?? defaultLockTimeout())
+    }
   } catch (err) {
     const f = classifyOpenError(err)
     if (f?.kind === 'damaged') throw damaged(mvcDir, f.detail, err)
@@ -299,6 +342,7 @@ export async function createDiskStore (dir: string, options: CreateOptions = {})
 
 /** An empty in-memory store, same contract as the disk store. */
 export async function openMemoryStore (): Promise<LevelObjectStore> {
+  const { MemoryLevel } = await import('memory-level') // loaded only by the commands and tests that use it
   const db = new MemoryLevel<string, Uint8Array>(dbOptions)
   await db.open()
   const store = new LevelObjectStore(levelKV(db), new MemoryPacks(), 'memory')

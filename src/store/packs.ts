@@ -113,14 +113,24 @@ export class DiskPacks implements PackFiles {
     }
   }
 
-  private async readFrom (h: OpenPack, loc: PackLocation): Promise<Uint8Array> {
+  async readInto (loc: PackLocation, into: Uint8Array): Promise<Uint8Array> {
+    if (into.length < loc.length) throw new TypeError(`readInto: a buffer of ${into.length} bytes cannot hold ${loc.length}`)
+    const h = this.acquire(loc.pack)
+    try {
+      return await this.readFrom(h, loc, into.subarray(0, loc.length))
+    } finally {
+      h.users--
+    }
+  }
+
+  private async readFrom (h: OpenPack, loc: PackLocation, into?: Uint8Array): Promise<Uint8Array> {
     let fh: FileHandle
     try {
       fh = await h.handle
     } catch (err) {
       throw new ObjectNotFoundError(`pack ${this.describe(loc.pack)} is missing`, { pack: loc.pack }, { cause: err })
     }
-    const buf = new Uint8Array(loc.length)
+    const buf = into ?? new Uint8Array(loc.length)
     let done = 0
     while (done < loc.length) {
       const { bytesRead } = await fh.read(buf, done, loc.length - done, loc.offset + done)
@@ -155,26 +165,20 @@ class DiskPackWriter implements PackWriter {
   get size (): number { return this.acct.size }
   get count (): number { return this.acct.count }
 
+  /**
+   * Each entry is written at the offset reserved for it (positional writes), so several appends may
+   * run at once; `seal` is called only once they have all resolved.
+   */
   async append (cid: CID, bytes: Uint8Array): Promise<{ offset: number, length: number }> {
     const { header, offset } = this.acct.next(cid, bytes.length)
     faultPoint('pack.append')
-    // writev may write less than asked (a full disk writes what fits): finish it, or fail.
-    const total = header.length + bytes.length
-    let { bytesWritten } = await this.fh.writev([header, bytes])
-    while (bytesWritten < total) {
-      const rest = bytesWritten < header.length
-        ? [header.subarray(bytesWritten), bytes]
-        : [bytes.subarray(bytesWritten - header.length)]
-      const more = (await this.fh.writev(rest)).bytesWritten
-      if (more === 0) throw Object.assign(new Error(`no space left on device, write ${this.tmp}`), { code: 'ENOSPC', syscall: 'write', path: this.tmp })
-      bytesWritten += more
-    }
+    await writeAllAt(this.fh, [header, bytes], offset - header.length)
     return { offset, length: bytes.length }
   }
 
   async seal (): Promise<string> {
     faultPoint('pack.trailer')
-    await this.fh.write(trailer(this.acct.count, this.acct.size))
+    await writeAllAt(this.fh, [trailer(this.acct.count, this.acct.size)], this.acct.size)
     faultPoint('pack.fsync')
     await this.fh.sync()
     await this.fh.close()
@@ -188,6 +192,29 @@ class DiskPackWriter implements PackWriter {
   async discard (): Promise<void> {
     try { await this.fh.close() } catch { /* closed by a failed seal */ }
     try { await unlink(this.tmp) } catch { /* never created */ }
+  }
+}
+
+/** Writes every byte of `parts` at `position` (positional: the file offset is not used or moved). */
+async function writeAllAt (fh: FileHandle, parts: Uint8Array[], position: number): Promise<void> {
+  let left = parts.reduce((a, p) => a + p.length, 0)
+  let at = position
+  let bufs = parts
+  while (left > 0) {
+    const { bytesWritten } = await fh.writev(bufs, at)
+    // A full disk writes what fits, then nothing: report it as the ENOSPC it is.
+    if (bytesWritten <= 0) throw Object.assign(new Error(`no space left on device, write at offset ${at} of a pack file`), { code: 'ENOSPC', syscall: 'write' })
+    left -= bytesWritten
+    at += bytesWritten
+    // Drop what was written; continue with the rest (a short write is rare: signals, full disks).
+    let skip = bytesWritten
+    const rest: Uint8Array[] = []
+    for (const b of bufs) {
+      if (skip >= b.length) { skip -= b.length; continue }
+      rest.push(skip > 0 ? b.subarray(skip) : b)
+      skip = 0
+    }
+    bufs = rest
   }
 }
 
@@ -239,6 +266,12 @@ export class MemoryPacks implements PackFiles {
       throw new ObjectNotFoundError(`${this.describe(loc.pack)} is missing or truncated`, { pack: loc.pack })
     }
     return p.slice(loc.offset, loc.offset + loc.length)
+  }
+
+  async readInto (loc: PackLocation, into: Uint8Array): Promise<Uint8Array> {
+    const bytes = await this.read(loc)
+    into.set(bytes)
+    return into.subarray(0, bytes.length)
   }
 
   async list (): Promise<string[]> { return [...this.packs.keys()].sort() }

@@ -36,7 +36,7 @@ export function branchCommand (io: Io): CommandModule<GlobalArgs, Args> {
         const r = await repo.createBranch({ name: args.name, rev: args.rev })
         if (args.json === true) { io.out(toJson(r)); return }
         io.out(`created branch ${r.name} at v${r.version} ${r.cid.toString()}; \`mvc switch ${r.name}\` to commit on it`)
-      })
+      }, { reader: args.name === undefined && args.delete !== true }) // listing only reads
     }
   }
 }

@@ -37,8 +37,8 @@ export function commitCommand (io: Io): CommandModule<GlobalArgs, Args> {
       .option('code', { type: 'string', describe: 'folder in the git repository of the training code (default: the committed path; --no-code records none)' })
       .option('param', { type: 'string', array: true, nargs: 1, describe: 'a param key=value (repeatable; numbers stay numbers)' })
       .option('metric', { type: 'string', array: true, nargs: 1, describe: 'a metric key=value (repeatable; finite numbers or strings)' })
-      .option('params', { type: 'string', array: true, nargs: 1, describe: 'JSON (or flat YAML) file of params; nested keys are joined with dots' })
-      .option('metrics', { type: 'string', array: true, nargs: 1, describe: 'JSON (or flat YAML) file of metrics' })
+      .option('params', { type: 'string', array: true, nargs: 1, describe: 'JSON or YAML file of params (as DVC keeps params.yaml: nested keys and list indexes joined with dots)' })
+      .option('metrics', { type: 'string', array: true, nargs: 1, describe: 'JSON or YAML file of metrics (as DVC keeps metrics.json)' })
       .example('mvc commit model -m "baseline"', 'snapshot the model folder as a new version')
       .example('mvc commit -m "fine-tune head" --data data --param lr=0.005', 'commit the last path with its training data and a param')
       .example('mvc commit model.h5 -m "keras" --python .venv/bin/python', 'record outputs with TensorFlow in that Python'),

@@ -60,7 +60,7 @@ export function diffCommand (io: Io): CommandModule<GlobalArgs, Args> {
           if (outputs !== undefined) io.out(formatOutputs(outputs))
         }
         if (args['exit-code'] === true && (!d.identical || outputs?.changed === true)) io.setExitCode?.(1)
-      })
+      }, { reader: true })
     }
   }
 }

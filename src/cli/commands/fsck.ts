@@ -29,7 +29,7 @@ export function fsckCommand (io: Io): CommandModule<GlobalArgs, GlobalArgs> {
           const Err = r.corrupt.length > 0 ? CorruptObjectError : ObjectNotFoundError
           throw new Err(`fsck found ${r.missing.length} missing and ${r.corrupt.length} corrupt objects and ${r.badRefs.length} bad refs${first !== undefined ? `; first: ${first.cid}` : ''}`, { missing: r.missing.length, corrupt: r.corrupt.length, badRefs: r.badRefs.length })
         }
-      })
+      }, { reader: true })
     }
   }
 }

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs'
-import { UsageError, graphRows, type LogEntry } from '../../api/index.js'
+import { UsageError, graphRows, type LogEntry, type LogLine } from '../../api/index.js'
 import { colors, formatDate, shortCid, toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
 import { NO_PAINT, type Paint } from '../color.js'
 
@@ -21,11 +21,12 @@ export function formatMetrics (metrics: Readonly<Record<string, unknown>>): stri
   }).join(' ')
 }
 
-function line (e: LogEntry, p: Paint = NO_PAINT): string {
-  const c = e.commit
+/** One line of the log, from a whole commit (`log`) or its summary (`logLines`). */
+function line (e: LogLine | LogEntry, p: Paint = NO_PAINT): string {
+  const c = 'summary' in e ? e.summary : { ...e.commit, author: e.commit.author.name, paths: e.commit.paths.map(x => x.path) }
   const metrics = formatMetrics(c.metrics)
   const names = e.names.length > 0 ? `  ${p.cyan(`(${e.names.join(', ')})`)}` : ''
-  return `${p.yellow(`v${c.version}`)}  ${p.dim(shortCid(e.cid))}  ${formatDate(c.timestamp)}  ${c.author.name}  ${c.paths.map(x => x.path).join(',')}  ${c.message}${metrics !== '' ? `  [${metrics}]` : ''}${names}`
+  return `${p.yellow(`v${c.version}`)}  ${p.dim(shortCid(e.cid))}  ${formatDate(c.timestamp)}  ${c.author}  ${c.paths.join(',')}  ${c.message}${metrics !== '' ? `  [${metrics}]` : ''}${names}`
 }
 
 export function logCommand (io: Io): CommandModule<GlobalArgs, Args> {
@@ -49,11 +50,14 @@ export function logCommand (io: Io): CommandModule<GlobalArgs, Args> {
         const where = args.where === undefined ? undefined : [args.where].flat().map(String)
         const only = (io.paths ?? [])
         if (only.length > 1) throw new UsageError('log takes one path after --', {})
-        const entries = await repo.log({ rev: args.rev, all: args.all, limit: args.n, data: args.data, code: args.code, where, ...(only.length === 1 ? { path: only[0] } : {}) })
+        const options = { rev: args.rev, all: args.all, limit: args.n, data: args.data, code: args.code, where, ...(only.length === 1 ? { path: only[0] } : {}) }
         if (args.json === true) {
+          const entries = await repo.log(options)
           io.out(toJson(entries.map(e => ({ cid: e.cid, names: e.names, ...e.commit }))))
           return
         }
+        // Text needs only what the log index holds; whole commits when a filter needs them.
+        const entries: Array<LogLine | LogEntry> = (await repo.logLines(options)) ?? await repo.log(options)
         if (entries.length === 0) {
           const filtered = args.data !== undefined || args.code !== undefined || where !== undefined
           io.out(filtered ? 'no versions match' : 'no versions yet')
@@ -65,7 +69,7 @@ export function logCommand (io: Io): CommandModule<GlobalArgs, Args> {
         }
         const rows = graphRows(entries.map(e => ({ id: e.cid.toString(), parents: e.graphParents.map(p => p.toString()) })))
         io.out(rows.map(r => r.node === null ? r.text : `${r.text} ${line(entries[r.node]!, colors(io))}`).join('\n'))
-      })
+      }, { reader: true })
     }
   }
 }

@@ -97,7 +97,7 @@ export function showCommand (io: Io): CommandModule<GlobalArgs, Args> {
         for (const e of s.manifest.entries) lines.push(`  ${e.mode.toString(8).padStart(4, '0')}  ${String(e.size).padStart(12)}  ${e.path}`)
         for (const d of s.manifest.dirs) lines.push(`  dir   ${''.padStart(12)}  ${d}/`)
         io.out(lines.join('\n'))
-      })
+      }, { reader: true })
     }
   }
 }

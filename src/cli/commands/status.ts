@@ -30,7 +30,7 @@ export function statusCommand (io: Io): CommandModule<GlobalArgs, Args> {
           if (one.failedVerification !== undefined) lines.push(`warning: these files are v${one.failedVerification.version}, whose behaviour FAILED verification when checked out (--keep-on-fail); run \`mvc verify v${one.failedVerification.version}\` for the report`)
         }
         io.out(lines.join('\n'))
-      })
+      }, { reader: true })
     }
   }
 }

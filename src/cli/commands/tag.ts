@@ -50,7 +50,7 @@ export function tagCommand (io: Io): CommandModule<GlobalArgs, Args> {
         if (!r.changed) io.out(`tag ${r.name} already names v${r.version}; nothing changed`)
         else if (r.previous !== null) io.out(`moved tag ${r.name} to v${r.version} ${r.cid.toString()} (was ${r.previous.toString()})`)
         else io.out(`tagged v${r.version} ${r.cid.toString()} as ${r.name}`)
-      })
+      }, { reader: args.name === undefined && args.delete !== true }) // listing only reads
     }
   }
 }

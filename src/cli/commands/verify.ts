@@ -46,7 +46,7 @@ export function verifyCommand (io: Io): CommandModule<GlobalArgs, Args> {
         const r = await verifyingStep(io, args.json === true, [vp], async () => await repo.verify({ rev: args.rev, ...v }))
         if (args.json === true) io.out(toJson(r))
         else io.out(`v${r.version} ${r.cid.toString()}\n${formatReport(r, colors(io))}`)
-      })
+      }, { reader: true })
     }
   }
 }

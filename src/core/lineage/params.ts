@@ -6,7 +6,8 @@
  */
 import { readFile } from 'node:fs/promises'
 import { extname, join } from 'node:path'
-import YAML from 'yaml'
+import type YAMLModule from 'yaml'
+import { createRequire } from 'node:module'
 import { InvalidArgumentError } from '../../errors.js'
 import type { ParamValue } from '../../format/lineage.js'
 import { parseJson } from '../../content/bounded.js'
@@ -110,6 +111,8 @@ export function valuesFrom (v: Record<string, unknown> | undefined, what: string
  * are refused with an error naming the file and line.
  */
 export function parseYaml (text: string, file: string): Record<string, unknown> {
+  // Loaded on first use (it is large, and most commands never read YAML).
+  const YAML = createRequire(import.meta.url)('yaml') as typeof YAMLModule
   let v: unknown
   try {
     v = YAML.parse(text, { uniqueKeys: true, prettyErrors: true, maxAliasCount: 1000 })

@@ -142,7 +142,11 @@ async function behaviour (store: ObjectStore, a: CommitObject, b: CommitObject):
       out.push({ ...base, status: 'not-recorded', reason: [why(ma, a.version), why(mb, b.version)].filter(s => s !== '').join('; '), outputs: [] })
       continue
     }
-    const same = ma.inputs.length === mb.inputs.length && ma.inputs.every((c, i) => c.equals(mb.inputs[i]!))
+    // Stored inputs by CID; generated ones (not stored) by the digests the record keeps.
+    const digestsA = ma.reference?.inputDigests ?? []
+    const digestsB = mb.reference?.inputDigests ?? []
+    const same = ma.inputs.length === mb.inputs.length && ma.inputs.every((c, i) => c.equals(mb.inputs[i]!)) &&
+      digestsA.length === digestsB.length && digestsA.every((d, i) => d === digestsB[i])
     if (!same) {
       out.push({ ...base, status: 'different-inputs', reason: `v${a.version} and v${b.version} recorded different reference inputs (the model's inputs changed, or inputs were given at commit)`, outputs: [] })
       continue

@@ -247,7 +247,11 @@ export class HistoryView {
       const ms: Array<VerificationJson['models'][number]> = []
       for (const m of c.verification.models) {
         if (m.status === 'skipped') ms.push({ path: m.path, status: 'skipped', reason: m.reason })
-        else ms.push({ path: m.path, status: 'recorded', runtime: m.runtime ?? null, inputs: await tensors(m.inputs), outputs: await tensors(m.outputs) })
+        else {
+          // Generated reference inputs are not stored: the record keeps their generator, seed and specs.
+          const generated: RecordedTensor[] = (m.reference?.generated?.specs ?? []).map(s => ({ name: s.name, dtype: s.dtype, shape: [...s.shape], cid: null }))
+          ms.push({ path: m.path, status: 'recorded', runtime: m.runtime ?? null, inputs: [...await tensors(m.inputs), ...generated], outputs: await tensors(m.outputs) })
+        }
       }
       const v = c.verification
       verification = { backend: v.backend, tfjsVersion: v.tfjsVersion, tolerance: { ...v.tolerance }, models: ms }

@@ -80,7 +80,8 @@ export interface ModelJson {
   readonly customObjects: readonly string[]
 }
 
-export interface RecordedTensor { readonly name: string, readonly dtype: string, readonly shape: readonly number[], readonly cid: string }
+/** A reference input or output; `cid` is null for an input generated again from the recorded seed (not stored). */
+export interface RecordedTensor { readonly name: string, readonly dtype: string, readonly shape: readonly number[], readonly cid: string | null }
 
 export interface VerificationJson {
   readonly backend: string

@@ -6,7 +6,7 @@
  * attributes holding constants, function bodies' inputs, concrete function signatures — are skipped
  * by the decoder without being materialised, which keeps large graphs cheap to summarise.
  */
-import protobuf from 'protobufjs'
+import { protoDecoder, type MessageType } from '../protobuf.js'
 
 export const SAVED_MODEL_PROTO = `
 syntax = "proto3";
@@ -163,15 +163,13 @@ message KerasSavedMetadata {
 }
 `
 
-const root = protobuf.parse(SAVED_MODEL_PROTO, { keepCase: true }).root
+export type { MessageType }
 
-export const SavedModelProto = root.lookupType('tensorflow.SavedModel')
-export const KerasSavedMetadataProto = root.lookupType('tensorflow.KerasSavedMetadata')
+export const SavedModelProto: MessageType = { name: 'tensorflow.SavedModel' }
+export const KerasSavedMetadataProto: MessageType = { name: 'tensorflow.KerasSavedMetadata' }
 
-/** Decoded as plain objects: int64 as numbers, enums as numbers, every field present, oneof names set. */
-export function decodePlain (type: protobuf.Type, bytes: Uint8Array): Record<string, unknown> {
-  return type.toObject(type.decode(bytes), { longs: Number, enums: Number, defaults: true, arrays: true, objects: true, oneofs: true })
-}
+/** Decoded messages as plain objects (formats/protobuf.ts). */
+export const decodePlain = protoDecoder(SAVED_MODEL_PROTO, { objects: true })
 
 export interface TensorShape { dim: Array<{ size: number, name: string }>, unknown_rank: boolean }
 export interface TensorInfo { name?: string, coo_sparse?: Uint8Array, composite_tensor?: Uint8Array, encoding?: string, dtype: number, tensor_shape: TensorShape | null }

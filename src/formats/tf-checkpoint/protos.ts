@@ -4,7 +4,7 @@
  * tensorflow/core/framework/tensor_shape.proto, tensor_slice.proto, versions.proto). Fields not
  * declared here are skipped by the decoder, so a newer writer's additions are harmless.
  */
-import protobuf from 'protobufjs'
+import { protoDecoder, type MessageType } from '../protobuf.js'
 
 export const BUNDLE_PROTO = `
 syntax = "proto3";
@@ -78,16 +78,14 @@ message TrackableObjectGraph {
 }
 `
 
-const root = protobuf.parse(BUNDLE_PROTO, { keepCase: true }).root
+export type { MessageType }
 
-export const BundleHeaderProto = root.lookupType('tensorflow.BundleHeaderProto')
-export const BundleEntryProto = root.lookupType('tensorflow.BundleEntryProto')
-export const TrackableObjectGraph = root.lookupType('tensorflow.TrackableObjectGraph')
+export const BundleHeaderProto: MessageType = { name: 'tensorflow.BundleHeaderProto' }
+export const BundleEntryProto: MessageType = { name: 'tensorflow.BundleEntryProto' }
+export const TrackableObjectGraph: MessageType = { name: 'tensorflow.TrackableObjectGraph' }
 
-/** Decoded messages as plain objects: int64 as numbers (bounds are checked by the callers), every field present. */
-export function decodePlain (type: protobuf.Type, bytes: Uint8Array): Record<string, unknown> {
-  return type.toObject(type.decode(bytes), { longs: Number, enums: Number, defaults: true, arrays: true, oneofs: true })
-}
+/** Decoded messages as plain objects (formats/protobuf.ts). */
+export const decodePlain = protoDecoder(BUNDLE_PROTO)
 
 // Plain shapes of the decoded messages above (keepCase: field names as in the .proto).
 

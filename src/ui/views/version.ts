@@ -42,7 +42,7 @@ export async function versionView ({ route }: Context): Promise<Node> {
             : [
                 h('p', null, 'runtime: ', m.runtime === null ? 'TF.js' : `${m.runtime.id} ${m.runtime.version} on ${m.runtime.backend}`),
                 table(['', 'name', 'dtype', 'shape'], [
-                  ...m.inputs.map(t => ['input', t.name, t.dtype, h('span', { class: 'mono' }, shape(t.shape))]),
+                  ...m.inputs.map(t => [t.cid === null ? 'input (generated)' : 'input', t.name, t.dtype, h('span', { class: 'mono' }, shape(t.shape))]),
                   ...m.outputs.map(t => ['output', t.name, t.dtype, h('span', { class: 'mono' }, shape(t.shape))])
                 ])
               ]))
