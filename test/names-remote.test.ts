@@ -481,6 +481,12 @@ async function aliasesTravel (url: string): Promise<void> {
   const m2 = moveCid({ name: 'production', from: cids[0]!, to: cids[1]!, at: T0 + 2 * HOUR, by: BO, message: 'promote', prev: m1 })
   assert.deepEqual((await history(a, 'production')).map(e => [e.cid, e.by.name]), [[m2, 'Bo'], [m1, 'Ada']])
   assert.equal(await aliasTarget(a, 'production'), cids[1])
+  // With no name, --history shows every alias's moves, alias by alias.
+  const every = await json<Array<{ name: string, seq: number, cid: string }>>(a, T0, ['alias', '--history'])
+  assert.deepEqual(every.map(e => [e.name, e.seq, e.cid]), [['production', 2, m2], ['production', 1, m1],
+    ['shadow', 1, moveCid({ name: 'shadow', from: null, to: cids[0]!, at: T0 + 2 * HOUR, by: BO, message: null, prev: null })]])
+  const everyText = lines((await ok(a, T0, ['alias', '--history'])).stdout)
+  assert.deepEqual(everyText.map(l => l.startsWith('  #') ? l.slice(0, 5) : l), ['alias production', '  #2 ', '  #1 ', 'alias shadow', '  #1 '])
 
   // Concurrent moves: the second push is refused, the first one's history stays on the remote.
   await ok(a, T0 + 3 * HOUR, ['alias', 'production', 'v1', '-m', 'a'])

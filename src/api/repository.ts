@@ -533,8 +533,14 @@ export class Repository {
   }
 
   /** Every move of an alias, newest first. */
-  async aliasHistory (args: { name: string }): Promise<nameRefs.AliasLogEntry[]> {
-    return await tagged('aliasHistory', async () => await nameRefs.aliasHistory(this.repo.store, args.name))
+  async aliasHistory (args: { name?: string }): Promise<nameRefs.AliasLogEntry[]> {
+    return await tagged('aliasHistory', async () => {
+      if (args.name !== undefined) return await nameRefs.aliasHistory(this.repo.store, args.name)
+      // Every alias's moves, alias by alias (sorted by name), each newest first.
+      const out: nameRefs.AliasLogEntry[] = []
+      for (const name of await nameRefs.aliasesWithHistory(this.repo.store)) out.push(...await nameRefs.aliasHistory(this.repo.store, name))
+      return out
+    })
   }
 
   /** Branches, the current one marked. */

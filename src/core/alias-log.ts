@@ -145,7 +145,7 @@ export async function stageConversion (tx: Transaction, name: string, pending: P
 }
 
 /** Names that have legacy records. */
-async function legacyNames (store: ObjectStore): Promise<Set<string>> {
+export async function legacyNames (store: ObjectStore): Promise<Set<string>> {
   const names = new Set<string>()
   for (const [key] of await store.listMeta(META.aliasLog)) {
     const m = /alias-log\/(.+)\/\d+$/.exec(key)

@@ -19,7 +19,7 @@ import { ALIASES, HEAD, HEADS, TAGS, headBranch, resolveRev, setHeadBranch } fro
 import { ALIAS_LOG, aliasLogKey } from '../format/keys.js'
 import { encodeObject } from '../content/block.js'
 import { aliasMoveValue } from '../format/objects.js'
-import { pendingConversion, readChain, stageConversion, versionOf } from './alias-log.js'
+import { aliasHeads, legacyNames, pendingConversion, readChain, stageConversion, versionOf } from './alias-log.js'
 
 export type NameKind = 'tag' | 'alias' | 'branch'
 
@@ -235,6 +235,12 @@ export async function deleteAlias (store: ObjectStore, args: AliasMoveArgs): Pro
  * converted yet are shown as they will be converted. UNKNOWN_REVISION when the name has neither an
  * alias nor a history.
  */
+/** Every alias that has a history here (moved at least once, deleted ones included), sorted by name. */
+export async function aliasesWithHistory (store: ObjectStore): Promise<string[]> {
+  const names = new Set([...(await aliasHeads(store)).keys(), ...await legacyNames(store), ...(await listAliases(store)).map(a => a.name)])
+  return [...names].sort()
+}
+
 export async function aliasHistory (store: ObjectStore, name: string): Promise<AliasLogEntry[]> {
   const logHead = (await store.readRef(ALIAS_LOG + name)) ?? null
   const pending = await pendingConversion(store, name, logHead === null ? null : CID.parse(logHead))
