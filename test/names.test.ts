@@ -8,6 +8,8 @@ import { after, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdir, readFile, realpath } from 'node:fs/promises'
 import { join } from 'node:path'
+import * as dagCbor from '@ipld/dag-cbor'
+import { CID } from 'multiformats/cid'
 import { validateName } from '../src/core/names.js'
 import { openDiskStore } from '../src/store/open.js'
 import { jsonError, mvcJson, mvcOk, put, removeDir, runMvc, stackLines, tmpdir, type RunResult } from './helpers.js'
@@ -180,13 +182,31 @@ describe('mvc alias', () => {
     assert.equal(h2.length, 4)
     assert.deepEqual([h2[0].seq, h2[0].from, h2[0].to, h2[0].toVersion, h2[0].message], [4, cids[2], null, null, 'retired'])
 
-    // Stored as documented: m/alias-log/<name>/<seq zero-padded to 8>, JSON { from, to, at, by, message? }.
+    // Stored as documented: each move an mvc/alias-move object linking the one before it, the newest
+    // named by refs/alias-log/<name>; no m/alias-log records are written any more.
     const store = await openDiskStore(join(root, '.mvc'))
     try {
-      const keys = (await store.listMeta('alias-log/production/')).map(([k]) => k)
-      assert.deepEqual(keys, [1, 2, 3, 4].map(n => `alias-log/production/${String(n).padStart(8, '0')}`))
-      const first = JSON.parse(new TextDecoder().decode((await store.readMeta(keys[0]!))!))
-      assert.deepEqual(first, { from: null, to: cids[0], at: Date.parse('2026-01-01T00:00:00Z'), by: { name: 'Test', email: 'test@example.com' }, message: 'first rollout' })
+      assert.deepEqual(await store.listMeta('alias-log/'), [])
+      let at: string | null = (await store.readRef('refs/alias-log/production'))!
+      const moves: Array<Record<string, unknown>> = []
+      while (at !== null) {
+        const cid: CID = CID.parse(at)
+        const bytes = await store.get(cid)
+        assert.equal(cid.code, 0x71)
+        const value = dagCbor.decode<Record<string, unknown>>(bytes)
+        moves.push(value)
+        at = value.prev === null ? null : (value.prev as CID).toString()
+      }
+      assert.equal(moves.length, 4)
+      assert.deepEqual(h2.map((e: { cid: string }) => e.cid)[0], (await store.readRef('refs/alias-log/production')))
+      const first = moves[3]!
+      assert.deepEqual(Object.keys(first).sort(), ['at', 'by', 'from', 'message', 'name', 'prev', 'to', 'type'])
+      assert.deepEqual({ ...first, to: String(first.to) }, {
+        type: 'mvc/alias-move', name: 'production', from: null, to: cids[0], at: Date.parse('2026-01-01T00:00:00Z'),
+        by: { name: 'Test', email: 'test@example.com' }, message: 'first rollout', prev: null
+      })
+      assert.equal(moves[2]!.message, null, 'a move without -m has message null (every field is written)')
+      assert.equal(moves[0]!.to, null, 'a deletion moves to null')
     } finally { await store.close() }
 
     await fails(root, ['alias', '--history', 'never'], 4, 'UNKNOWN_REVISION')

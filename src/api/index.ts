@@ -9,7 +9,7 @@
 export {
   Repository, defaultAuthor, defaultTimestamp, cloneDirName, configure, repositoryAuthor,
   type OpenRepositoryOptions, type CommitArgs, type CheckoutArgs, type ShowResult, type VerifyArgs, type LineageArgs,
-  type RemoteArgs, type PushArgs, type FetchArgs, type PullArgs, type PullResult, type CloneArgs, type CloneResult,
+  type RemoteArgs, type PushArgs, type FetchArgs, type LsRemoteArgs, type PullArgs, type PullResult, type CloneArgs, type CloneResult,
   type TrustArgs, type KeyArgs
 } from './repository.js'
 export { serve, type ServeArgs, type Serving } from './serve.js'
@@ -31,6 +31,8 @@ export type { DiffResult, DiffSummary, DiffEndpoint, TensorDiff, TensorStats, To
 export type { OutputsDiff, ModelOutputsDiff, OutputChange } from '../core/diff/outputs.js'
 export type { VerificationReport, ModelCheck, OutputComparison, OutputResult, VerifyProgress } from '../core/verify/index.js'
 export type { FetchResult, PushResult, RefChange } from '../core/sync.js'
+export type { AliasChange, AliasSyncStatus, MoveInfo } from '../core/alias-sync.js'
+export type { LsRemoteResult, ListedRef, RefFilter, RemoteRefKind } from '../core/ls-remote.js'
 export type { ProgressFn, TransferProgress } from '../core/transfer.js'
 export type { FsckReport } from '../core/fsck.js'
 export type { GeneratedKey, SignResult, SignatureCheck, SignedResult, TrustedKey } from '../core/sign.js'

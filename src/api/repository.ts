@@ -35,6 +35,7 @@ import { addRemoteConfig, listRemoteConfigs, removeRemoteConfig, type RemoteConf
 import type { FetchResult, PushResult } from '../core/sync.js'
 import { fetchRemote, pull, pushRemote, type PullResult } from '../core/remote-ops.js'
 import { clone, cloneDirName, type CloneResult } from '../core/clone.js'
+import { lsRemote, type LsRemoteResult, type RefFilter } from '../core/ls-remote.js'
 import type { ProgressFn } from '../core/transfer.js'
 import type { DiffResult } from '../core/diff/index.js'
 import { LevelObjectStore } from '../store/level-store.js'
@@ -205,16 +206,31 @@ export interface RemoteArgs {
 }
 
 export interface PushArgs extends RemoteArgs {
-  /** Branches or tags to push; default the current branch. */
+  /** Branches, tags or aliases to push; default the current branch. */
   readonly refs?: readonly string[]
   readonly force?: boolean
   /** Push every tag (tags on pushed commits go anyway). */
   readonly tags?: boolean
+  /** Push every alias with its history (aliases on pushed commits, and those the remote has, go anyway). */
+  readonly aliases?: boolean
 }
 
 export interface FetchArgs extends RemoteArgs {
-  /** Take the remote's tags and version refs where they differ from the local ones. */
+  /** Take the remote's tags and version refs where they differ from the local ones, and its alias histories where they diverged. */
   readonly force?: boolean
+}
+
+export interface LsRemoteArgs {
+  /** Where to look for the repository whose configured remotes may be named (default `.`). */
+  readonly dir?: string
+  /** A configured remote (default: `remote.default`, else `origin`), or a URL or path (works outside a repository). */
+  readonly remote?: string
+  /** An open remote to list instead. */
+  readonly transport?: Remote
+  /** Only these kinds of ref: `branches`, `tags`, `aliases` (refs/aliases/ and refs/alias-log/), `versions`. */
+  readonly filters?: readonly RefFilter[]
+  /** git's ls-remote patterns: globs matched against a ref's name or a tail of it after a `/`. */
+  readonly patterns?: readonly string[]
 }
 
 export interface PullArgs extends FetchArgs, TrustArgs {
@@ -517,8 +533,14 @@ export class Repository {
   }
 
   /** Every move of an alias, newest first. */
-  async aliasHistory (args: { name: string }): Promise<nameRefs.AliasLogEntry[]> {
-    return await tagged('aliasHistory', async () => await nameRefs.aliasHistory(this.repo.store, args.name))
+  async aliasHistory (args: { name?: string }): Promise<nameRefs.AliasLogEntry[]> {
+    return await tagged('aliasHistory', async () => {
+      if (args.name !== undefined) return await nameRefs.aliasHistory(this.repo.store, args.name)
+      // Every alias's moves, alias by alias (sorted by name), each newest first.
+      const out: nameRefs.AliasLogEntry[] = []
+      for (const name of await nameRefs.aliasesWithHistory(this.repo.store)) out.push(...await nameRefs.aliasHistory(this.repo.store, name))
+      return out
+    })
   }
 
   /** Branches, the current one marked. */
@@ -614,8 +636,9 @@ export class Repository {
   }
 
   /**
-   * Gets a remote's branches (as `refs/remotes/<remote>/<branch>`), tags and versions, with every object
-   * they need (commits only in a partial clone of that remote).
+   * Gets a remote's branches (as `refs/remotes/<remote>/<branch>`), tags, versions and aliases (with
+   * their histories, taken where they extend the local ones), with every object they need (commits only
+   * in a partial clone of that remote).
    * @example const r = await repo.fetch({ remote: 'origin' })
    */
   async fetch (args: FetchArgs = {}): Promise<FetchResult> {
@@ -639,6 +662,17 @@ export class Repository {
    */
   async ensureLocal (rev: string, options: { onProgress?: ProgressFn, transport?: Remote } = {}): Promise<{ objects: number, bytes: number }> {
     return await tagged('ensureLocal', async () => await ensureLocal(this.repo.store, rev, options))
+  }
+
+  /**
+   * A remote's refs — branches, tags, versions, aliases and their histories — like `git ls-remote`:
+   * from a configured remote of the repository at `dir`, or a URL or path (no repository needed).
+   * An unknown remote or an unreachable URL is REMOTE_ERROR.
+   * @example const { refs } = await Repository.lsRemote({ remote: 'origin', filters: ['aliases'] })
+   */
+  static async lsRemote (args: LsRemoteArgs = {}): Promise<LsRemoteResult> {
+    for (const f of args.filters ?? []) if (!['branches', 'tags', 'aliases', 'versions'].includes(f)) throw new TypeError(`lsRemote: unknown filter ${JSON.stringify(f)}`)
+    return await tagged('lsRemote', async () => await lsRemote(args))
   }
 
   /**

@@ -23,6 +23,11 @@ export interface RemoteSelection {
   readonly transport?: Remote
 }
 
+/** An argument that names a URL or path rather than a configured remote: it has `/`, `\\` or `:`, or starts with `.`. */
+export function looksLikeUrl (arg: string): boolean {
+  return /[/\\:]|^\./.test(arg)
+}
+
 export interface Connection {
   readonly remote: Remote
   /** The configured name, or undefined for a bare URL. */
@@ -41,7 +46,7 @@ export async function connect (store: ObjectStore, args: RemoteSelection, option
   let url: string
   let name: string | undefined = arg
   if (config !== undefined) url = config.url
-  else if (options.allowUrl === true && /[/\\:]|^\./.test(arg)) { url = normalizeRemoteUrl(arg); name = undefined } else url = (await requireRemoteConfig(store, arg)).url
+  else if (options.allowUrl === true && looksLikeUrl(arg)) { url = normalizeRemoteUrl(arg); name = undefined } else url = (await requireRemoteConfig(store, arg)).url
   const remote = await openRemote(url, { create: options.create, config: config?.options, ...(options.downloadDir !== undefined ? { downloadDir: options.downloadDir } : {}) })
   return { remote, name, close: async () => { await remote.close() } }
 }

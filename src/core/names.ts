@@ -2,7 +2,8 @@
  * Names for commits besides versions (docs/design.md, "Names"):
  *
  *   tags      refs/tags/<t>      immutable: moving or deleting one needs `force`
- *   aliases   refs/aliases/<a>   movable; every move is recorded in the alias log
+ *   aliases   refs/aliases/<a>   movable; every move is an `mvc/alias-move` object, the newest named by
+ *                                refs/alias-log/<a> (src/core/alias-log.ts)
  *   branches  refs/heads/<b>     where commits go; HEAD is `ref: refs/heads/<b>`
  *
  * A name lives in one namespace only (a tag and a branch can't share a name), so resolving a name
@@ -15,7 +16,10 @@ import type { Author } from '../format/objects.js'
 import type { ObjectStore, Transaction } from '../store/interface.js'
 import { readCommit } from './objects.js'
 import { ALIASES, HEAD, HEADS, TAGS, headBranch, resolveRev, setHeadBranch } from './refs.js'
-import { aliasLogKey, aliasLogPrefix } from '../format/keys.js'
+import { ALIAS_LOG, aliasLogKey } from '../format/keys.js'
+import { encodeObject } from '../content/block.js'
+import { aliasMoveValue } from '../format/objects.js'
+import { aliasHeads, legacyNames, pendingConversion, readChain, stageConversion, versionOf } from './alias-log.js'
 
 export type NameKind = 'tag' | 'alias' | 'branch'
 
@@ -135,9 +139,13 @@ export async function deleteTag (store: ObjectStore, args: { name: string, force
 
 // ---------------------------------------------------------------- aliases
 
-
-/** One recorded move of an alias, as stored under `m/alias-log/<name>/<seq>`. */
-export interface AliasLogRecord {
+/** One move of an alias, as `aliasHistory` reports it. */
+export interface AliasLogEntry {
+  readonly name: string
+  /** Position in the alias's history: 1 for its first move. */
+  readonly seq: number
+  /** The move's object (`mvc/alias-move`). */
+  readonly cid: string
   /** Commit CID before the move; null when the alias was created. */
   readonly from: string | null
   /** Commit CID after the move; null when the alias was deleted. */
@@ -146,11 +154,6 @@ export interface AliasLogRecord {
   readonly at: number
   readonly by: Author
   readonly message?: string
-}
-
-export interface AliasLogEntry extends AliasLogRecord {
-  readonly name: string
-  readonly seq: number
   readonly fromVersion: number | null
   readonly toVersion: number | null
 }
@@ -164,25 +167,27 @@ export interface AliasMoveArgs {
 
 export { aliasLogKey }
 
-/** The alias log of one name, oldest first, as stored. */
-async function aliasRecords (store: ObjectStore, name: string): Promise<Array<{ seq: number, record: AliasLogRecord }>> {
-  const prefix = aliasLogPrefix(name)
-  const out: Array<{ seq: number, record: AliasLogRecord }> = []
-  for (const [key, value] of await store.listMeta(prefix)) {
-    const rest = key.slice(key.indexOf(prefix) + prefix.length)
-    if (!/^\d+$/.test(rest)) continue // the log of a longer name (`prod/eu` under `prod/`)
-    out.push({ seq: Number(rest), record: JSON.parse(new TextDecoder().decode(value)) as AliasLogRecord })
-  }
-  return out.sort((a, b) => a.seq - b.seq)
-}
-
+/**
+ * Stages one move: the `mvc/alias-move` object (on top of the alias's history, legacy records converted
+ * first), `refs/alias-log/<name>` and `refs/aliases/<name>`, each by compare-and-swap against what was
+ * read — a concurrent mover fails with REF_CONFLICT.
+ */
 async function stageAliasMove (store: ObjectStore, tx: Transaction, args: AliasMoveArgs, from: string | null, to: string | null): Promise<void> {
-  const records = await aliasRecords(store, args.name)
-  const seq = (records.at(-1)?.seq ?? 0) + 1
-  const record: AliasLogRecord = { from, to, at: args.timestamp, by: { name: args.author.name, email: args.author.email }, ...(args.message !== undefined ? { message: args.message } : {}) }
-  // The ref's compare-and-swap guards the sequence number too: a concurrent mover fails with REF_CONFLICT.
+  const logHead = (await store.readRef(ALIAS_LOG + args.name)) ?? null
+  const pending = await pendingConversion(store, args.name, logHead === null ? null : CID.parse(logHead))
+  if (pending !== undefined) await stageConversion(tx, args.name, pending)
+  const block = encodeObject(aliasMoveValue({
+    name: args.name,
+    from: from === null ? null : CID.parse(from),
+    to: to === null ? null : CID.parse(to),
+    at: args.timestamp,
+    by: args.author,
+    message: args.message ?? null,
+    prev: pending?.head ?? (logHead === null ? null : CID.parse(logHead))
+  }))
+  await tx.putObject(block.cid, block.bytes)
+  tx.setRef({ name: ALIAS_LOG + args.name, value: block.cid.toString(), expect: logHead })
   tx.setRef({ name: ALIASES + args.name, value: to, expect: from })
-  tx.setMeta(aliasLogKey(args.name, seq), new TextEncoder().encode(JSON.stringify(record)))
 }
 
 export async function listAliases (store: ObjectStore): Promise<NamedCommit[]> {
@@ -225,19 +230,42 @@ export async function deleteAlias (store: ObjectStore, args: AliasMoveArgs): Pro
   return { name: args.name, cid, version }
 }
 
-/** Every recorded move of an alias, newest first. UNKNOWN_REVISION when the name has neither a ref nor a log. */
+/**
+ * Every move of an alias, newest first — made here or fetched from a remote. Legacy records not
+ * converted yet are shown as they will be converted. UNKNOWN_REVISION when the name has neither an
+ * alias nor a history.
+ */
+/** Every alias that has a history here (moved at least once, deleted ones included), sorted by name. */
+export async function aliasesWithHistory (store: ObjectStore): Promise<string[]> {
+  const names = new Set([...(await aliasHeads(store)).keys(), ...await legacyNames(store), ...(await listAliases(store)).map(a => a.name)])
+  return [...names].sort()
+}
+
 export async function aliasHistory (store: ObjectStore, name: string): Promise<AliasLogEntry[]> {
-  const records = await aliasRecords(store, name)
-  if (records.length === 0) await requireKnown(store, 'alias', name)
-  const versions = new Map<string, number | null>()
-  const versionOf = async (cid: string | null): Promise<number | null> => {
-    if (cid === null) return null
-    if (!versions.has(cid)) versions.set(cid, (await readCommit(store, CID.parse(cid))).version)
-    return versions.get(cid)!
+  const logHead = (await store.readRef(ALIAS_LOG + name)) ?? null
+  const pending = await pendingConversion(store, name, logHead === null ? null : CID.parse(logHead))
+  const head = pending?.head ?? (logHead === null ? null : CID.parse(logHead))
+  if (head === null) {
+    await requireKnown(store, 'alias', name)
+    return []
   }
+  const extra = new Map((pending?.blocks ?? []).map(b => [b.cid.toString(), b.value]))
+  const chain = await readChain(store, head, name, { extra })
+  const versions = new Map<string, number | null>()
   const out: AliasLogEntry[] = []
-  for (const { seq, record } of records.reverse()) {
-    out.push({ name, seq, ...record, fromVersion: await versionOf(record.from), toVersion: await versionOf(record.to) })
+  for (const [i, { cid, move }] of chain.entries()) {
+    out.push({
+      name,
+      seq: chain.length - i,
+      cid: cid.toString(),
+      from: move.from?.toString() ?? null,
+      to: move.to?.toString() ?? null,
+      at: move.at,
+      by: move.by,
+      ...(move.message !== null ? { message: move.message } : {}),
+      fromVersion: await versionOf(store, move.from, versions),
+      toVersion: await versionOf(store, move.to, versions)
+    })
   }
   return out
 }

@@ -34,10 +34,12 @@ export async function fetchRemote (options: FetchOperation): Promise<FetchResult
 }
 
 export interface PushOperation extends FetchOperation {
-  /** Branches or tags to push; default the current branch. */
+  /** Branches, tags or aliases to push; default the current branch. */
   readonly refs?: readonly string[]
   /** Push every tag (tags on pushed commits go anyway). */
   readonly tags?: boolean
+  /** Push every alias (aliases on pushed commits, and those the remote has, go anyway). */
+  readonly aliases?: boolean
 }
 
 /** Pushes to a configured remote, or to a URL or path (a folder remote is created when missing). */
@@ -45,7 +47,7 @@ export async function pushRemote (options: PushOperation): Promise<PushResult> {
   const { store } = options.repo
   const c = await connect(store, options, { create: true, allowUrl: true })
   try {
-    return await push(store, c.remote, { remoteName: c.name, refs: options.refs, force: options.force, tags: options.tags, onProgress: options.onProgress, concurrency: options.concurrency })
+    return await push(store, c.remote, { remoteName: c.name, refs: options.refs, force: options.force, tags: options.tags, aliases: options.aliases, onProgress: options.onProgress, concurrency: options.concurrency })
   } finally { await c.close() }
 }
 

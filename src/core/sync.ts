@@ -3,9 +3,9 @@
  * when, built on the object negotiation and streaming of src/core/transfer.ts.
  *
  * Order, on both sides: objects first (bottom-up, see transfer.ts), then version refs, then tags, then
- * branches — each ref by compare-and-swap against the value read when the operation started — so a
- * ref never names a commit whose closure is not there, and an interrupted transfer leaves every ref
- * where it was.
+ * branches, then aliases (their histories, alias-sync.ts) — each ref by compare-and-swap against the
+ * value read when the operation started — so a ref never names a commit whose closure is not there, and
+ * an interrupted transfer leaves every ref where it was.
  */
 import { CID } from 'multiformats/cid'
 import { decodeObject, DAG_CBOR } from '../content/block.js'
@@ -23,6 +23,11 @@ import { checkSignatureObject } from './sign.js'
 import { readCommit } from './objects.js'
 import { ALIASES, HEADS, TAGS, VERSIONS, headBranch, nextVersion, setNextVersion } from './refs.js'
 import { validateName } from './names.js'
+import { ALIAS_LOG } from '../format/keys.js'
+import { upgradeAliasLogs, versionOf } from './alias-log.js'
+import { applyAliasPush, planAliasFetch, planAliasPush, type AliasChange } from './alias-sync.js'
+
+export type { AliasChange }
 
 /** What happened to one ref. */
 export interface RefChange {
@@ -30,6 +35,39 @@ export interface RefChange {
   readonly old: string | null
   readonly new: string | null
   readonly status: 'created' | 'updated' | 'forced' | 'deleted' | 'up-to-date'
+  /** Version numbers of `old` and `new` when they are commits whose numbers are known (branches and tags); null otherwise. */
+  readonly oldVersion?: number | null
+  readonly newVersion?: number | null
+}
+
+/** A tag whose value differs between the two sides (`REF_CONFLICT` data). */
+export interface TagConflict {
+  readonly name: string
+  readonly remote: string
+  readonly local: string
+  readonly remoteVersion: number | null
+  readonly localVersion: number | null
+}
+
+/** `v3 (bafy…)`, or the CID alone when the version is not known. */
+function describeCommit (cid: string, version: number | null): string {
+  return version === null ? cid : `v${version} (${cid})`
+}
+
+/**
+ * Version numbers of commits for reports: from the local store, else from the other side's
+ * `refs/versions/<n>` (CID → n) for commits not here.
+ */
+function versionNamer (store: ObjectStore, other: ReadonlyMap<string, number>): (cid: string | null) => Promise<number | null> {
+  const cache = new Map<string, number | null>()
+  return async cid => cid === null ? null : (await versionOf(store, cid, cache)) ?? other.get(cid) ?? null
+}
+
+/** Adds `oldVersion`/`newVersion` to changes of commit-valued refs (branches, remote-tracking branches, tags). */
+async function withVersions (changes: RefChange[], versionOfCid: (cid: string | null) => Promise<number | null>): Promise<RefChange[]> {
+  return await Promise.all(changes.map(async c => c.ref.startsWith(HEADS) || c.ref.startsWith(TAGS) || c.ref.startsWith(REMOTES)
+    ? { ...c, oldVersion: await versionOfCid(c.old), newVersion: await versionOfCid(c.new) }
+    : c))
 }
 
 export interface TransferOptions {
@@ -154,12 +192,14 @@ async function transfer (source: ObjectSource, target: ObjectTarget, plan: Trans
 export interface PushOptions extends TransferOptions {
   /** Name of the remote, for remote-tracking refs (`refs/remotes/<name>/<branch>`); none when pushing to a bare URL. */
   readonly remoteName?: string
-  /** Branches or tags to push (names, or full `refs/heads/…`, `refs/tags/…`); default the current branch. */
+  /** Branches, tags or aliases to push (names, or full `refs/heads/…`, `refs/tags/…`, `refs/aliases/…`); default the current branch. */
   readonly refs?: readonly string[]
-  /** Overwrite remote branches that are not ancestors, tags and version refs that differ. */
+  /** Overwrite remote branches that are not ancestors, tags and version refs that differ, and alias histories that diverged. */
   readonly force?: boolean
   /** Push every local tag (tags on pushed commits are pushed anyway). */
   readonly tags?: boolean
+  /** Push every alias with its history (aliases on pushed commits, and aliases the remote has, are pushed anyway). */
+  readonly aliases?: boolean
 }
 
 export interface PushResult {
@@ -172,40 +212,61 @@ export interface PushResult {
   readonly objectsSkipped: number
   /** Signature refs (`refs/signatures/…`) of pushed commits created on the remote. */
   readonly signatures?: number
+  /** Aliases considered (sent, up to date, or behind the remote's). */
+  readonly aliases: readonly AliasChange[]
 }
 
-/** Full local ref name for a push argument: a branch, else a tag. */
-async function pushSpec (store: ObjectStore, arg: string): Promise<{ name: string, value: string }> {
+/** Full local ref name for a push argument: a branch, else a tag, else an alias (`{ alias }`). */
+async function pushSpec (store: ObjectStore, arg: string): Promise<{ name: string, value: string } | { alias: string }> {
+  for (const ns of [ALIASES, ALIAS_LOG]) {
+    if (arg.startsWith(ns) && await store.readRef(ALIAS_LOG + arg.slice(ns.length)) !== undefined) return { alias: arg.slice(ns.length) }
+  }
   const candidates = arg.startsWith(HEADS) || arg.startsWith(TAGS) ? [arg] : [HEADS + arg, TAGS + arg]
   for (const name of candidates) {
     const value = await store.readRef(name)
     if (value !== undefined) return { name, value }
   }
-  if (/^v\d+$/.test(arg)) throw new InvalidArgumentError(`${arg} is a version, not a branch or tag: push the branch that holds it (versions are pushed with their commits)`, { ref: arg })
-  throw new UnknownRevisionError(`nothing to push called ${JSON.stringify(arg)}: not a local branch or tag (\`mvc branch\`, \`mvc tag\` list them)`, { ref: arg })
+  if (await store.readRef(ALIAS_LOG + arg) !== undefined) return { alias: arg }
+  if (/^v\d+$/.test(arg)) throw new InvalidArgumentError(`${arg} is a version, not a branch, tag or alias: push the branch that holds it (versions are pushed with their commits)`, { ref: arg })
+  throw new UnknownRevisionError(`nothing to push called ${JSON.stringify(arg)}: not a local branch, tag or alias (\`mvc branch\`, \`mvc tag\`, \`mvc alias\` list them)`, { ref: arg })
 }
 
 export async function push (store: ObjectStore, remote: Remote, options: PushOptions = {}): Promise<PushResult> {
   const force = options.force === true
+  // Alias histories recorded by older versions of mvc become objects first, so they can be sent.
+  await upgradeAliasLogs(store)
   // 1. What to push.
   const specs = new Map<string, string>()
+  const namedAliases = new Set<string>()
   if (options.refs === undefined || options.refs.length === 0) {
     const branch = await headBranch(store)
     const value = await store.readRef(branch)
     if (value === undefined) throw new NoCommitsError(`branch ${branch.slice(HEADS.length)} has no commits yet; nothing to push`, { ref: branch })
     specs.set(branch, value)
   } else {
-    for (const a of options.refs) { const s = await pushSpec(store, a); specs.set(s.name, s.value) }
+    for (const a of options.refs) {
+      const s = await pushSpec(store, a)
+      if ('alias' in s) namedAliases.add(s.alias)
+      else specs.set(s.name, s.value)
+    }
   }
   const pushedCommits = await reachableCommits(store, [...specs.values()])
   for (const [name, value] of await store.listRefs(TAGS)) {
     if (options.tags === true || pushedCommits.has(value)) specs.set(name, value)
   }
-  const allCommits = options.tags === true ? await reachableCommits(store, [...specs.values()]) : pushedCommits
 
   // 2. The remote's refs, read once: every ref update below expects these values.
   const remoteRefs = new Map((await remote.listRefs(REFS)).map(r => [r.name, r.value]))
+  // Aliases: those on pushed commits, those named, those the remote has (all with `aliases`), each
+  // checked against the remote's history of it (REF_CONFLICT when they diverged, unless forced).
+  const aliasPlan = await planAliasPush(store, remote, remoteRefs, { all: options.aliases === true, named: namedAliases, pushedCommits, force })
+  const allCommits = options.tags === true || aliasPlan.commits.length > 0
+    ? await reachableCommits(store, [...specs.values(), ...aliasPlan.commits])
+    : pushedCommits
   const changes: RefChange[] = []
+  const remoteVersions = new Map([...remoteRefs].filter(([n]) => n.startsWith(VERSIONS)).map(([n, v]) => [v, Number(n.slice(VERSIONS.length))] as const))
+  const versionName = versionNamer(store, remoteVersions)
+  const tagConflicts: TagConflict[] = []
   for (const [name, value] of specs) {
     const old = remoteRefs.get(name) ?? null
     if (old === value) { changes.push({ ref: name, old, new: value, status: 'up-to-date' }); continue }
@@ -219,10 +280,18 @@ export async function push (store: ObjectStore, remote: Remote, options: PushOpt
       changes.push({ ref: name, old, new: value, status: ff ? 'updated' : 'forced' })
     } else {
       if (!force) {
-        throw refConflict(`tag ${name.slice(TAGS.length)} names ${old} on ${remote.url} but ${value} here; tags don't move — rename yours, or push --force to move the remote's`, { ref: name, remote: old, local: value })
+        tagConflicts.push({ name: name.slice(TAGS.length), remote: old, local: value, remoteVersion: await versionName(old), localVersion: await versionName(value) })
+        continue
       }
       changes.push({ ref: name, old, new: value, status: 'forced' })
     }
+  }
+  if (tagConflicts.length > 0) {
+    const first = tagConflicts[0]!
+    throw refConflict(`${tagConflicts.map(t => `tag ${t.name} is ${describeCommit(t.remote, t.remoteVersion)} on ${remote.url} but ${describeCommit(t.local, t.localVersion)} here`).join('; ')}. ` +
+      `Tags don't move: rename yours (\`mvc tag -d ${first.name} --force\`, then \`mvc tag <other-name> ${first.localVersion !== null ? `v${first.localVersion}` : first.local}\`), ` +
+      `or \`mvc push --force\` to move the remote's`,
+    { ref: TAGS + first.name, remote: first.remote, local: first.local, tags: tagConflicts })
   }
 
   // 3. Version numbers: each pushed commit's `refs/versions/<n>` must be absent on the remote or name it.
@@ -247,7 +316,8 @@ export async function push (store: ObjectStore, remote: Remote, options: PushOpt
   //    closures; any other (S3, older servers) is trusted only for the commits its refs reach, and the
   //    walk looks below everything else it has — so objects stored there without their chunks (by
   //    another client) never make this push skip them (docs/design.md, "Complete objects").
-  const roots: Link[] = [...new Set([...changes.filter(c => c.status !== 'up-to-date').map(c => c.new!), ...versionUpdates.map(v => v.cid), ...signatureUpdates.map(([, v]) => v)])]
+  const roots: Link[] = [...new Set([...changes.filter(c => c.status !== 'up-to-date').map(c => c.new!), ...versionUpdates.map(v => v.cid), ...signatureUpdates.map(([, v]) => v),
+    ...aliasPlan.updates.filter(u => u.expect !== u.value).map(u => u.value)])]
     .map(c => ({ cid: CID.parse(c), kind: 'parent' as const }))
   let sent = { objects: 0, bytes: 0 }
   let skipped = 0
@@ -284,7 +354,9 @@ export async function push (store: ObjectStore, remote: Remote, options: PushOpt
   for (const c of changes) {
     if (c.status === 'up-to-date' || !c.ref.startsWith(TAGS)) continue
     try { await remote.casRef(c.ref, c.old, c.new) } catch (err) {
-      if (isMvcError(err) && err.code === 'REF_CONFLICT') throw refConflict(`tag ${c.ref.slice(TAGS.length)} was changed on ${remote.url} while pushing; run \`mvc fetch\` and check it`, { ref: c.ref })
+      if (isMvcError(err) && err.code === 'REF_CONFLICT') {
+        throw refConflict(`tag ${c.ref.slice(TAGS.length)} was set on ${remote.url} while pushing (someone else pushed it); run \`mvc fetch\`, check \`mvc tag\`, then push again`, { ref: c.ref, expected: c.old })
+      }
       throw err
     }
   }
@@ -296,6 +368,12 @@ export async function push (store: ObjectStore, remote: Remote, options: PushOpt
       }
       throw err
     }
+  }
+  await applyAliasPush(remote, aliasPlan.updates)
+  for (const u of aliasPlan.updates) {
+    if (u.expect === u.value) continue
+    const status = aliasPlan.changes.find(a => a.name === u.name)?.status
+    changes.push({ ref: ALIAS_LOG + u.name, old: u.expect, new: u.value, status: status === 'forced' ? 'forced' : u.expect === null ? 'created' : 'updated' })
   }
 
   // 6. Remote-tracking refs, and what this remote was last seen holding (rollback detection on fetch).
@@ -312,7 +390,7 @@ export async function push (store: ObjectStore, remote: Remote, options: PushOpt
     } catch (err) { await tx.abort(); throw err }
   }
   options.onProgress?.({ phase: 'done', objects: sent.objects, totalObjects: sent.objects, bytes: sent.bytes, totalBytes: sent.bytes })
-  return { url: remote.url, refs: changes, versions: versionUpdates.map(v => v.version), objectsSent: sent.objects, bytesSent: sent.bytes, objectsSkipped: skipped, signatures: signaturesPushed }
+  return { url: remote.url, refs: await withVersions(changes, versionName), versions: versionUpdates.map(v => v.version), objectsSent: sent.objects, bytesSent: sent.bytes, objectsSkipped: skipped, signatures: signaturesPushed, aliases: aliasPlan.changes }
 }
 
 // ----------------------------------------------------------------------------------------- fetch
@@ -352,8 +430,10 @@ export interface FetchResult {
   readonly signatures?: number
   /** Branches that moved backwards or were rewritten on the remote, followed because of `force`. */
   readonly rollbacks: readonly Rollback[]
-  /** What else changed on the remote against what was seen last: versions, tags or branches that vanished. */
+  /** What else changed on the remote against what was seen last: versions, tags or branches that vanished; alias histories that diverged. */
   readonly warnings: readonly string[]
+  /** The remote's aliases: taken (their history grew or is new here), up to date, ahead here, or diverged (kept here). */
+  readonly aliases: readonly AliasChange[]
 }
 
 function parseCommitCid (remote: Remote, name: string, value: string): CID {
@@ -361,15 +441,16 @@ function parseCommitCid (remote: Remote, name: string, value: string): CID {
   try { cid = CID.parse(value) } catch {
     throw new RemoteError(`the remote ${remote.url} has ref ${name} = ${JSON.stringify(value)}, which is not a CID`, { url: remote.url, ref: name })
   }
-  if (cid.version !== 1 || cid.code !== DAG_CBOR) throw new RemoteError(`the remote ${remote.url} has ref ${name} naming ${value}, which is not a commit`, { url: remote.url, ref: name })
+  if (cid.version !== 1 || cid.code !== DAG_CBOR) throw new RemoteError(`the remote ${remote.url} has ref ${name} naming ${value}, which is not a ${name.startsWith(ALIAS_LOG) ? 'structured object (an alias move)' : 'commit'}`, { url: remote.url, ref: name })
   return cid
 }
 
-/** The remote's branches, tags and versions, with names and values checked. */
-async function readRemoteRefs (remote: Remote): Promise<{ heads: Map<string, string>, tags: Map<string, string>, versions: Map<number, string> }> {
+/** The remote's branches, tags, versions and alias histories, with names and values checked. */
+async function readRemoteRefs (remote: Remote): Promise<{ heads: Map<string, string>, tags: Map<string, string>, versions: Map<number, string>, aliases: Map<string, string> }> {
   const heads = new Map<string, string>()
   const tags = new Map<string, string>()
   const versions = new Map<number, string>()
+  const aliases = new Map<string, string>()
   for (const { name, value } of await remote.listRefs(REFS)) {
     const bad = (why: string): never => { throw new RemoteError(`the remote ${remote.url} has a ref with an invalid name ${JSON.stringify(name)}: ${why}`, { url: remote.url, ref: name }) }
     if (name.startsWith(HEADS)) {
@@ -385,16 +466,23 @@ async function readRemoteRefs (remote: Remote): Promise<{ heads: Map<string, str
       if (!/^[1-9]\d{0,14}$/.test(n)) bad('versions are positive integers')
       parseCommitCid(remote, name, value)
       versions.set(Number(n), value)
+    } else if (name.startsWith(ALIAS_LOG)) {
+      try { validateName('alias', name.slice(ALIAS_LOG.length)) } catch (e) { bad((e as Error).message) }
+      parseCommitCid(remote, name, value) // a dag-cbor CID: the newest move, checked once fetched
+      aliases.set(name.slice(ALIAS_LOG.length), value)
     }
-    // Other namespaces (aliases, the remote's own remote-tracking refs) are not fetched.
+    // Other namespaces (`refs/aliases/…`, which follows `refs/alias-log/…`; the remote's own
+    // remote-tracking refs) are not fetched.
   }
-  return { heads, tags, versions }
+  return { heads, tags, versions, aliases }
 }
 
 export async function fetch (store: ObjectStore, remote: Remote, options: FetchOptions): Promise<FetchResult> {
   const force = options.force === true
   const remoteName = options.remoteName
-  const { heads, tags, versions } = await readRemoteRefs(remote)
+  // Alias histories recorded by older versions of mvc become objects first, so they can be compared.
+  await upgradeAliasLogs(store)
+  const { heads, tags, versions, aliases } = await readRemoteRefs(remote)
 
   // 1. Conflicts, before any object moves: tags and version numbers must agree (unless forced).
   const localTags = new Map((await store.listRefs(TAGS)).map(([n, v]) => [n.slice(TAGS.length), v]))
@@ -408,10 +496,12 @@ export async function fetch (store: ObjectStore, remote: Remote, options: FetchO
     const ref = HEADS + n.slice(`${REMOTES}${remoteName}/`.length)
     if (!seen.has(ref)) seen.set(ref, v)
   }
-  const tagConflicts: string[] = []
+  const remoteVersions = new Map([...versions].map(([n, v]) => [v, n] as const))
+  const versionName = versionNamer(store, remoteVersions)
+  const tagConflicts: TagConflict[] = []
   for (const [t, v] of tags) {
     const l = localTags.get(t)
-    if (l !== undefined && l !== v && !force) tagConflicts.push(`${t} (${v} there, ${l} here)`)
+    if (l !== undefined && l !== v && !force) tagConflicts.push({ name: t, remote: v, local: l, remoteVersion: await versionName(v), localVersion: await versionName(l) })
     if (l === undefined) {
       for (const ns of [HEADS, ALIASES]) {
         if (await store.readRef(ns + t) !== undefined) {
@@ -421,7 +511,11 @@ export async function fetch (store: ObjectStore, remote: Remote, options: FetchO
     }
   }
   if (tagConflicts.length > 0) {
-    throw refConflict(`tags differ between ${remote.url} and this repository: ${tagConflicts.join(', ')}; tags don't move — delete or rename yours, or fetch --force to take the remote's`, { tags: tagConflicts })
+    const first = tagConflicts[0]!
+    throw refConflict(`${tagConflicts.map(c => `tag ${c.name} is ${describeCommit(c.remote, c.remoteVersion)} on ${remote.url} but ${describeCommit(c.local, c.localVersion)} here`).join('; ')}; nothing was fetched. ` +
+      `Tags don't move: rename yours (\`mvc tag -d ${first.name} --force\`, then \`mvc tag <other-name> ${first.localVersion !== null ? `v${first.localVersion}` : first.local}\`), ` +
+      `or \`mvc fetch --force\` to take the remote's`,
+    { ref: TAGS + first.name, remote: first.remote, local: first.local, tags: tagConflicts })
   }
   const diverged: string[] = []
   for (const [n, v] of versions) {
@@ -443,8 +537,9 @@ export async function fetch (store: ObjectStore, remote: Remote, options: FetchO
     signatureRefs.push([name, value])
   }
 
-  // 2. Objects: the closure of every branch, tag and version (commits only for partial clones), and those signatures.
-  const roots: Link[] = [...new Set([...remoteCommits, ...signatureRefs.map(([, v]) => v)])].map(c => ({ cid: CID.parse(c), kind: 'parent' as const }))
+  // 2. Objects: the closure of every branch, tag, version and alias history (commits only for partial
+  //    clones), and those signatures.
+  const roots: Link[] = [...new Set([...remoteCommits, ...signatureRefs.map(([, v]) => v), ...aliases.values()])].map(c => ({ cid: CID.parse(c), kind: 'parent' as const }))
   let received = { objects: 0, bytes: 0 }
   let skipped = 0
   let completed: string[] = []
@@ -497,9 +592,13 @@ export async function fetch (store: ObjectStore, remote: Remote, options: FetchO
       `If it is expected, \`mvc fetch ${remoteName} --force\` follows it (your commits stay reachable by CID).`, { remote: remoteName, url: remote.url, rollbacks })
   }
   for (const r of rollbacks) warnings.push(`${r.ref.slice(HEADS.length)} ${r.kind === 'rewound' ? 'was rewound' : 'was rewritten'} on the remote: ${await describe(r.seen)} → ${await describe(r.now)} (followed: --force)`)
+  // Aliases: the remote's histories, checked now that they are here; taken where they extend ours.
+  const aliasPlan = await planAliasFetch(store, remote.url, aliases, seen, force)
+  warnings.push(...aliasPlan.warnings)
   for (const [ref, v] of seen) {
     if (ref.startsWith(VERSIONS) && !versions.has(Number(ref.slice(VERSIONS.length)))) warnings.push(`v${ref.slice(VERSIONS.length)} (${v}) vanished from the remote; it stays here`)
     else if (ref.startsWith(TAGS) && !tags.has(ref.slice(TAGS.length))) warnings.push(`tag ${ref.slice(TAGS.length)} (${v}) vanished from the remote; it stays here`)
+    else if (ref.startsWith(ALIAS_LOG) && !aliases.has(ref.slice(ALIAS_LOG.length))) warnings.push(`alias ${ref.slice(ALIAS_LOG.length)} and its history vanished from the remote; they stay here`)
     else if (ref.startsWith(HEADS) && !heads.has(ref.slice(HEADS.length)) && tracking.has(`${REMOTES}${remoteName}/${ref.slice(HEADS.length)}`)) {
       warnings.push(`branch ${ref.slice(HEADS.length)} (${v}) was deleted on the remote`)
     }
@@ -539,13 +638,22 @@ export async function fetch (store: ObjectStore, remote: Remote, options: FetchO
       if (old !== null) changes.push({ ref: VERSIONS + String(n), old, new: v, status: 'forced' })
     }
     if (max + 1 > await nextVersion(store)) setNextVersion(tx, max + 1)
+    for (const u of aliasPlan.updates) {
+      if (u.logExpect !== u.logValue) {
+        tx.setRef({ name: ALIAS_LOG + u.name, value: u.logValue, expect: u.logExpect })
+        const status = aliasPlan.changes.find(a => a.name === u.name)?.status
+        changes.push({ ref: ALIAS_LOG + u.name, old: u.logExpect, new: u.logValue, status: status === 'forced' ? 'forced' : u.logExpect === null ? 'created' : 'updated' })
+      }
+      if (u.aliasExpect !== u.aliasValue) tx.setRef({ name: ALIASES + u.name, value: u.aliasValue, expect: u.aliasExpect })
+    }
     // What was seen: every ref now on the remote; a deleted branch stays remembered (if it comes back
     // older, that is a rollback), vanished versions and tags are reported once and forgotten; --force
     // accepts the remote as it is.
     const current = new Map<string, string>([
       ...[...heads].map(([b, v]) => [HEADS + b, v] as const),
       ...[...tags].map(([t, v]) => [TAGS + t, v] as const),
-      ...[...versions].map(([n, v]) => [VERSIONS + String(n), v] as const)
+      ...[...versions].map(([n, v]) => [VERSIONS + String(n), v] as const),
+      ...[...aliases].map(([a, v]) => [ALIAS_LOG + a, v] as const)
     ])
     for (const [ref, v] of current) if (seen.get(ref) !== v) tx.setMeta(seenPrefix + ref, utf8.encode(v))
     // Objects recorded as incomplete whose closure this fetch brought (bottom-up, all of it) are complete now.
@@ -559,7 +667,7 @@ export async function fetch (store: ObjectStore, remote: Remote, options: FetchO
     await tx.commit()
   } catch (err) { await tx.abort(); throw err }
   options.onProgress?.({ phase: 'done', objects: received.objects, totalObjects: received.objects, bytes: received.bytes, totalBytes: received.bytes })
-  return { url: remote.url, refs: changes, versions: imported.sort((a, b) => a - b), objectsReceived: received.objects, bytesReceived: received.bytes, objectsSkipped: skipped, heads, signatures: goodSignatures.length, rollbacks, warnings }
+  return { url: remote.url, refs: await withVersions(changes, versionName), versions: imported.sort((a, b) => a - b), objectsReceived: received.objects, bytesReceived: received.bytes, objectsSkipped: skipped, heads, signatures: goodSignatures.length, rollbacks, warnings, aliases: aliasPlan.changes }
 }
 
 /**

@@ -17,6 +17,12 @@ export const HEADS = 'refs/heads/'
 export const VERSIONS = 'refs/versions/'
 export const TAGS = 'refs/tags/'
 export const ALIASES = 'refs/aliases/'
+/**
+ * `refs/alias-log/<a>`: the newest `mvc/alias-move` of alias a — its history, content-addressed. Moves
+ * with `refs/aliases/<a>` (which names the move's `to`) in one transaction; on a remote it is the ref
+ * that compare-and-swap guards, and `refs/aliases/<a>` follows it.
+ */
+export const ALIAS_LOG = 'refs/alias-log/'
 /** `refs/remotes/<remote>/<branch>`: where a remote's branch was when last fetched or pushed. */
 export const REMOTES = 'refs/remotes/'
 /**
@@ -32,6 +38,7 @@ export const DEFAULT_REMOTE = 'origin'
 export function branchRef (name: string): string { return HEADS + name }
 export function tagRef (name: string): string { return TAGS + name }
 export function aliasRef (name: string): string { return ALIASES + name }
+export function aliasLogRef (name: string): string { return ALIAS_LOG + name }
 export function versionRef (version: number): string { return VERSIONS + String(version) }
 export function remoteBranchRef (remote: string, branch: string): string { return `${REMOTES}${remote}/${branch}` }
 export function signatureRef (commit: string, fingerprint: string): string { return `${SIGNATURES}${commit}/${fingerprint}` }
@@ -103,8 +110,10 @@ export const META = {
   stat: 'stat/',
   /** `model-cache/<sha256 hex>` → the model object CID of an unchanged model (a cache). */
   modelCache: 'model-cache/',
-  /** `alias-log/<name>/<seq, 8 digits>` → JSON alias move record. */
+  /** `alias-log/<name>/<seq, 8 digits>` → JSON alias move record (written by mvc before alias moves were objects; read and converted). */
   aliasLog: 'alias-log/',
+  /** `alias-log-converted/<name>` → decimal seq of the last `alias-log` record converted into `mvc/alias-move` objects. */
+  aliasLogConverted: 'alias-log-converted/',
   /** A served repository's random id, for clients that pin it. */
   repositoryId: 'repo-id',
   /** `checkout-failed/<path>` → the commit whose files were kept at that path although its verification failed. */
@@ -144,6 +153,7 @@ export function logIndexKey (commit: string): string { return META.logIndex + co
 export const ALIAS_LOG_SEQ_WIDTH = 8
 export function aliasLogPrefix (name: string): string { return `${META.aliasLog}${name}/` }
 export function aliasLogKey (name: string, seq: number): string { return aliasLogPrefix(name) + String(seq).padStart(ALIAS_LOG_SEQ_WIDTH, '0') }
+export function aliasLogConvertedKey (name: string): string { return META.aliasLogConverted + name }
 
 export const utf8 = {
   encode: (s: string): Uint8Array => new TextEncoder().encode(s),

@@ -333,3 +333,54 @@ export function parseSignature (v: unknown): SignatureObject {
     envelope: { payloadType: e.payloadType, payload: e.payload, signatures }
   }
 }
+
+/**
+ * `mvc/alias-move`: one move of an alias — created (`from` null), re-pointed, or deleted (`to` null) —
+ * linking the move before it (`prev`), so an alias's history is a chain of objects that travels with
+ * the alias and is verified by its hash (docs/design.md, "`mvc/alias-move`"). Every field is written;
+ * `message` is null when none was given.
+ */
+export interface AliasMove {
+  readonly type: 'mvc/alias-move'
+  /** The alias's name (`production`). Every move of a chain has the same name. */
+  readonly name: string
+  /** The commit the alias named before the move; null when it was created. */
+  readonly from: CID | null
+  /** The commit it names after the move; null when it was deleted. */
+  readonly to: CID | null
+  /** Milliseconds since the Unix epoch. */
+  readonly at: number
+  readonly by: Author
+  readonly message: string | null
+  /** The alias's previous move; null for the first. */
+  readonly prev: CID | null
+}
+
+/** The value of an alias move with every field present, ready to encode. */
+export function aliasMoveValue (m: Omit<AliasMove, 'type'>): AliasMove {
+  return {
+    type: 'mvc/alias-move',
+    name: m.name,
+    from: m.from,
+    to: m.to,
+    at: m.at,
+    by: { name: m.by.name, email: m.by.email },
+    message: m.message,
+    prev: m.prev
+  }
+}
+
+export function parseAliasMove (v: unknown): AliasMove {
+  if (!isRecord(v) || v.type !== 'mvc/alias-move') fail('alias move', 'type is not mvc/alias-move')
+  if (typeof v.name !== 'string' || v.name === '') fail('alias move', 'name is not a non-empty string')
+  if (!isCount(v.at)) fail('alias move', 'at is not a timestamp (ms, a non-negative integer)')
+  const b = v.by
+  if (!isRecord(b) || typeof b.name !== 'string' || typeof b.email !== 'string') fail('alias move', 'by needs name and email')
+  const message = v.message ?? null
+  if (message !== null && typeof message !== 'string') fail('alias move', 'message is neither a string nor null')
+  const optional = (x: unknown, field: string): CID | null => x === null || x === undefined ? null : link(x, 'alias move', field)
+  const from = optional(v.from, 'from')
+  const to = optional(v.to, 'to')
+  if (from === null && to === null) fail('alias move', 'from and to are both null (a move goes somewhere or comes from somewhere)')
+  return { type: 'mvc/alias-move', name: v.name, from, to, at: v.at, by: { name: b.name, email: b.email }, message, prev: optional(v.prev, 'prev') }
+}

@@ -20,13 +20,15 @@
  * never chunk bytes.
  *
  * Also here: the decode check (bytes under a dag-cbor CID must decode as dag-cbor: `INVALID_OBJECT`
- * otherwise) and the ancestry walk of append-only serving (`isAncestorIn`).
+ * otherwise) and the walks of append-only serving: commit ancestry (`isAncestorIn`) and alias
+ * histories (`aliasMoveIn`, `isEarlierMoveIn`).
  */
 import { CID } from 'multiformats/cid'
 import { DAG_CBOR, RAW, decodeCbor, verifyBlock } from '../content/block.js'
 import { InvalidObjectError } from '../errors.js'
 import { objectLinks, type Link } from '../format/links.js'
 import { INCOMPLETE_PREFIX, utf8 } from '../format/keys.js'
+import { parseAliasMove, type AliasMove } from '../format/objects.js'
 import type { ObjectStore } from '../store/interface.js'
 import type { BatchWriter } from '../store/batch.js'
 
@@ -65,6 +67,32 @@ export async function isAncestorIn (store: Pick<ObjectStore, 'get' | 'has'>, anc
       if (k === target) return true
       if (!seen.has(k)) { seen.add(k); queue.push(c) }
     }
+  }
+  return false
+}
+
+/** The `mvc/alias-move` at `cid` in `store`, or undefined when it is absent or something else. */
+export async function aliasMoveIn (store: Pick<ObjectStore, 'get' | 'has'>, cid: CID): Promise<AliasMove | undefined> {
+  if (cid.code !== DAG_CBOR || !(await store.has(cid))) return undefined
+  try { return parseAliasMove(decodeStructured(cid, await store.get(cid), 'this store')) } catch (err) {
+    if (err instanceof InvalidObjectError) return undefined
+    throw err
+  }
+}
+
+/**
+ * True when alias move `earlier` is `later` or one of the moves before it (following `prev` through the
+ * moves in `store`): the history ending at `later` only added to the one ending at `earlier`.
+ */
+export async function isEarlierMoveIn (store: Pick<ObjectStore, 'get' | 'has'>, earlier: CID, later: CID): Promise<boolean> {
+  const target = earlier.toString()
+  const seen = new Set<string>()
+  let at: CID | null = later
+  while (at !== null && !seen.has(at.toString())) {
+    if (at.toString() === target) return true
+    seen.add(at.toString())
+    const move: AliasMove | undefined = await aliasMoveIn(store, at)
+    at = move?.prev ?? null
   }
   return false
 }

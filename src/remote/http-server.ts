@@ -20,13 +20,13 @@ import type { ObjectStore } from '../store/interface.js'
 import { FORMAT_VERSION } from '../store/open.js'
 import { ByteBudget } from '../store/async.js'
 import { BatchWriter } from '../store/batch.js'
-import { HEADS } from '../format/keys.js'
+import { ALIASES, ALIAS_LOG, HEADS } from '../format/keys.js'
 import {
   API_PREFIX, FEATURES, joinChunks, MAX_HAS_BATCH, MAX_HAS_BODY_BYTES, MAX_OBJECT_BYTES, MAX_REF_BODY_BYTES, PROTOCOL_VERSION,
   ProtocolCode, REPOSITORY_HEADER, REPOSITORY_ID_KEY, decodeRefPath, parseObjectCid, refPrefixProblem,
   refValueProblem, TOKEN_PATTERN, type InfoBody, type TokenAccess
 } from './http-protocol.js'
-import { ClosureKeeper, isAncestorIn } from './closure.js'
+import { ClosureKeeper, aliasMoveIn, isAncestorIn, isEarlierMoveIn } from './closure.js'
 
 export type { Access, TokenAccess } from './http-protocol.js'
 type Access = TokenAccess
@@ -407,11 +407,19 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
         : `its closure is incomplete here: object ${gap.missing}${gap.parent !== undefined ? ` (linked from ${gap.parent})` : ''} is not on this server`
       throw new HttpFailure(422, ProtocolCode.missingObject, `refusing to set ${name} to ${value ?? ''}: ${why}; push the objects first`, { name, value, missing: gap.missing })
     }
+    // The alias-history namespace holds histories: `refs/alias-log/<a>` names a move of alias a.
+    if (target !== undefined && name.startsWith(ALIAS_LOG)) {
+      const move = await aliasMoveIn(store, target)
+      const alias = name.slice(ALIAS_LOG.length)
+      if (move === undefined || move.name !== alias) {
+        throw badRequest(`bad value for ref ${name}: ${value ?? ''} is not ${move === undefined ? 'an mvc/alias-move object' : `a move of alias ${alias} (it moves ${move.name})`}`, { name, value })
+      }
+    }
     if (appendOnly(access)) {
       const problem = await appendOnlyProblem(name, expect, value)
       if (problem !== undefined) {
         throw new HttpFailure(403, ProtocolCode.appendOnly,
-          `${options.appendOnly === true ? 'this server is append-only' : 'this token is append-only'}: it may add objects, create refs and move branches forward, but ${problem}`,
+          `${options.appendOnly === true ? 'this server is append-only' : 'this token is append-only'}: it may add objects, create refs, move branches forward and add moves to alias histories, but ${problem}`,
           { name, expected: expect, value })
       }
     }
@@ -428,9 +436,19 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     return { name, value }
   }
 
-  /** Why an append-only client may not make this update, or undefined (creating refs, branch fast-forwards). */
+  /**
+   * Why an append-only client may not make this update, or undefined: creating refs, branch
+   * fast-forwards, alias histories that only gain moves, and an alias ref following its history.
+   */
   async function appendOnlyProblem (name: string, expect: string | null, value: string | null): Promise<string | undefined> {
     if (value === expect) return undefined
+    if (name.startsWith(ALIASES)) {
+      // `refs/aliases/<a>` follows `refs/alias-log/<a>`: it may become what the newest move names (even null: a deletion is a move).
+      const head = tryParseCid((await store.readRef(ALIAS_LOG + name.slice(ALIASES.length))) ?? '')
+      const move = head === undefined ? undefined : await aliasMoveIn(store, head)
+      if (move !== undefined && (move.to?.toString() ?? null) === value) return undefined
+      if (expect !== null) return `moves ${name} only to what the newest move of its history (refs/alias-log/${name.slice(ALIASES.length)}) names`
+    }
     if (value === null) return `never deletes refs (${name})`
     if (expect === null) return undefined // created; the compare-and-swap makes sure it was absent
     if (name.startsWith(HEADS)) {
@@ -438,6 +456,12 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
       const to = tryParseCid(value)
       if (from !== undefined && to !== undefined && await isAncestorIn(store, from, to)) return undefined
       return `moves branches only forward: ${expect} is not an ancestor of ${value} (a forced update)`
+    }
+    if (name.startsWith(ALIAS_LOG)) {
+      const from = tryParseCid(expect)
+      const to = tryParseCid(value)
+      if (from !== undefined && to !== undefined && await isEarlierMoveIn(store, from, to)) return undefined
+      return `changes alias histories only by adding moves: ${expect} is not in the history ending at ${value} (a forced push rewriting ${name})`
     }
     return `never rewrites ${name.startsWith('refs/') ? name.split('/').slice(0, 2).join('/') + ' refs' : name} (${name} is ${expect})`
   }

@@ -15,7 +15,7 @@ export function aliasCommand (io: Io): CommandModule<GlobalArgs, Args> {
       .positional('name', { type: 'string', describe: 'alias name' })
       .positional('rev', { type: 'string', describe: 'version to point at (default HEAD)' })
       .option('delete', { alias: 'd', type: 'boolean', default: false, describe: 'delete the alias (recorded in its history)' })
-      .option('history', { type: 'boolean', default: false, describe: 'show every move of the alias, newest first' })
+      .option('history', { type: 'boolean', default: false, describe: 'show every move of the alias (with no name: of every alias), newest first' })
       .option('message', { alias: 'm', type: 'string', describe: 'why it moved (kept in the history)' })
       .example('mvc alias production v3 -m "rollout"', 'point production at v3 (recorded in its history)')
       .example('mvc alias production --history', 'every move of production'),
@@ -23,18 +23,27 @@ export function aliasCommand (io: Io): CommandModule<GlobalArgs, Args> {
       Object.assign(args, nameAndRev(args))
       await withRepo(args, async repo => {
         if (args.history === true || args.delete === true) {
-          if (args.name === undefined) throw new UsageError(`mvc alias ${args.history === true ? '--history' : '-d'} <name>: name the alias`, {})
+          if (args.name === undefined && args.delete === true) throw new UsageError('mvc alias -d <name>: name the alias', {})
           if (args.rev !== undefined) throw new UsageError(`mvc alias ${args.history === true ? '--history' : '-d'} takes one name`, {})
           if (args.history === true && args.delete === true) throw new UsageError('use either --history or -d', {})
         }
         if (args.history === true) {
-          const h = await repo.aliasHistory({ name: args.name! })
+          const h = await repo.aliasHistory(args.name !== undefined ? { name: args.name } : {})
           if (args.json === true) { io.out(toJson(h)); return }
-          io.out(h.map(e => {
+          const line = (e: typeof h[number]): string => {
             const what = e.from === null ? 'created' : e.to === null ? 'deleted' : 'moved'
             const end = (v: number | null, cid: string | null): string => cid === null ? '(none)' : `${version(v)} ${shortCid(cid)}`
             return `#${e.seq}  ${formatDate(e.at)}  ${what.padEnd(7)}  ${end(e.fromVersion, e.from)} -> ${end(e.toVersion, e.to)}  by ${e.by.name} <${e.by.email}>${e.message !== undefined ? `  ${e.message}` : ''}`
-          }).join('\n'))
+          }
+          if (args.name !== undefined) { io.out(h.map(line).join('\n')); return }
+          // Every alias: a heading per alias, its moves newest first.
+          if (h.length === 0) { io.out('no aliases yet; `mvc alias <name> [rev]` creates one'); return }
+          const blocks: string[] = []
+          for (const e of h) {
+            if (e.seq === h.find(x => x.name === e.name)!.seq) blocks.push(`alias ${e.name}`)
+            blocks.push(`  ${line(e)}`)
+          }
+          io.out(blocks.join('\n'))
           return
         }
         if (args.delete === true) {

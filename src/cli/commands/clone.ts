@@ -4,7 +4,7 @@ import { Repository, cloneDirName } from '../../api/index.js'
 import { remoteScheme } from '../../api/index.js'
 import { formatBytes, progress, toJson, type GlobalArgs, type Io, colors } from '../output.js'
 import { formatReport, verifyArgs, verifyingStep, verifyOptions, type VerifyFlags } from '../verification.js'
-import { transferProgress } from './push.js'
+import { formatAliasChange, formatRefChange, printedRefChanges, transferProgress } from './push.js'
 import { trustArgs, trustOptions, type TrustFlags } from '../trust.js'
 
 interface Args extends GlobalArgs, VerifyFlags, TrustFlags { url: string, dir?: string, filter?: string, checkout?: boolean, origin?: string, expect?: string }
@@ -54,12 +54,17 @@ export function cloneCommand (io: Io): CommandModule<GlobalArgs, Args> {
           objectsReceived: f.objectsReceived,
           bytesReceived: f.bytesReceived,
           versions: f.versions,
+          refs: f.refs,
+          aliases: f.aliases,
+          warnings: f.warnings,
           checkout: r.checkout === undefined ? null : { cid: r.checkout.cid, version: r.checkout.commit.version, target: r.checkout.target, files: r.checkout.files, bytes: r.checkout.bytes, verification: r.checkout.verification ?? null }
         }))
         return
       }
       io.out(`cloned ${r.url} into ${r.root}${r.partial ? ' (partial: commits only; content is fetched on demand)' : ''}`)
       if (r.branch === null) io.out('the remote has no branches yet: nothing to check out')
+      for (const c of printedRefChanges(f.refs, false)) if (c.ref.startsWith('refs/tags/')) io.out(formatRefChange(c))
+      for (const a of f.aliases) io.out(formatAliasChange(a, 'fetch'))
       if (r.checkout !== undefined) {
         io.out(`checked out v${r.checkout.commit.version} to ${r.checkout.target}: ${r.checkout.files} files, ${formatBytes(r.checkout.bytes)}`)
         if (r.checkout.verification !== undefined) io.out(formatReport(r.checkout.verification, colors(io)))

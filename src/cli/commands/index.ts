@@ -28,6 +28,7 @@ export const COMMANDS: ReadonlyArray<{ readonly name: string, readonly load: () 
   { name: 'fetch', load: async () => (await import('./fetch.js')).fetchCommand },
   { name: 'pull', load: async () => (await import('./pull.js')).pullCommand },
   { name: 'clone', load: async () => (await import('./clone.js')).cloneCommand },
+  { name: 'ls-remote', load: async () => (await import('./ls-remote.js')).lsRemoteCommand },
   { name: 'serve', load: async () => (await import('./serve.js')).serveCommand },
   { name: 'ui', load: async () => (await import('./ui.js')).uiCommand },
   { name: 'config', load: async () => (await import('./config.js')).configCommand },

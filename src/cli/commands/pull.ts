@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs'
 import { formatBytes, progress, shortCid, toJson, withRepo, type GlobalArgs, type Io, colors } from '../output.js'
 import { formatReport, verifyArgs, verifyingStep, verifyOptions, type VerifyFlags } from '../verification.js'
-import { transferProgress } from './push.js'
+import { formatAliasChange, formatRefChange, printedRefChanges, transferProgress } from './push.js'
 import { trustArgs, trustOptions, type TrustFlags } from '../trust.js'
 
 interface Args extends GlobalArgs, VerifyFlags, TrustFlags { remote?: string, branch?: string, force?: boolean, checkout?: boolean }
@@ -47,6 +47,7 @@ export function pullCommand (io: Io): CommandModule<GlobalArgs, Args> {
             versions: f.versions,
             rollbacks: f.rollbacks,
             warnings: f.warnings,
+            aliases: f.aliases,
             checkout: r.checkout === undefined ? null : { cid: r.checkout.cid, version: r.checkout.commit.version, target: r.checkout.target, files: r.checkout.files, bytes: r.checkout.bytes, verification: r.checkout.verification ?? null }
           }))
           return
@@ -60,6 +61,8 @@ export function pullCommand (io: Io): CommandModule<GlobalArgs, Args> {
           reset: `${b}: ${r.old === null ? '(new)' : shortCid(r.old)} → ${shortCid(r.new)} (reset to the remote's; the old tip stays reachable as ${r.old ?? ''})`
         }[r.action]
         io.out(what)
+        for (const c of printedRefChanges(f.refs, false)) if (c.ref.startsWith('refs/tags/')) io.out(formatRefChange(c))
+        for (const a of f.aliases) if (a.status !== 'up-to-date') io.out(formatAliasChange(a, 'fetch'))
         if (r.checkout !== undefined) {
           io.out(`checked out v${r.checkout.commit.version} to ${r.checkout.target}: ${r.checkout.files} files, ${formatBytes(r.checkout.bytes)}`)
           if (r.checkout.verification !== undefined) io.out(formatReport(r.checkout.verification, colors(io)))

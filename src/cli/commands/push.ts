@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs'
-import type { ProgressFn, RefChange, TransferProgress } from '../../api/index.js'
+import type { AliasChange, ProgressFn, RefChange, TransferProgress } from '../../api/index.js'
 import { formatBytes, shortCid, toJson, withRepo, type GlobalArgs, type Io } from '../output.js'
 
 /**
@@ -49,33 +49,55 @@ function formatEta (s: number): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
 }
 
-/** `main: bafy… → bafy… (updated)` */
+/** `alias production: v5 → v7 (updated, 2 moves)`; `behind` and `ahead` say what to do. */
+export function formatAliasChange (c: AliasChange, side: 'push' | 'fetch'): string {
+  const end = (cid: string | null, v: number | null): string => cid === null ? '(none)' : v === null ? shortCid(cid) : `v${v}`
+  const name = `alias ${c.name}`
+  const moves = c.moves === 1 ? '1 move' : `${c.moves} moves`
+  switch (c.status) {
+    case 'up-to-date': return `${name}: up to date (${end(c.new, c.newVersion)})`
+    case 'behind': return `${name}: not pushed: the remote's history has moves yours lacks (it was moved to ${end(c.theirs?.to ?? null, c.theirs?.toVersion ?? null)} by ${c.theirs?.by.name ?? '?'}); \`mvc fetch\` gets them`
+    case 'ahead': return `${name}: yours has moves the remote lacks (${end(c.new, c.newVersion)}); \`mvc push\` sends them`
+    case 'diverged': return `${name}: diverged from the remote's; kept yours (${end(c.new, c.newVersion)})`
+    default: return `${name}: ${c.old === null && c.status === 'created' ? '(new)' : end(c.old, c.oldVersion)} → ${c.new === null ? '(deleted)' : end(c.new, c.newVersion)} (${c.status}${c.moves > 0 && side === 'fetch' ? `, ${moves}` : ''})`
+  }
+}
+
+/** `main: v2 → v3 (updated)`, `tag release: (new) → v1 (created)`, `origin/main: …`; a short CID where the version is not known. */
 export function formatRefChange (c: RefChange): string {
   const name = c.ref.replace(/^refs\/(heads|tags|remotes)\//, (_m, ns: string) => ns === 'tags' ? 'tag ' : ns === 'remotes' ? '' : '')
-  const from = c.old === null ? '(new)' : shortCid(c.old)
-  const to = c.new === null ? '(deleted)' : shortCid(c.new)
+  const end = (cid: string, v: number | null | undefined): string => v === null || v === undefined ? shortCid(cid) : `v${v}`
+  const from = c.old === null ? '(new)' : end(c.old, c.oldVersion)
+  const to = c.new === null ? '(deleted)' : end(c.new, c.newVersion)
   return c.status === 'up-to-date' ? `${name}: up to date (${to})` : `${name}: ${from} → ${to} (${c.status})`
 }
 
-interface Args extends GlobalArgs { remote?: string, refs?: string[], force?: boolean, tags?: boolean }
+/** The ref changes a command prints: branches and tags (alias histories are printed as aliases). */
+export function printedRefChanges (refs: readonly RefChange[], withUpToDate: boolean): RefChange[] {
+  return refs.filter(c => !c.ref.startsWith('refs/alias-log/') && !c.ref.startsWith('refs/versions/') && (withUpToDate || c.status !== 'up-to-date'))
+}
+
+interface Args extends GlobalArgs { remote?: string, refs?: string[], force?: boolean, tags?: boolean, aliases?: boolean }
 
 export function pushCommand (io: Io): CommandModule<GlobalArgs, Args> {
   return {
     command: 'push [remote] [refs..]',
-    describe: 'Send a branch (default: the current one) with its versions and tags to a remote, then move the remote branch',
+    describe: 'Send a branch (default: the current one) with its versions, tags and aliases to a remote, then move the remote branch',
     builder: y => y
       .positional('remote', { type: 'string', describe: 'remote name (default origin), or a URL or path' })
-      .positional('refs', { type: 'string', array: true, describe: 'branches or tags to push (default: the current branch)' })
-      .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'overwrite a remote branch that is not an ancestor, and tags or versions that differ' })
+      .positional('refs', { type: 'string', array: true, describe: 'branches, tags or aliases to push (default: the current branch)' })
+      .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'overwrite a remote branch that is not an ancestor, tags or versions that differ, and alias histories that diverged from yours' })
       .option('tags', { type: 'boolean', default: false, describe: 'push every tag (tags on pushed versions are pushed anyway)' })
-      .example('mvc push', 'send the current branch to origin')
-      .example('mvc push origin main --tags', 'a branch and every tag'),
+      .option('aliases', { type: 'boolean', default: false, describe: 'push every alias with its history (aliases on pushed versions, and aliases the remote has, are pushed anyway)' })
+      .example('mvc push', 'send the current branch to origin, with the tags and aliases on it')
+      .example('mvc push origin main --tags', 'a branch and every tag')
+      .example('mvc push origin production', 'just the alias production and its history'),
     handler: async args => {
       await withRepo(args, async repo => {
         const p = transferProgress(io, 'pushing')
         let r
         try {
-          r = await repo.push({ remote: args.remote, refs: args.refs, force: args.force, tags: args.tags, onProgress: p.onProgress })
+          r = await repo.push({ remote: args.remote, refs: args.refs, force: args.force, tags: args.tags, aliases: args.aliases, onProgress: p.onProgress })
         } finally { p.done() }
         const main = r.refs.find(c => c.ref.startsWith('refs/heads/')) ?? r.refs[0]
         if (args.json === true) {
@@ -89,11 +111,13 @@ export function pushCommand (io: Io): CommandModule<GlobalArgs, Args> {
             url: r.url,
             refs: r.refs,
             versions: r.versions,
-            signatures: r.signatures ?? 0
+            signatures: r.signatures ?? 0,
+            aliases: r.aliases
           }))
           return
         }
-        for (const c of r.refs) io.out(formatRefChange(c))
+        for (const c of printedRefChanges(r.refs, true)) io.out(formatRefChange(c))
+        for (const a of r.aliases) io.out(formatAliasChange(a, 'push'))
         io.err(`pushed to ${r.url}: ${r.objectsSent} objects, ${formatBytes(r.bytesSent)} sent (${r.objectsSkipped} already there)${r.versions.length > 0 ? `; versions ${formatVersions(r.versions)}` : ''}${(r.signatures ?? 0) > 0 ? `; ${r.signatures ?? 0} signature(s)` : ''}`)
       })
     }
