@@ -31,6 +31,7 @@ test('while mvc serve holds the repository, log, show, status, diff, fsck and ta
   await put(join(root, 'model', 'weights.bin'), keystream('readers-2', 3000))
   await mvcOk(['commit', 'model', '-m', 'second'], { cwd: root })
   await mvcOk(['tag', 'baseline', 'v1'], { cwd: root })
+  await mvcOk(['alias', 'production', 'v2', '-m', 'ship it'], { cwd: root })
   const tokens = join(base, 'tokens')
   await writeFile(tokens, 'tok-0123456789abcdef write\n', { mode: 0o600 })
   const { child, done } = spawnMvc(['serve', '--port', '0', '--tokens', tokens], { cwd: root })
@@ -51,6 +52,9 @@ test('while mvc serve holds the repository, log, show, status, diff, fsck and ta
     assert.equal(diff.identical, false)
     await mvcOk(['fsck'], opts)
     assert.match((await mvcOk(['tag'], opts)).stdout, /^baseline\s+v1\s/m)
+    assert.match((await mvcOk(['alias'], opts)).stdout, /^production\s+v2\s/m)
+    const history = await mvcJson<Array<{ name: string, message?: string }>>(['alias', '--history', 'production', '--json'], opts)
+    assert.deepEqual(history.map(e => [e.name, e.message]), [['production', 'ship it']])
     // A write does not read a snapshot: it waits for the lock, then says who holds it.
     const w = await runMvc(['tag', 'later', 'v2'], { cwd: root, env: { MVC_LOCK_TIMEOUT_MS: '300' } })
     assert.equal(w.code, 6, w.stderr)

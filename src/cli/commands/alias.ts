@@ -65,7 +65,7 @@ export function aliasCommand (io: Io): CommandModule<GlobalArgs, Args> {
         if (!r.changed) io.out(`alias ${r.name} already points at v${r.version}; nothing changed`)
         else if (r.previous === null) io.out(`alias ${r.name} -> v${r.version} ${r.cid.toString()}`)
         else io.out(`alias ${r.name} -> v${r.version} ${r.cid.toString()} (was ${r.previous.toString()})`)
-      })
+      }, { reader: args.delete !== true && (args.history === true || args.name === undefined) }) // listing and history only read
     }
   }
 }
