@@ -32,7 +32,7 @@
  *     script changed (by name suffix, element counts from TensorFlow's own arrays).
  *   - Cross-format: one folder, the .h5 committed first, then the TF.js files added beside it; and the
  *     other order; and every format's v1 added one by one under one folder (TF.js first).
- *   - Throughput: MVC_BENCH_RUNS rounds (default 5); in each round every format (order rotated)
+ *   - Throughput: MVC_BENCH_RUNS rounds (default 4); in each round every format (order rotated)
  *     gets a fresh repository: `mvc init` (untimed), `mvc commit model --no-verify` and
  *     `mvc checkout v1 --to <new> --no-verify`, each timed with a trailing `sync` after an untimed
  *     one (bench/lib.ts `run`: wall from spawn to exit, CPU and peak RSS from GNU time). Ratios to
@@ -43,7 +43,7 @@
  *     Python TensorFlow or tfjs-node). Reported, not a goal.
  *
  * Env: MVC_BENCH_FORMAT_MIB (64), MVC_BENCH_FORMAT_MODELS=<folder already written by
- * make_bench_models.py> (else generated into the temp folder), MVC_BENCH_RUNS (5), MVC_BENCH_VERIFY
+ * make_bench_models.py> (else generated into the temp folder), MVC_BENCH_RUNS (4), MVC_BENCH_VERIFY
  * (1), MVC_PYTHON (interpreter with the pinned TensorFlow; default: scripts/python-env.sh),
  * MVC_BENCH_JSON=<file> (results), MVC_BENCH_KEEP=1 (keep the temp folder).
  * Exit 1 when something breaks (a command fails, a checkout differs, diff disagrees with the script).
@@ -396,7 +396,7 @@ async function main (): Promise<number> {
   const t0 = performance.now()
   const mib = Number(process.env.MVC_BENCH_FORMAT_MIB ?? '64')
   if (!Number.isFinite(mib) || mib <= 0) throw new TypeError('MVC_BENCH_FORMAT_MIB must be a positive number')
-  const rounds = Number(process.env.MVC_BENCH_RUNS ?? '5')
+  const rounds = Number(process.env.MVC_BENCH_RUNS ?? '4')
   if (!Number.isInteger(rounds) || rounds < 1) throw new TypeError('MVC_BENCH_RUNS must be a positive integer')
   const method = await pickRssMethod()
   const tmp = await mkdtemp(join(tmpdir(), 'mvc-format-bench-'))
