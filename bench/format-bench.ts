@@ -27,8 +27,8 @@
  *     LevelDB folder `.mvc/db` before and after (this includes index entries, the stat and model
  *     caches, and LevelDB's log; compaction can make it move by a few KiB either way). The goal is
  *     checked on the larger of the two. Every version is checked out afterwards (`checkout vN --to`,
- *     untimed) and compared byte for byte with what was committed; `show vN --json` gives the format
- *     and tensor count mvc recognised; `diff` v1..v2 and v2..v3 must report exactly the tensors the
+ *     untimed) and compared byte for byte with what was committed; `show vN --json` must name the
+ *     expected format with at least the model's tensors; `diff` v1..v2 and v2..v3 must report exactly the tensors the
  *     script changed (by name suffix, element counts from TensorFlow's own arrays).
  *   - Cross-format: one folder, the .h5 committed first, then the TF.js files added beside it; and the
  *     other order; and every format's v1 added one by one under one folder (TF.js first).
@@ -194,6 +194,19 @@ function checkDiff (d: DiffJson, expected: Step): { text: string, problems: stri
   return { text: `${changed.length} tensors (${changed.map(t => t.name).join(', ')}), ${bytes} B`, problems }
 }
 
+/** The format `mvc show` must report for each folder of make_bench_models.py. */
+const EXPECTED_FORMAT: Readonly<Record<string, string>> = {
+  tfjs: 'layers-model',
+  'keras-h5': 'keras-h5',
+  'keras-h5-weights': 'keras-h5-weights',
+  'keras-v3': 'keras-v3',
+  'keras-v3-weights': 'keras-v3-weights',
+  'saved-model': 'saved-model',
+  'saved-model-tfkeras': 'saved-model',
+  'tf-checkpoint': 'tf-checkpoint',
+  'tf-keras-weights-tf': 'tf-checkpoint'
+}
+
 async function storageOf (tmp: string, models: string, m: Models, f: FormatRecord): Promise<FormatStorage> {
   const repo = join(tmp, `store-${f.id}`)
   const work = join(repo, 'model')
@@ -215,6 +228,10 @@ async function storageOf (tmp: string, models: string, m: Models, f: FormatRecor
     if (!c.committed) problems.push('nothing committed')
     const show = await mvcJson<ShowJson>(repo, 'show', `v${c.version}`)
     const recognised = (show.models ?? []).map(x => `${x.format} (${x.tensors} tensors)`).join(', ') || 'no model recognised'
+    const want = EXPECTED_FORMAT[f.id]
+    if ((show.models ?? []).length !== 1 || show.models![0]!.format !== want || show.models![0]!.tensors < m.tensors.length) {
+      problems.push(`show v${c.version}: ${recognised}, expected one ${String(want)} model with at least ${m.tensors.length} tensors`)
+    }
     let diff: string | null = null
     if (s.expect !== undefined) {
       const d = await mvcJson<DiffJson>(repo, 'diff', `v${c.version - 1}`, `v${c.version}`)
