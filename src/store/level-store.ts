@@ -43,7 +43,8 @@ export function encodeLocation (loc: PackLocation): Uint8Array {
   return v
 }
 
-function decodeIndex (v: Uint8Array): { inline: Uint8Array } | { loc: PackLocation } {
+/** An object index value: inline bytes, or where a chunk is in a pack. */
+export function decodeIndex (v: Uint8Array): { inline: Uint8Array } | { loc: PackLocation } {
   if (v[0] === 0) return { inline: v.subarray(1) }
   if (v[0] === 1 && v.length === 45) {
     const dv = new DataView(v.buffer, v.byteOffset, v.byteLength)
@@ -162,6 +163,22 @@ export class LevelObjectStore implements ObjectStore {
   async transaction (): Promise<Transaction> {
     return new LevelTransaction(this, await this.transactions.acquire())
   }
+
+  /**
+   * Runs `fn` while no transaction of this store runs (gc: nothing may be stored, and no ref may move,
+   * between its mark and its sweep). `fn` must not open a transaction itself.
+   */
+  async exclusive<T> (fn: () => Promise<T>): Promise<T> {
+    const release = await this.transactions.acquire()
+    try {
+      return await fn()
+    } finally {
+      release()
+    }
+  }
+
+  /** Leftovers of dead processes removed when this store was opened (temporary packs, staging folders), for gc's report. */
+  leftoversRemoved: string[] = []
 
   async close (): Promise<void> {
     (await this.transactions.acquire())() // the last transaction has finished

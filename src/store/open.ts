@@ -32,6 +32,7 @@ interface LevelLike {
   getMany (keys: string[]): Promise<Array<Uint8Array | undefined>>
   batch (ops: Array<{ type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }>, options: { sync?: boolean }): Promise<void>
   iterator (options: { gte: string, lt: string }): AsyncIterable<[string, Uint8Array]>
+  compactRange? (start: string, end: string): Promise<void>
   close (): Promise<void>
 }
 
@@ -42,6 +43,7 @@ export function levelKV (db: LevelLike): KV {
     getMany: async keys => await db.getMany([...keys]),
     batch: async (ops: readonly KVOp[], options) => { await db.batch([...ops], { sync: options.sync }) },
     entries: (prefix: string) => db.iterator({ gte: prefix, lt: prefix + '\uffff' }),
+    ...(typeof db.compactRange === 'function' ? { compact: async (prefix: string) => { await db.compactRange!(prefix, prefix + '\uffff') } } : {}),
     close: async () => { await db.close() }
   }
 }
@@ -152,6 +154,7 @@ function typedKV (kv: KV, path: string): KV {
         try { yield * kv.entries(prefix) } catch (e) { throw wrap(e) }
       }
     }),
+    ...(kv.compact !== undefined ? { compact: async (prefix: string) => { try { await kv.compact!(prefix) } catch (e) { throw wrap(e) } } } : {}),
     close: async () => { await kv.close() }
   }
 }
@@ -271,8 +274,8 @@ export async function openDiskStore (mvcDir: string, options: OpenOptions = {}):
   const store = new LevelObjectStore(typedKV(levelKV(db), mvcDir), new DiskPacks(join(mvcDir, PACKS_DIR)), mvcDir)
   await checked(store, false)
   // Temporary packs of writers that died on this host (kill -9, power loss) are never used: remove them.
-  await sweep(join(mvcDir, PACKS_DIR), TEMP_PACK, 1, 2)
-  await sweep(mvcDir, STORE_STAGING, 1, 2)
+  store.leftoversRemoved.push(...(await sweep(join(mvcDir, PACKS_DIR), TEMP_PACK, 1, 2)).removed)
+  store.leftoversRemoved.push(...(await sweep(mvcDir, STORE_STAGING, 1, 2)).removed)
   return store
 }
 

@@ -9,7 +9,7 @@
  * sha-256 (hex) of the entries' CIDs in order — cheap to compute and unique per content. Entries are
  * self-describing, so the index in LevelDB can be rebuilt by scanning packs.
  */
-import { open, rename, readdir, unlink, mkdir, type FileHandle } from 'node:fs/promises'
+import { open, rename, readdir, unlink, mkdir, stat, type FileHandle } from 'node:fs/promises'
 import { createHash, type Hash } from 'node:crypto'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
@@ -143,7 +143,18 @@ export class DiskPacks implements PackFiles {
   }
 
   async remove (pack: string): Promise<void> {
+    // A handle opened for reading must not keep the file (and its space) alive.
+    const h = this.handles.get(pack)
+    if (h !== undefined) {
+      this.handles.delete(pack)
+      await h.handle.then(async fh => await fh.close(), () => {})
+    }
     await unlink(this.describe(pack))
+  }
+
+  async stat (pack: string): Promise<{ size: number, mtimeMs: number }> {
+    const s = await stat(this.describe(pack))
+    return { size: s.size, mtimeMs: s.mtimeMs }
   }
 
   async list (): Promise<string[]> {
@@ -235,11 +246,13 @@ export async function syncDir (dir: string): Promise<void> {
 /** Packs held in memory: the same contract, for the in-memory store and tests. */
 export class MemoryPacks implements PackFiles {
   readonly packs = new Map<string, Uint8Array>()
+  private readonly sealedAt = new Map<string, number>()
 
   async create (): Promise<PackWriter> {
     const parts: Uint8Array[] = [PACK_MAGIC]
     const acct = new PackAccounting()
     const packs = this.packs
+    const sealedAt = this.sealedAt
     return {
       get size () { return acct.size },
       get count () { return acct.count },
@@ -252,6 +265,7 @@ export class MemoryPacks implements PackFiles {
         parts.push(trailer(acct.count, acct.size))
         const id = acct.id()
         packs.set(id, Buffer.concat(parts))
+        sealedAt.set(id, Date.now())
         return id
       },
       async discard () { parts.length = 0 }
@@ -275,6 +289,12 @@ export class MemoryPacks implements PackFiles {
   }
 
   async list (): Promise<string[]> { return [...this.packs.keys()].sort() }
+  async remove (pack: string): Promise<void> { this.packs.delete(pack); this.sealedAt.delete(pack) }
+  async stat (pack: string): Promise<{ size: number, mtimeMs: number }> {
+    const p = this.packs.get(pack)
+    if (p === undefined) throw new ObjectNotFoundError(`${this.describe(pack)} is missing`, { pack })
+    return { size: p.length, mtimeMs: this.sealedAt.get(pack) ?? Date.now() }
+  }
   async close (): Promise<void> {}
 }
 
