@@ -33,6 +33,8 @@ export type { VerificationReport, ModelCheck, OutputComparison, OutputResult, Ve
 export type { FetchResult, PushResult, RefChange } from '../core/sync.js'
 export type { ProgressFn, TransferProgress } from '../core/transfer.js'
 export type { FsckReport } from '../core/fsck.js'
+export type { GcReport, GcOptions } from '../core/gc.js'
+export type { RmResult, RemovedVersion, UndoneVersion, Tombstone } from '../core/lifecycle.js'
 export type { GeneratedKey, SignResult, SignatureCheck, SignedResult, TrustedKey } from '../core/sign.js'
 export type { ExportBundleResult, VerifyBundleResult, FileDigest, DigestStats } from '../core/sign-openssf.js'
 export type { ExportResult as CarExportResult, ImportResult as CarImportResult, ImportedCommit, CarProgress } from '../core/car.js'
