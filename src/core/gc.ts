@@ -325,7 +325,9 @@ export async function gc (store: LevelObjectStore, options: GcOptions = {}): Pro
     }
     purged.sort((a, b) => a - b)
     const restorable = [...dead].filter(([k]) => !expired.has(k)).map(([, t]) => t.version).sort((a, b) => a - b)
-    const deleting = [...toDelete.map(p => p.id), ...toRepack.map(p => p.id)]
+    // Pack ids name their entries: a repack can write a pack under the name of a dangling one (left by
+    // a gc killed after sealing it), whose file it then replaced. That pack is live again: never delete it.
+    const deleting = [...toDelete.map(p => p.id), ...toRepack.map(p => p.id)].filter(id => !written.includes(id))
 
     if (dryRun) {
       const freedPacks = toDelete.reduce((a, p) => a + p.size, 0) + toRepack.reduce((a, p) => a + p.size - (perPack.get(p.id)!.liveBytes + PACK_FRAME), 0)
