@@ -49,6 +49,7 @@ import { exportCar, importCar, type CarProgress, type ExportResult, type ImportR
 import { SIGNATURE_ALGORITHMS, type SignatureAlgorithm } from '../format/objects.js'
 import { deletedVersions, keepLast, removeVersions, undoRemove, type RmResult, type Tombstone, type UndoneVersion } from '../core/lifecycle.js'
 import { gc, type GcOptions, type GcReport } from '../core/gc.js'
+import { gcRemote, type RemoteGcResult } from '../core/gc-remote.js'
 
 export { cloneDirName }
 export type { ShowResult }
@@ -693,6 +694,20 @@ export class Repository {
   async undoRemove (args: { revs: readonly string[] }): Promise<UndoneVersion[]> {
     if (!Array.isArray(args.revs)) throw new TypeError('undoRemove: revs must be an array of revisions')
     return await tagged('undoRemove', async () => await undoRemove(this.repo.store, args.revs))
+  }
+
+  /**
+   * gc of a remote (a configured name, or a URL or path): a folder remote's store is collected here,
+   * `mvc serve` collects its own (a write token that is not append-only), S3 is collected by this client
+   * (refs read first, objects listed after, nothing younger than the grace period deleted).
+   * @example const r = await repo.gcRemote({ remote: 'origin', dryRun: true })
+   */
+  async gcRemote (args: { remote: string, dryRun?: boolean, prune?: string, pruneUnreferenced?: string, transport?: Remote }): Promise<RemoteGcResult> {
+    if (typeof args.remote !== 'string') throw new TypeError('gcRemote: remote must be a name or URL')
+    return await tagged('gcRemote', async () => {
+      const c = await Config.load(this.root)
+      return await gcRemote(this.repo.store, { ...args, prune: args.prune ?? c.string('gc.prune'), pruneUnreferenced: args.pruneUnreferenced ?? c.string('gc.pruneUnreferenced') })
+    })
   }
 
   /** Deleted versions with when, by whom, and whether gc removed their content. */

@@ -15,9 +15,10 @@
  *
  * What is removed. Objects reached only through deleted versions past the grace period (`prune`), and
  * objects reached by nothing that are older than both grace periods (`prune`, `pruneUnreferenced`): a
- * push's objects arrive before its ref, so an unreferenced object may be a push in flight. A chunk's
- * age is its pack's seal time; an inline object has no time of its own, so its age counts from the
- * first gc that found it unreferenced (`m/gc/unreferenced/<cid>`).
+ * push's objects arrive before its ref, so an unreferenced object may be a push in flight — and so may
+ * whatever such a young object links, which is kept too. A chunk's age is its pack's seal time; an
+ * inline object has no time of its own, so its age counts from the first gc that found it
+ * unreferenced (`m/gc/unreferenced/<cid>`).
  *
  * Packs: emptied packs are deleted, packs whose live bytes fall below `repackThreshold` of their size
  * are repacked (live chunks copied to a new pack, index re-pointed in the same batch), and pack files
@@ -248,7 +249,18 @@ export async function gc (store: LevelObjectStore, options: GcOptions = {}): Pro
       if (p === undefined) { p = { live: [], liveBytes: 0, removedAny: false }; perPack.set(id, p) }
       return p
     }
-    for await (const e of indexEntries(store)) {
+    const entries: IndexEntry[] = []
+    for await (const e of indexEntries(store)) entries.push(e)
+    /** An unreachable object's own age says it may be in use (a push in flight), before what it links is considered. */
+    const isYoung = (e: IndexEntry): boolean => e.loc !== undefined
+      ? (packById.get(e.loc.pack)?.mtimeMs ?? now) > unrefCutoff
+      : (firstSeen.get(e.key) ?? now) > unrefCutoff
+    // What young objects link is kept too, deleted content included: a push in flight may have skipped
+    // sending an object because the store had it, and its new objects (young) link it.
+    const sheltered = new Set<string>()
+    const youngRoots = entries.filter(e => e.loc === undefined && !live.has(e.key) && !deletedContent.has(e.key) && isYoung(e))
+    await mark(store, youngRoots.map(e => ({ cid: CID.parse(e.key), kind: 'root' as const })), sheltered, () => false, live)
+    for (const e of entries) {
       const keep = (): void => {
         if (e.loc !== undefined) { const p = packOf(e.loc.pack); p.live.push(e); p.liveBytes += e.size + ENTRY_OVERHEAD }
       }
@@ -258,15 +270,9 @@ export async function gc (store: LevelObjectStore, options: GcOptions = {}): Pro
         keep()
         continue
       }
-      let remove: boolean
-      if (deletedContent.has(e.key)) remove = true
-      else if (e.loc !== undefined) remove = (packById.get(e.loc.pack)?.mtimeMs ?? now) <= unrefCutoff
-      else {
-        const seen = firstSeen.get(e.key)
-        remove = (seen ?? now) <= unrefCutoff
-        if (!remove && seen === undefined && !dryRun) meta(GC_UNREFERENCED + e.key, utf8.encode(String(now)))
-      }
+      const remove = !sheltered.has(e.key) && (deletedContent.has(e.key) || !isYoung(e))
       if (!remove) {
+        if (e.loc === undefined && !firstSeen.has(e.key) && !dryRun) meta(GC_UNREFERENCED + e.key, utf8.encode(String(now)))
         young = { objects: young.objects + 1, bytes: young.bytes + e.size }
         keep()
         continue

@@ -6,10 +6,11 @@ interface Args extends GlobalArgs {
   'dry-run'?: boolean
   prune?: string
   'prune-unreferenced'?: string
+  remote?: string
 }
 
 /** The report of a gc as text: what was (or would be) removed, the packs, the bytes freed. */
-export function gcLines (r: GcReport): string[] {
+export function gcLines (r: GcReport, listed = false): string[] {
   const would = r.dryRun ? 'would remove' : 'removed'
   const lines = [
     `${would} ${r.removed.objects} objects (${r.removed.chunks} chunks, ${r.removed.inline} structured; ${formatBytes(r.removed.bytes)}); kept ${r.reachable.objects} reachable objects (${formatBytes(r.reachable.bytes)})`
@@ -24,6 +25,11 @@ export function gcLines (r: GcReport): string[] {
   if (r.cacheEntries > 0) lines.push(`dropped ${r.cacheEntries} cache entries naming removed objects`)
   for (const l of r.leftovers) lines.push(`removed leftover ${l}`)
   const d = r.disk
+  if (listed) {
+    // A bucket: sizes of the objects as listed, no packs or index.
+    lines.push(`${r.dryRun ? 'would free' : 'freed'} ${formatBytes(d.freed)}: objects ${formatBytes(d.packsBefore)} → ${formatBytes(d.packsAfter)}`)
+    return lines
+  }
   lines.push(r.dryRun
     ? `would free about ${formatBytes(d.freed)} of ${formatBytes(d.packsBefore + d.indexBefore)} (packs ${formatBytes(d.packsBefore)}, index ${formatBytes(d.indexBefore)})`
     : `freed ${formatBytes(Math.max(0, d.freed))}: packs ${formatBytes(d.packsBefore)} → ${formatBytes(d.packsAfter)}, index ${formatBytes(d.indexBefore)} → ${formatBytes(d.indexAfter)}`)
@@ -38,14 +44,22 @@ export function gcCommand (io: Io): CommandModule<GlobalArgs, Args> {
       .option('dry-run', { alias: 'n', type: 'boolean', default: false, describe: 'report what would be removed, change nothing' })
       .option('prune', { type: 'string', describe: 'grace period of deleted versions and unreferenced objects: now, never, 30m, 12h, 3d, 2w, an ISO date (default: gc.prune, else 2w)' })
       .option('prune-unreferenced', { type: 'string', describe: 'minimum age of an object nothing references, even with --prune=now (default: gc.pruneUnreferenced, else 1h: a push in flight)' })
+      .option('remote', { type: 'string', describe: 'collect a remote instead (a name, URL or path): a folder remote here, `mvc serve` on the server (write token), S3 from this client' })
       .example('mvc gc --dry-run', 'what would be removed, and how many bytes that frees')
       .example('mvc rm v3 && mvc gc --prune=now', 'delete v3 and remove its content at once')
-      .example('mvc gc --prune=now --prune-unreferenced=now', 'remove everything unreachable, whatever its age (no push may be running)'),
+      .example('mvc gc --prune=now --prune-unreferenced=now', 'remove everything unreachable, whatever its age (no push may be running)')
+      .example('mvc gc --remote origin --dry-run', 'what gc would remove on the remote origin'),
     handler: async args => {
       await withRepo(args, async repo => {
-        const r = await repo.gc({ dryRun: args['dry-run'], prune: args.prune, pruneUnreferenced: args['prune-unreferenced'] })
+        const options = { dryRun: args['dry-run'], prune: args.prune, pruneUnreferenced: args['prune-unreferenced'] }
+        if (args.remote !== undefined) {
+          const r = await repo.gcRemote({ ...options, remote: args.remote })
+          io.out(args.json === true ? toJson(r) : [`gc of ${r.url} (${r.how === 'folder' ? 'its store, here' : r.how === 'server' ? 'by the server' : 'from this client'})`, ...gcLines(r.report, r.how === 's3')].join('\n'))
+          return
+        }
+        const r = await repo.gc(options)
         io.out(args.json === true ? toJson(r) : gcLines(r).join('\n'))
-      })
+      }, { reader: args.remote !== undefined })
     }
   }
 }
