@@ -6,9 +6,10 @@
  */
 import { after, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { cp, mkdir, rm } from 'node:fs/promises'
+import { cp, mkdir, rm, writeFile } from 'node:fs/promises'
+import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
-import { mvcJson, mvcOk, newRepo, removeDir, runMvc, sha256File } from './helpers.js'
+import { exists, mvcJson, mvcOk, newRepo, removeDir, runMvc, sha256File } from './helpers.js'
 import { NOW, commitVersions, fsckOk, packBytes, writeModel } from './gc-lib.js'
 import { hostTag } from '../src/store/leftovers.js'
 import { openDiskStore } from '../src/store/open.js'
@@ -68,7 +69,13 @@ describe('gc: packs', () => {
     // A reader's snapshot folder, named as store/snapshot.ts names them, of a live process (this test).
     const snap = join(root, '.mvc', 'tmp', `read-${process.pid}-${hostTag()}0badcafe`)
     await mkdir(snap, { recursive: true })
+    // And a leftover of a dead writer on this host (a temporary pack): gc reports it removed.
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!
+    const leftover = join(root, '.mvc', 'packs', `tmp-${dead}-${hostTag()}deadbeef.pack`)
+    await writeFile(leftover, 'MVCPACK\x01')
     const r = await mvcJson(['gc', '--prune=now'], { cwd: root })
+    assert.ok(r.leftovers.includes(leftover), `gc reports the leftover it removed: ${JSON.stringify(r.leftovers)}`)
+    assert.equal(await exists(leftover), false)
     assert.ok(r.removed.chunks >= 1)
     assert.equal(r.packs.deleted.length, 0)
     assert.equal(r.packs.deferred.length, 1)
