@@ -73,6 +73,10 @@ describe('mvc rm and mvc gc', () => {
     const again = await mvcJson(['gc', '--prune=now'], { cwd: root })
     assert.equal(again.removed.objects, 0)
     assert.deepEqual(again.versions.purged, [])
+    // repair keeps the history through a version whose content gc removed (its commit needs only its parents).
+    const rep = await mvcJson(['repair'], { cwd: root })
+    assert.equal(rep.ok, true)
+    assert.deepEqual(rep.lost.versions, [])
   })
 
   test('rm --undo before gc restores the version; tagged, aliased and branch-tip versions are refused without --force', TIMEOUT, async () => {
