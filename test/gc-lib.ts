@@ -5,7 +5,9 @@
 import assert from 'node:assert/strict'
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { CID } from 'multiformats/cid'
 import { MiB, jsonError, keystream, mvcJson, mvcOk, runMvc, sha256File, type RunResult } from './helpers.js'
+import { openDiskStore } from '../src/store/open.js'
 
 /** Now, for commands whose time gc compares with the real clock (tombstones). */
 export const NOW = (): Record<string, string> => ({ MVC_DATE: new Date().toISOString() })
@@ -65,3 +67,22 @@ export async function fsckOk (root: string): Promise<Record<string, unknown>> {
   return JSON.parse(r.stdout) as Record<string, unknown>
 }
 
+
+/**
+ * After gc, no cache entry names an object that is not stored: model cache values, pieces cache keys,
+ * stat cache files (but data scopes, whose files are never stored), sha256 cache keys (read in process).
+ */
+export async function cachesNameStoredObjects (root: string): Promise<void> {
+  const store = await openDiskStore(join(root, '.mvc'))
+  try {
+    const named: string[] = []
+    for (const [k, v] of await store.listMeta('model-cache/')) named.push(k.startsWith('model-cache/file/') ? k.slice('model-cache/file/'.length) : new TextDecoder().decode(v))
+    for (const [k, v] of await store.listMeta('stat/')) {
+      if (!k.slice('stat/'.length).startsWith('data:')) named.push((JSON.parse(new TextDecoder().decode(v)) as { file: string }).file)
+    }
+    for (const [k] of await store.listMeta('sha256/')) named.push(k.slice('sha256/'.length))
+    assert.ok(named.length > 0, 'there are cache entries to check')
+    const present = await store.hasMany(named.map(c => CID.parse(c)))
+    assert.deepEqual(named.filter((_, i) => !present[i]), [], 'cache entries naming removed objects')
+  } finally { await store.close() }
+}

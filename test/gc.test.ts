@@ -12,7 +12,7 @@ import { after, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { MiB, jsonError, mvcJson, mvcOk, newRepo, removeDir, runMvc } from './helpers.js'
-import { NOW, checksOut, commitVersions, fails, fsckOk, packBytes, writeModel } from './gc-lib.js'
+import { NOW, cachesNameStoredObjects, checksOut, commitVersions, fails, fsckOk, packBytes, writeModel } from './gc-lib.js'
 
 const TIMEOUT = { timeout: 90_000 }
 const cleanup: string[] = []
@@ -56,6 +56,8 @@ describe('mvc rm and mvc gc', () => {
     for (const v of [1, 3, 4]) await checksOut(root, `v${v}`, sums.get(v)!)
     const f = await fsckOk(root)
     assert.equal(f.purgedVersions, 1)
+    assert.ok(r.cacheEntries >= 1, 'the model and pieces caches of v2 named removed objects')
+    await cachesNameStoredObjects(root)
     const co = await runMvc(['checkout', 'v2', '--to', join(root, '..', 'v2'), '--json'], { cwd: root })
     fails(co, 4, 'VERSION_DELETED')
     assert.match(jsonError(co).message, /v2 was deleted on .*its content was removed by gc/)
@@ -104,6 +106,12 @@ describe('mvc rm and mvc gc', () => {
     fails(await runMvc(['checkout', 'release', '--to', join(root, '..', 'rel'), '--json'], { cwd: root }), 4, 'VERSION_DELETED')
     await checksOut(root, 'v3', sums.get(3)!)
     await fsckOk(root)
+    await cachesNameStoredObjects(root)
+    // The grace period from `mvc config gc.prune` (a bad value is refused when set).
+    fails(await runMvc(['config', 'gc.prune', 'fortnight', '--json'], { cwd: root }), 8, 'INVALID_ARGUMENT')
+    await mvcOk(['config', 'gc.prune', 'now'], { cwd: root })
+    await mvcOk(['rm', 'v3'], { cwd: root, env: NOW() })
+    assert.deepEqual((await mvcJson(['gc'], { cwd: root })).versions.purged, [3])
   })
 
   test('rm --keep-last N keeps the last N, branch tips, tagged and aliased versions; --dry-run writes nothing', TIMEOUT, async () => {
