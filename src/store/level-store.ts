@@ -99,9 +99,29 @@ export class LevelObjectStore implements ObjectStore {
       verifyBlock(cid, idx.inline, `${this.location} (index)`)
       return idx.inline
     }
-    const bytes = await this.packs.read(idx.loc)
-    verifyBlock(cid, bytes, `${this.packs.describe(idx.loc.pack)} at offset ${idx.loc.offset}`)
+    let loc = idx.loc
+    let bytes: Uint8Array
+    try {
+      bytes = await this.packs.read(loc)
+    } catch (err) {
+      // gc in this process may have moved the chunk to a new pack (repack) and deleted the old one
+      // between the index read and the pack read: look the entry up once more.
+      const moved = await this.movedFrom(key, loc)
+      if (moved === undefined) throw err
+      loc = moved
+      bytes = await this.packs.read(loc)
+    }
+    verifyBlock(cid, bytes, `${this.packs.describe(loc.pack)} at offset ${loc.offset}`)
     return bytes
+  }
+
+  /** The chunk's location now, when it differs from `was` (a repack moved it); undefined otherwise. */
+  private async movedFrom (key: string, was: PackLocation): Promise<PackLocation | undefined> {
+    const v = await this.kv.get(OBJ + key)
+    if (v === undefined) return undefined
+    const idx = decodeIndex(v)
+    if ('inline' in idx || (idx.loc.pack === was.pack && idx.loc.offset === was.offset)) return undefined
+    return idx.loc
   }
 
   async getChecked (cid: CID, alloc: (length: number) => Uint8Array, check: (cid: CID, bytes: Uint8Array, source: string) => Promise<Uint8Array>): Promise<Uint8Array> {
@@ -115,16 +135,24 @@ export class LevelObjectStore implements ObjectStore {
       verifyBlock(cid, idx.inline, `${this.location} (index)`)
       return idx.inline
     }
-    const source = `${this.packs.describe(idx.loc.pack)} at offset ${idx.loc.offset}`
     const into = alloc(idx.loc.length)
-    let bytes: Uint8Array
-    if (this.packs.readInto !== undefined) bytes = await this.packs.readInto(idx.loc, into)
-    else {
-      const read = await this.packs.read(idx.loc)
+    const readAt = async (loc: PackLocation): Promise<Uint8Array> => {
+      if (this.packs.readInto !== undefined) return await this.packs.readInto(loc, into)
+      const read = await this.packs.read(loc)
       into.set(read)
-      bytes = into.subarray(0, read.length)
+      return into.subarray(0, read.length)
     }
-    return await check(cid, bytes, source)
+    let loc = idx.loc
+    let bytes: Uint8Array
+    try {
+      bytes = await readAt(loc)
+    } catch (err) {
+      const moved = await this.movedFrom(key, loc) // see get()
+      if (moved === undefined || moved.length > into.length) throw err
+      loc = moved
+      bytes = await readAt(loc)
+    }
+    return await check(cid, bytes, `${this.packs.describe(loc.pack)} at offset ${loc.offset}`)
   }
 
   /** Where an object lives, for fsck and tests; undefined when absent. */

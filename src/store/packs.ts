@@ -60,7 +60,7 @@ class PackAccounting {
 /** How many pack files stay open for reading; a long-running server may see thousands of packs. */
 export const OPEN_PACKS = 64
 
-interface OpenPack { readonly handle: Promise<FileHandle>, users: number }
+interface OpenPack { readonly handle: Promise<FileHandle>, users: number, closing?: boolean }
 
 /** Packs in a folder on disk (`.mvc/packs`). */
 export class DiskPacks implements PackFiles {
@@ -109,7 +109,7 @@ export class DiskPacks implements PackFiles {
     try {
       return await this.readFrom(h, loc)
     } finally {
-      h.users--
+      this.release(h)
     }
   }
 
@@ -119,8 +119,14 @@ export class DiskPacks implements PackFiles {
     try {
       return await this.readFrom(h, loc, into.subarray(0, loc.length))
     } finally {
-      h.users--
+      this.release(h)
     }
+  }
+
+  /** A read is done with a handle; a handle of a removed pack is closed by its last reader. */
+  private release (h: OpenPack): void {
+    h.users--
+    if (h.closing === true && h.users === 0) h.handle.then(async fh => await fh.close(), () => {})
   }
 
   private async readFrom (h: OpenPack, loc: PackLocation, into?: Uint8Array): Promise<Uint8Array> {
@@ -147,7 +153,9 @@ export class DiskPacks implements PackFiles {
     const h = this.handles.get(pack)
     if (h !== undefined) {
       this.handles.delete(pack)
-      await h.handle.then(async fh => await fh.close(), () => {})
+      // Reads in flight keep their handle (an unlinked file stays readable through it); the last closes it.
+      if (h.users === 0) await h.handle.then(async fh => await fh.close(), () => {})
+      else h.closing = true
     }
     await unlink(this.describe(pack))
   }
