@@ -86,3 +86,12 @@ export async function cachesNameStoredObjects (root: string): Promise<void> {
     assert.deepEqual(named.filter((_, i) => !present[i]), [], 'cache entries naming removed objects')
   } finally { await store.close() }
 }
+
+/** The store's `m/format`, as text. */
+export async function storeFormat (root: string): Promise<string | undefined> {
+  const store = await openDiskStore(join(root, '.mvc'))
+  try {
+    const v = await store.readMeta('format')
+    return v === undefined ? undefined : new TextDecoder().decode(v)
+  } finally { await store.close() }
+}

@@ -12,7 +12,7 @@ import { after, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { MiB, jsonError, mvcJson, mvcOk, newRepo, removeDir, runMvc } from './helpers.js'
-import { NOW, cachesNameStoredObjects, checksOut, commitVersions, fails, fsckOk, packBytes, writeModel } from './gc-lib.js'
+import { NOW, cachesNameStoredObjects, storeFormat, checksOut, commitVersions, fails, fsckOk, packBytes, writeModel } from './gc-lib.js'
 
 const TIMEOUT = { timeout: 90_000 }
 const cleanup: string[] = []
@@ -58,6 +58,8 @@ describe('mvc rm and mvc gc', () => {
     assert.equal(f.purgedVersions, 1)
     assert.ok(r.cacheEntries >= 1, 'the model and pieces caches of v2 named removed objects')
     await cachesNameStoredObjects(root)
+    // A store with a version whose content is gone is format 3: an mvc that reads only 1 and 2 refuses it.
+    assert.equal(await storeFormat(root), '3')
     const co = await runMvc(['checkout', 'v2', '--to', join(root, '..', 'v2'), '--json'], { cwd: root })
     fails(co, 4, 'VERSION_DELETED')
     assert.match(jsonError(co).message, /v2 was deleted on .*its content was removed by gc/)
@@ -79,6 +81,7 @@ describe('mvc rm and mvc gc', () => {
     const rep = await mvcJson(['repair'], { cwd: root })
     assert.equal(rep.ok, true)
     assert.deepEqual(rep.lost.versions, [])
+    assert.equal(await storeFormat(root), '3', 'repair keeps format 3')
   })
 
   test('rm --undo before gc restores the version; tagged, aliased and branch-tip versions are refused without --force', TIMEOUT, async () => {

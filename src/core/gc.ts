@@ -36,7 +36,7 @@ import type { KVOp, PackLocation } from '../store/interface.js'
 import type { LevelObjectStore } from '../store/level-store.js'
 import { DiskPacks } from '../store/packs.js'
 import { TEMP_PACK, sweep } from '../store/leftovers.js'
-import { STORE_STAGING, DB_DIR, PACKS_DIR } from '../store/open.js'
+import { STORE_STAGING, DB_DIR, PACKS_DIR, PURGED_FORMAT } from '../store/open.js'
 import { READ_SNAPSHOT, SNAPSHOT_DIR } from '../store/snapshot.js'
 import {
   ENTRY_OVERHEAD, PACK_FRAME, applyBatch, compactIndex, copyChunks, folderBytes, indexEntries, liveReaders, locationValue, packInfos, removePacks,
@@ -329,6 +329,10 @@ export async function gc (store: LevelObjectStore, options: GcOptions = {}): Pro
       purged.push(t.version)
       if (!dryRun) meta(deletedKey(k), encodeTombstone({ ...t, purged: now }))
     }
+    // A store holding a commit without its content is format 3, in the same batch: an older mvc must
+    // refuse it rather than report the version as damage (fsck) or drop the history behind it (repair).
+    const format = Number(utf8.decode((await store.readMeta(META.format)) ?? utf8.encode('1')))
+    if (purged.length > 0 && !dryRun && format < PURGED_FORMAT) meta(META.format, utf8.encode(String(PURGED_FORMAT)))
     purged.sort((a, b) => a - b)
     const restorable = [...dead].filter(([k]) => !expired.has(k)).map(([, t]) => t.version).sort((a, b) => a - b)
     // Pack ids name their entries: a repack can write a pack under the name of a dangling one (left by

@@ -22,7 +22,7 @@ import { HEAD, HEADS, DEFAULT_BRANCH, META, branchRef, symbolicRef, versionRef, 
 import { parseTombstone } from '../format/lifecycle.js'
 import { objectLinks } from '../format/links.js'
 import { MVC_DIR } from '../format/paths.js'
-import { FORMAT_KEY, FORMAT_VERSION } from '../store/open.js'
+import { FORMAT_KEY, FORMAT_VERSION, PURGED_FORMAT, READABLE_FORMATS } from '../store/open.js'
 import { installIndex, packIndexValue, salvageIndex, scanPacks, sweepRepairLeftovers } from '../store/rebuild.js'
 import { ownedTag } from '../store/leftovers.js'
 
@@ -254,7 +254,13 @@ async function repairIn (location: string, work: string, options: RepairOptions)
       }
       newMeta.set(k, v)
     }
-    newMeta.set(FORMAT_KEY, utf8.encode(String(FORMAT_VERSION)))
+    // The format: never lower than what the store holds needs — 2 for versions of several paths, 3 for
+    // deleted versions whose content gc removed — nor than the old index said, when readable.
+    const oldFormat = Number(new TextDecoder().decode(meta.get(FORMAT_KEY) ?? new Uint8Array()))
+    let format = READABLE_FORMATS.includes(oldFormat) ? Math.max(oldFormat, FORMAT_VERSION) : FORMAT_VERSION
+    if ([...structured.values()].some(o => o.type === 'mvc/commit' && complete(o.cid.toString()) && (o.value as { paths?: unknown }).paths !== undefined)) format = Math.max(format, 2)
+    if (purged.size > 0) format = Math.max(format, PURGED_FORMAT)
+    newMeta.set(FORMAT_KEY, utf8.encode(String(format)))
     const oldNext = Number(new TextDecoder().decode(meta.get(META.nextVersion) ?? new Uint8Array()))
     const nextVersion = Math.max(Number.isSafeInteger(oldNext) ? oldNext : 1, maxVersion + 1, 1)
     newMeta.set(META.nextVersion, utf8.encode(String(nextVersion)))

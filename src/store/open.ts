@@ -20,9 +20,13 @@ import { META } from '../format/keys.js'
 export const FORMAT_VERSION = 1
 /**
  * Formats this code reads: 1, and 2 — format 1 plus versions of several tracked paths (commits with
- * `paths`); a store becomes format 2 when the first such version is committed or fetched into it.
+ * `paths`); a store becomes format 2 when the first such version is committed or fetched into it —
+ * and 3: format 2 plus deleted versions whose content gc removed (commits whose content is absent by
+ * design, which an older mvc would report as damage and repair away); set by the gc that first does so.
  */
-export const READABLE_FORMATS: readonly number[] = [1, 2]
+export const READABLE_FORMATS: readonly number[] = [1, 2, 3]
+/** The format a store is in once gc removed a deleted version's content. */
+export const PURGED_FORMAT = 3
 export const FORMAT_KEY = 'format'
 export const DB_DIR = 'db'
 export const PACKS_DIR = 'packs'
