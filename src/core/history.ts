@@ -15,7 +15,7 @@ import { ALIASES, HEADS, TAGS, VERSIONS, headBranch, headCommit, resolveRev } fr
 export interface LogEntry {
   readonly cid: CID
   readonly commit: CommitObject
-  /** Names pointing at this commit: `main`, `tag: 1.0.0`, `alias: production`. */
+  /** Names pointing at this commit: `main`, `tag: 1.0.0`, `alias: production`; `deleted <date>[, content removed]` for a deleted version. */
   readonly names: string[]
   /**
    * Parents as the graph should draw them: with filters, the nearest ancestors that are shown
