@@ -68,6 +68,8 @@ export class RepositoryLockedError extends def('REPOSITORY_LOCKED', 'locked') {}
 export class UnknownRevisionError extends def('UNKNOWN_REVISION', 'notFound') {}
 export class AmbiguousRevisionError extends def('AMBIGUOUS_REVISION', 'notFound') {}
 export class NoCommitsError extends def('NO_COMMITS', 'notFound') {}
+/** The version was deleted (`mvc rm`) and gc has removed its content: it can no longer be checked out, diffed or verified here. */
+export class VersionDeletedError extends def('VERSION_DELETED', 'notFound') {}
 // --- integrity ---
 export class ObjectNotFoundError extends def('OBJECT_NOT_FOUND', 'integrity') {}
 export class CorruptObjectError extends def('CORRUPT_OBJECT', 'integrity') {}
@@ -78,6 +80,8 @@ export class IndexDamagedError extends def('INDEX_DAMAGED', 'integrity') {}
 export class UncommittedChangesError extends def('UNCOMMITTED_CHANGES', 'conflict') {}
 export class RefConflictError extends def('REF_CONFLICT', 'conflict') {}
 export class RefExistsError extends def('REF_EXISTS', 'conflict') {}
+/** `mvc rm` of a version a branch tip, tag or alias names, without --force. */
+export class VersionInUseError extends def('VERSION_IN_USE', 'conflict') {}
 // --- bad input ---
 export class InputNotFoundError extends def('INPUT_NOT_FOUND', 'badInput') {}
 export class UnsafePathError extends def('UNSAFE_PATH', 'badInput') {}
@@ -108,9 +112,9 @@ export class IoError extends def('IO_ERROR', 'environment') {}
 
 const ALL = [
   UsageError, NotARepositoryError, UnsupportedFormatError, RepositoryLockedError,
-  UnknownRevisionError, AmbiguousRevisionError, NoCommitsError,
+  UnknownRevisionError, AmbiguousRevisionError, NoCommitsError, VersionDeletedError,
   ObjectNotFoundError, CorruptObjectError, InvalidObjectError, IndexDamagedError,
-  UncommittedChangesError, RefConflictError, RefExistsError,
+  UncommittedChangesError, RefConflictError, RefExistsError, VersionInUseError,
   InputNotFoundError, UnsafePathError, SymlinkRefusedError, UnsupportedFileTypeError,
   InvalidModelError, InvalidArgumentError,
   VerificationFailedError, VerificationUnavailableError,

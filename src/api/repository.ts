@@ -48,6 +48,9 @@ import {
 import { exportBundle, verifyBundle, type ExportBundleResult, type VerifyBundleResult } from '../core/sign-openssf.js'
 import { exportCar, importCar, type CarProgress, type ExportResult, type ImportResult } from '../core/car.js'
 import { SIGNATURE_ALGORITHMS, type SignatureAlgorithm } from '../format/objects.js'
+import { deletedVersions, keepLast, removeVersions, undoRemove, type RmResult, type Tombstone, type UndoneVersion } from '../core/lifecycle.js'
+import { gc, type GcOptions, type GcReport } from '../core/gc.js'
+import { gcRemote, type RemoteGcResult } from '../core/gc-remote.js'
 
 export { cloneDirName }
 export type { ShowResult }
@@ -696,6 +699,68 @@ export class Repository {
       const store = this.repo.store
       if (!(store instanceof LevelObjectStore)) throw new TypeError('fsck needs a LevelDB-backed store')
       return await fsck(store, options.onObject, this.repo.root)
+    })
+  }
+
+  // ---------------------------------------------------------------------------------------- lifecycle
+
+  /**
+   * Deletes versions (`mvc rm`): a tombstone each, in one batch. Their content stays restorable
+   * (`undoRemove`) until a gc past the grace period removes it; their commits, version numbers and
+   * history stay. Versions a branch tip, tag or alias names are refused (VERSION_IN_USE) unless `force`.
+   * @example await repo.remove({ revs: ['v2', 'v5'] })
+   */
+  async remove (args: { revs: readonly string[], force?: boolean, dryRun?: boolean, author?: Author, timestamp?: number }): Promise<RmResult> {
+    if (!Array.isArray(args.revs)) throw new TypeError('remove: revs must be an array of revisions')
+    return await tagged('remove', async () => await removeVersions(this.repo.store, args.revs, { force: args.force, dryRun: args.dryRun, author: args.author ?? await repositoryAuthor(this.root), timestamp: args.timestamp ?? defaultTimestamp() }))
+  }
+
+  /**
+   * The keep-last policy: deletes every version but the last `keep`, the branch tips and the versions a
+   * tag or alias names.
+   * @example const r = await repo.keepLast({ keep: 5, dryRun: true }); console.log(r.removed.map(v => v.version))
+   */
+  async keepLast (args: { keep: number, dryRun?: boolean, author?: Author, timestamp?: number }): Promise<RmResult> {
+    return await tagged('keepLast', async () => await keepLast(this.repo.store, args.keep, { dryRun: args.dryRun, author: args.author ?? await repositoryAuthor(this.root), timestamp: args.timestamp ?? defaultTimestamp() }))
+  }
+
+  /** Restores deleted versions whose content gc has not removed (VERSION_DELETED otherwise). */
+  async undoRemove (args: { revs: readonly string[] }): Promise<UndoneVersion[]> {
+    if (!Array.isArray(args.revs)) throw new TypeError('undoRemove: revs must be an array of revisions')
+    return await tagged('undoRemove', async () => await undoRemove(this.repo.store, args.revs))
+  }
+
+  /**
+   * gc of a remote (a configured name, or a URL or path): a folder remote's store is collected here,
+   * `mvc serve` collects its own (a write token that is not append-only), S3 is collected by this client
+   * (refs read first, objects listed after, nothing younger than the grace period deleted).
+   * @example const r = await repo.gcRemote({ remote: 'origin', dryRun: true })
+   */
+  async gcRemote (args: { remote: string, dryRun?: boolean, prune?: string, pruneUnreferenced?: string, transport?: Remote }): Promise<RemoteGcResult> {
+    if (typeof args.remote !== 'string') throw new TypeError('gcRemote: remote must be a name or URL')
+    return await tagged('gcRemote', async () => {
+      const c = await Config.load(this.root)
+      return await gcRemote(this.repo.store, { ...args, prune: args.prune ?? c.string('gc.prune'), pruneUnreferenced: args.pruneUnreferenced ?? c.string('gc.pruneUnreferenced') })
+    })
+  }
+
+  /** Deleted versions with when, by whom, and whether gc removed their content. */
+  async deletedVersions (): Promise<Array<Tombstone & { cid: CID }>> {
+    return await tagged('deletedVersions', async () => await deletedVersions(this.repo.store))
+  }
+
+  /**
+   * Removes what nothing reaches (docs/design.md, "gc"), after the grace periods (`prune`, default
+   * `mvc config gc.prune` else 2 weeks; `pruneUnreferenced`, default `gc.pruneUnreferenced` else 1 hour),
+   * repacks mostly dead packs and reports the bytes freed (measured on disk). `dryRun` changes nothing.
+   * @example const r = await repo.gc({ prune: 'now' }); console.log(r.disk.freed)
+   */
+  async gc (args: Omit<GcOptions, 'root'> = {}): Promise<GcReport> {
+    return await tagged('gc', async () => {
+      const store = this.repo.store
+      if (!(store instanceof LevelObjectStore)) throw new TypeError('gc needs a LevelDB-backed store')
+      const c = await Config.load(this.root)
+      return await gc(store, { ...args, prune: args.prune ?? c.string('gc.prune'), pruneUnreferenced: args.pruneUnreferenced ?? c.string('gc.pruneUnreferenced'), root: this.root })
     })
   }
 

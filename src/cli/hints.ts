@@ -4,7 +4,6 @@
 export const GIT_VERB_HINTS: Readonly<Record<string, string>> = {
   add: 'mvc has no staging area: `mvc commit <path> -m <message>` snapshots a model folder (and starts tracking it)',
   stage: 'mvc has no staging area: `mvc commit <path> -m <message>` snapshots a model folder',
-  rm: 'to stop versioning files, move them out of the folder (or name them in .mvcignore) and commit',
   mv: 'rename or move the files, then `mvc commit` the folder',
   reset: '`mvc checkout <version>` puts a version\'s files back; `mvc switch <branch>` moves HEAD',
   restore: '`mvc checkout <version>` rebuilds a version\'s files (`--to <dir>` elsewhere)',
@@ -17,6 +16,5 @@ export const GIT_VERB_HINTS: Readonly<Record<string, string>> = {
   blame: '`mvc log` and `mvc diff <a> <b>` show what changed when',
   describe: '`mvc tag` and `mvc log` name versions',
   grep: '`mvc log --where \'<metric><op><number>\'` finds versions by metrics or params',
-  annotate: '`mvc log` and `mvc diff <a> <b>` show what changed when',
-  gc: 'unused objects are not removed yet; `mvc fsck` reports them'
+  annotate: '`mvc log` and `mvc diff <a> <b>` show what changed when'
 }

@@ -32,6 +32,7 @@ import { objectLinks, type LinkKind } from '../format/links.js'
 import { parseCommit, parseSignature } from '../format/objects.js'
 import type { ObjectStore } from '../store/interface.js'
 import { nextVersion, resolveRev, setNextVersion } from './refs.js'
+import { requireContent } from './lifecycle.js'
 import { checkSignatureObject } from './sign.js'
 
 export type CarProgress = (p: { readonly blocks: number, readonly bytes: number }) => void
@@ -107,7 +108,12 @@ export async function exportCar (options: ExportOperation): Promise<ExportResult
       b ??= await store.get(cid)
       written.get(key)!.expanded = true
       const value = dagCbor.decode<unknown>(b)
-      if ((value as { type?: unknown }).type === 'mvc/commit') { commits++; commitKeys.push(cid) }
+      if ((value as { type?: unknown }).type === 'mvc/commit') {
+        // A version whose content gc removed cannot be exported whole: say so rather than OBJECT_NOT_FOUND.
+        await requireContent(store, cid, cid.equals(root) ? options.rev : cid.toString())
+        commits++
+        commitKeys.push(cid)
+      }
       const children = objectLinks(value).filter(l => l.kind !== 'parent' || history)
       for (let i = children.length - 1; i >= 0; i--) stack.push({ cid: children[i]!.cid, kind: children[i]!.kind })
     }

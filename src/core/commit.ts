@@ -336,7 +336,8 @@ export async function commit (options: CommitOptions): Promise<CommitResult> {
       tx.setMeta(failedCheckoutKey(p.rel), null)
     }
     // Versions of several paths are format 2: an older mvc must refuse the store rather than misread it.
-    if (!single) tx.setMeta(META.format, utf8.encode('2'))
+    // (Never lowered: a format-3 store, where gc removed a deleted version's content, stays 3.)
+    if (!single && Number(utf8.decode((await repo.store.readMeta(META.format)) ?? utf8.encode('1'))) < 2) tx.setMeta(META.format, utf8.encode('2'))
     await tx.commit()
     const allWarnings = [...warnings, ...meta.warnings.map(w => `metadata.json: ${w}`)]
     // As DVC does: the committed path goes into the git work tree's .gitignore (unless git tracks it).

@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { InvalidArgumentError } from '../errors.js'
 import { MVC_DIR } from '../format/paths.js'
+import { DURATION_SYNTAX, pruneCutoff } from '../format/lifecycle.js'
 
 export type ConfigValue = string | number | boolean
 
@@ -33,6 +34,8 @@ export const CONFIG_KEYS: Readonly<Record<string, KeySpec>> = {
   'verify.rtol': { type: 'number', describe: 'relative tolerance recorded at commit' },
   'core.gitignore': { type: 'boolean', describe: 'add .mvc/ and committed paths to the git work tree\'s .gitignore (default true)' },
   'color.ui': { type: 'string', describe: 'colour in terminal output: auto, always, never (default auto; NO_COLOR turns it off)', choices: ['auto', 'always', 'never'] },
+  'gc.prune': { type: 'string', describe: 'how long deleted versions stay restorable and unreferenced objects are kept: now, never, 30m, 12h, 3d, 2w, an ISO date (default 2w)' },
+  'gc.pruneUnreferenced': { type: 'string', describe: 'minimum age of an object nothing references before gc removes it, even with --prune=now (default 1h: a push in flight)' },
   'core.pager': { type: 'string', describe: 'pager for long output on a terminal (default: MVC_PAGER, PAGER, else less -FRX); empty to disable' }
 }
 
@@ -87,6 +90,9 @@ export function parseConfigValue (key: string, raw: string | ConfigValue): Confi
     if (!Number.isFinite(v)) throw new InvalidArgumentError(`${key} takes a number, not ${JSON.stringify(raw)}`, { key, value: raw })
   }
   if (typeof v !== spec.type) throw new InvalidArgumentError(`${key} takes a ${spec.type}`, { key, value: raw })
+  if ((key === 'gc.prune' || key === 'gc.pruneUnreferenced') && pruneCutoff(String(v), Date.now()) === undefined) {
+    throw new InvalidArgumentError(`${key} takes ${DURATION_SYNTAX}, not ${JSON.stringify(v)}`, { key, value: v })
+  }
   if (spec.choices !== undefined && !spec.choices.includes(String(v))) {
     throw new InvalidArgumentError(`${key} is one of ${spec.choices.join(', ')}, not ${JSON.stringify(v)}`, { key, value: v })
   }

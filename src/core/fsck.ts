@@ -4,7 +4,8 @@
  * packs no index entry uses are reported as dangling, temporary packs as leftovers of interrupted
  * writes. Data snapshots link file objects that are deliberately not stored, so fsck does not descend
  * below a data manifest; in a partial clone (`clone --filter=commits`) objects below commits may be
- * absent by design and are counted as not fetched instead of missing.
+ * absent by design and are counted as not fetched instead of missing; so is the content of a deleted
+ * version that gc removed (its commit and history are still checked).
  */
 import { readdir } from 'node:fs/promises'
 import { CID } from 'multiformats/cid'
@@ -17,6 +18,7 @@ import { checkoutLeftovers } from './repo.js'
 import type { LevelObjectStore } from '../store/level-store.js'
 import { objectLinks, type LinkKind } from '../format/links.js'
 import { HEADS, META } from '../format/keys.js'
+import { tombstones } from './lifecycle.js'
 
 export interface FsckProblem { readonly cid: string, readonly from: string, readonly code: string, readonly message: string }
 
@@ -33,6 +35,8 @@ export interface FsckReport {
   readonly notFetched: number
   /** Parents absent behind commits imported without their history (`m/shallow/<cid>`; expected). */
   readonly shallow: number
+  /** Deleted versions whose content gc removed (their commits are checked, their content is absent by design). */
+  readonly purgedVersions: number
   /** Stored objects no ref reaches (harmless; gc may remove them). */
   readonly unreachable: number
   /** Sealed packs that no index entry uses, and temporary packs left by interrupted writes. */
@@ -48,6 +52,8 @@ export interface FsckReport {
 export async function fsck (store: LevelObjectStore, onObject?: (n: number) => void, root?: string): Promise<FsckReport> {
   const partial = (await store.readMeta(META.partial)) !== undefined
   const shallowCommits = new Set((await store.listMeta(META.shallow)).map(([k]) => k.slice(META.shallow.length)))
+  const purged = new Set([...await tombstones(store)].filter(([, t]) => t.purged !== null).map(([k]) => k))
+  let purgedVersions = 0
   let shallow = 0
   const badRefs: FsckReport['badRefs'] = []
   const queue: Array<{ cid: CID, kind: LinkKind, from: string }> = []
@@ -98,7 +104,10 @@ export async function fsck (store: LevelObjectStore, onObject?: (n: number) => v
     }
     // A data manifest is stored without its files: check it, don't descend.
     if (kind === 'data') continue
-    for (const link of objectLinks(value)) queue.push({ cid: link.cid, kind: link.kind, from: `${key}` })
+    // A deleted version whose content gc removed keeps its commit and history only.
+    const gone = purged.has(key)
+    if (gone) purgedVersions++
+    for (const link of objectLinks(value)) if (!gone || link.kind === 'parent') queue.push({ cid: link.cid, kind: link.kind, from: `${key}` })
   }
   let unreachable = 0
   const packsInUse = new Set<string>()
@@ -125,6 +134,7 @@ export async function fsck (store: LevelObjectStore, onObject?: (n: number) => v
     badRefs,
     notFetched,
     shallow,
+    purgedVersions,
     unreachable,
     danglingPacks,
     tempPacks

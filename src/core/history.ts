@@ -9,12 +9,13 @@ import { parseCodeLineage, parseDataLineage } from '../format/lineage.js'
 import type { ObjectStore } from '../store/interface.js'
 import { META, logIndexKey, utf8 } from '../format/keys.js'
 import { readCommit } from './objects.js'
+import { tombstones } from './lifecycle.js'
 import { ALIASES, HEADS, TAGS, VERSIONS, headBranch, headCommit, resolveRev } from './refs.js'
 
 export interface LogEntry {
   readonly cid: CID
   readonly commit: CommitObject
-  /** Names pointing at this commit: `main`, `tag: 1.0.0`, `alias: production`. */
+  /** Names pointing at this commit: `main`, `tag: 1.0.0`, `alias: production`; `deleted <date>[, content removed]` for a deleted version. */
   readonly names: string[]
   /**
    * Parents as the graph should draw them: with filters, the nearest ancestors that are shown
@@ -49,7 +50,13 @@ export async function namesByCommit (store: ObjectStore): Promise<Map<string, st
   for (const [name, v] of await store.listRefs(HEADS)) add(v, name === head ? `HEAD -> ${name.slice(HEADS.length)}` : name.slice(HEADS.length))
   for (const [name, v] of await store.listRefs(TAGS)) add(v, `tag: ${name.slice(TAGS.length)}`)
   for (const [name, v] of await store.listRefs(ALIASES)) add(v, `alias: ${name.slice(ALIASES.length)}`)
+  // Deleted versions (`mvc rm`) stay in the history, marked.
+  for (const [cid, t] of await tombstones(store)) add(cid, t.purged === null ? `deleted ${dateOf(t.at)}` : `deleted ${dateOf(t.at)}, content removed`)
   return out
+}
+
+function dateOf (ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10)
 }
 
 // ---------------------------------------------------------------- filters

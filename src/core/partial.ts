@@ -8,13 +8,18 @@ import { connect } from './connect.js'
 import { resolveRev } from './refs.js'
 import { partialRemote } from './remotes.js'
 import { fetchCommitContent, hasCommitContent } from './sync.js'
+import { requireContent } from './lifecycle.js'
 import type { ProgressFn } from './transfer.js'
 
-/** Fetches what a version needs unless it is here; a complete repository returns at once. */
+/**
+ * Fetches what a version needs unless it is here; a complete repository returns at once. A deleted
+ * version whose content gc removed is VERSION_DELETED (never fetched back behind gc's back).
+ */
 export async function ensureLocal (store: ObjectStore, rev: string, options: { onProgress?: ProgressFn, transport?: Remote } = {}): Promise<{ objects: number, bytes: number }> {
+  const cid = await resolveRev(store, rev)
+  await requireContent(store, cid, rev)
   const name = await partialRemote(store)
   if (name === undefined) return { objects: 0, bytes: 0 }
-  const cid = await resolveRev(store, rev)
   if (await hasCommitContent(store, cid)) return { objects: 0, bytes: 0 }
   const c = await connect(store, { remote: name, transport: options.transport })
   try {

@@ -19,9 +19,10 @@ import { CID } from 'multiformats/cid'
 import { DAG_CBOR, RAW, decodeObject } from '../content/block.js'
 import { NotARepositoryError, isMvcError } from '../errors.js'
 import { HEAD, HEADS, DEFAULT_BRANCH, META, branchRef, symbolicRef, versionRef, utf8 } from '../format/keys.js'
+import { parseTombstone } from '../format/lifecycle.js'
 import { objectLinks } from '../format/links.js'
 import { MVC_DIR } from '../format/paths.js'
-import { FORMAT_KEY, FORMAT_VERSION } from '../store/open.js'
+import { FORMAT_KEY, FORMAT_VERSION, PURGED_FORMAT, READABLE_FORMATS } from '../store/open.js'
 import { installIndex, packIndexValue, salvageIndex, scanPacks, sweepRepairLeftovers } from '../store/rebuild.js'
 import { ownedTag } from '../store/leftovers.js'
 
@@ -140,8 +141,16 @@ async function repairIn (location: string, work: string, options: RepairOptions)
 
     // 2. Closure (I1): which structured objects have everything they link. Data manifests (linked
     //    from a commit's `data`) are stored without their files: present and decodable is enough. In a
-    //    partial clone, commits' content is fetched on demand: a commit needs only its parents.
+    //    partial clone, commits' content is fetched on demand, and a deleted version's content may have
+    //    been removed by gc: such a commit needs only its parents.
     const partial = meta.has(META.partial)
+    // Deleted versions whose content gc removed (`m/deleted/<cid>` with `purged`) need only their parents too.
+    const purged = new Set<string>()
+    for (const [k, v] of meta) {
+      if (!k.startsWith(META.deleted)) continue
+      const t = parseTombstone(v)
+      if (t !== undefined && t.purged !== null) purged.add(k.slice(META.deleted.length))
+    }
     const shallow = new Set<string>()
     for (const o of structured.values()) {
       if (o.type !== 'mvc/commit') continue
@@ -151,7 +160,7 @@ async function repairIn (location: string, work: string, options: RepairOptions)
     const requiredLinks = (o: Structured): CID[] => {
       if (shallow.has(o.cid.toString())) return []
       const links = objectLinks(o.value)
-      if (o.type === 'mvc/commit' && partial) return links.filter(l => l.kind === 'parent').map(l => l.cid)
+      if (o.type === 'mvc/commit' && (partial || purged.has(o.cid.toString()))) return links.filter(l => l.kind === 'parent').map(l => l.cid)
       return links.map(l => l.cid) // a data manifest itself must be there (it is shallow: see above)
     }
     const resolveClosure = (root: string): void => {
@@ -245,7 +254,13 @@ async function repairIn (location: string, work: string, options: RepairOptions)
       }
       newMeta.set(k, v)
     }
-    newMeta.set(FORMAT_KEY, utf8.encode(String(FORMAT_VERSION)))
+    // The format: never lower than what the store holds needs — 2 for versions of several paths, 3 for
+    // deleted versions whose content gc removed — nor than the old index said, when readable.
+    const oldFormat = Number(new TextDecoder().decode(meta.get(FORMAT_KEY) ?? new Uint8Array()))
+    let format = READABLE_FORMATS.includes(oldFormat) ? Math.max(oldFormat, FORMAT_VERSION) : FORMAT_VERSION
+    if ([...structured.values()].some(o => o.type === 'mvc/commit' && complete(o.cid.toString()) && (o.value as { paths?: unknown }).paths !== undefined)) format = Math.max(format, 2)
+    if (purged.size > 0) format = Math.max(format, PURGED_FORMAT)
+    newMeta.set(FORMAT_KEY, utf8.encode(String(format)))
     const oldNext = Number(new TextDecoder().decode(meta.get(META.nextVersion) ?? new Uint8Array()))
     const nextVersion = Math.max(Number.isSafeInteger(oldNext) ? oldNext : 1, maxVersion + 1, 1)
     newMeta.set(META.nextVersion, utf8.encode(String(nextVersion)))

@@ -52,7 +52,7 @@ export async function findRoot (start: string): Promise<string> {
 export async function openRepo (start: string, options: OpenRepoOptions = {}): Promise<Repo> {
   const root = await findRoot(start)
   const store = await openDiskStore(join(root, MVC_DIR), options)
-  if (store.readOnly === undefined) await cleanCheckoutLeftovers(root, store)
+  if (store.readOnly === undefined) store.leftoversRemoved.push(...await cleanCheckoutLeftovers(root, store))
   return { root, store, formats: options.formats ?? DEFAULT_FORMATS }
 }
 
@@ -83,7 +83,8 @@ async function worktreeTargets (root: string, store: ObjectStore): Promise<strin
  * crash came between the two renames of the swap), else removed. Another host's or a live process's
  * leftovers are left alone (`fsck` lists them). Best effort: never fails the command.
  */
-export async function cleanCheckoutLeftovers (root: string, store: ObjectStore): Promise<void> {
+export async function cleanCheckoutLeftovers (root: string, store: ObjectStore): Promise<string[]> {
+  const removed: string[] = []
   try {
     for (const target of await worktreeTargets(root, store)) {
       const re = stagingPattern(basename(target))
@@ -94,9 +95,10 @@ export async function cleanCheckoutLeftovers (root: string, store: ObjectStore):
           await rename(path, target).catch(() => {})
         }
       }
-      await sweep(dirname(target), re, 2, 3)
+      removed.push(...(await sweep(dirname(target), re, 2, 3)).removed)
     }
   } catch { /* leftovers stay; fsck reports them */ }
+  return removed
 }
 
 /** Checkout staging folders still beside committed paths (for fsck). */

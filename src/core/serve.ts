@@ -11,6 +11,9 @@ import type { ObjectStore } from '../store/interface.js'
 import { DB_DIR, openDiskStore } from '../store/open.js'
 import { initRefs } from './refs.js'
 import { openRepo } from './repo.js'
+import { gc } from './gc.js'
+import { LevelObjectStore } from '../store/level-store.js'
+import type { RemoteGcRequest } from '../remote/interface.js'
 
 /** A store opened for serving; the caller closes `store`. */
 export interface ServeTarget { readonly store: ObjectStore, readonly location: string, readonly created: boolean }
@@ -83,6 +86,8 @@ export async function serve (options: ServeOptions): Promise<Serving> {
       port: options.port,
       log: options.log,
       appendOnly: options.appendOnly,
+      // POST /v1/gc: the served store is collected here, in the process that holds it.
+      ...(target.store instanceof LevelObjectStore ? { gc: async (request: RemoteGcRequest) => await gc(target.store as LevelObjectStore, request) } : {}),
       ...(options.idleTimeoutSeconds !== undefined ? { idleTimeoutMs: options.idleTimeoutSeconds * 1000 } : {})
     })
     return {

@@ -9,7 +9,7 @@
  */
 import { CID } from 'multiformats/cid'
 import { decodeObject, DAG_CBOR } from '../content/block.js'
-import { InvalidArgumentError, NoCommitsError, RefConflictError, RefExistsError, RemoteError, UnknownRevisionError, isMvcError } from '../errors.js'
+import { InvalidArgumentError, NoCommitsError, RefConflictError, RefExistsError, RemoteError, UnknownRevisionError, VersionDeletedError, isMvcError } from '../errors.js'
 import type { ObjectStore } from '../store/interface.js'
 import { BatchWriter } from '../store/batch.js'
 import type { Remote } from '../remote/interface.js'
@@ -28,6 +28,7 @@ import { upgradeAliasLogs, versionOf } from './alias-log.js'
 import { applyAliasPush, planAliasFetch, planAliasPush, type AliasChange } from './alias-sync.js'
 
 export type { AliasChange }
+import { tombstones } from './lifecycle.js'
 
 /** What happened to one ref. */
 export interface RefChange {
@@ -312,6 +313,20 @@ export async function push (store: ObjectStore, remote: Remote, options: PushOpt
   const signatureUpdates = (await store.listRefs(SIGNATURES))
     .filter(([name]) => { const s = parseSignatureRef(name); return s !== undefined && allCommits.has(s.commit) && !remoteRefs.has(name) })
 
+  // 3b. Deleted versions whose content gc removed here cannot be sent: the remote must have them already
+  //     (it keeps its own copy), else the push would leave it a commit without its content.
+  const purged = new Map([...await tombstones(store)].filter(([k, t]) => t.purged !== null && allCommits.has(k)))
+  if (purged.size > 0) {
+    const keys = [...purged.keys()]
+    const there = await remote.hasMany(keys.map(k => CID.parse(k)))
+    const lacking = keys.filter((_, i) => there[i] !== true).map(k => purged.get(k)!).sort((a, b) => a.version - b.version)
+    if (lacking.length > 0) {
+      throw new VersionDeletedError(`cannot push: ${lacking.map(t => `v${t.version}`).join(', ')} ${lacking.length === 1 ? 'was' : 'were'} deleted here and gc removed ${lacking.length === 1 ? 'its' : 'their'} content, ` +
+        `and ${remote.url} does not have ${lacking.length === 1 ? 'it' : 'them'}; a remote must hold every version of the history it is given. ` +
+        'Push to a remote that already has those versions, or push from a clone that still has their content.', { versions: lacking.map(t => t.version), url: remote.url })
+    }
+  }
+
   // 4. Objects. A remote that keeps closures (store remotes, `mvc serve`) answers `has` for whole
   //    closures; any other (S3, older servers) is trusted only for the commits its refs reach, and the
   //    walk looks below everything else it has — so objects stored there without their chunks (by
@@ -325,7 +340,7 @@ export async function push (store: ObjectStore, remote: Remote, options: PushOpt
     const keeps = remote.keepsClosures === undefined ? false : await remote.keepsClosures()
     const complete = keeps ? undefined : await localCommitsReachedBy(store, remoteRefs.values())
     const plan = await negotiate(storeSource(store, 'the local repository'), remote, roots, {
-      onProgress: options.onProgress, concurrency: options.concurrency, receiverKeepsClosures: keeps, ...(complete !== undefined ? { complete } : {})
+      onProgress: options.onProgress, concurrency: options.concurrency, receiverKeepsClosures: keeps, ...(complete !== undefined ? { complete } : {}), withheld: new Set(purged.keys())
     })
     skipped = plan.skipped
     sent = await transfer(storeSource(store, 'the local repository'), remote, plan, 'send', options)

@@ -82,6 +82,8 @@ export interface WalkOptions {
   readonly receiverKeepsClosures?: boolean
   /** With `receiverKeepsClosures: false`: commits whose closure the receiver is known to hold (those its refs reach). */
   readonly complete?: ReadonlySet<string>
+  /** Commits whose content is not sent (deleted versions whose content gc removed here): only their parents are followed. */
+  readonly withheld?: ReadonlySet<string>
 }
 
 /** An object the receiver is missing. */
@@ -150,6 +152,7 @@ export async function negotiate (source: ObjectSource, target: ObjectTarget, roo
   // A receiver that does not vouch for closures: look below everything it has but the commits known complete.
   const distrust = options.receiverKeepsClosures === false
   const complete = options.complete ?? new Set<string>()
+  const withheld = options.withheld ?? new Set<string>()
   const nodes = new Map<string, Node>()
   let unknown: Node[] = []
   let skipped = 0
@@ -210,7 +213,7 @@ export async function negotiate (source: ObjectSource, target: ObjectTarget, roo
       const v = value as { type?: unknown, version?: unknown }
       if (v !== null && typeof v === 'object' && v.type === 'mvc/commit' && typeof v.version === 'number') n.version = v.version
       for (const l of objectLinks(value)) {
-        if (l.kind === 'parent' ? !followParents : (n.version !== undefined && !followContent)) continue
+        if (l.kind === 'parent' ? !followParents : (n.version !== undefined && (!followContent || withheld.has(n.key)))) continue
         if (l.cid.code !== RAW && l.cid.code !== DAG_CBOR) {
           throw new InvalidObjectError(`object ${n.key} links ${l.cid.toString()}, which is not a raw or dag-cbor object`, { cid: n.key, link: l.cid.toString() })
         }

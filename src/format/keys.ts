@@ -131,7 +131,14 @@ export const META = {
    * path, message, metrics): a cache derived from the immutable commit object, read in one scan instead
    * of one object read per commit; commits missing from it are read and added by the next log.
    */
-  logIndex: 'log/'
+  logIndex: 'log/',
+  /**
+   * `deleted/<commit CID>` → JSON tombstone `{ version, at, by, reason, purged }`: the version was
+   * deleted (`mvc rm`); its content is kept until a gc past the grace period removes it (`purged`).
+   */
+  deleted: 'deleted/',
+  /** `gc/…`: gc's own bookkeeping (see the keys below). */
+  gc: 'gc/'
 } as const
 
 export function worktreeKey (rel: string): string { return META.worktree + rel }
@@ -149,6 +156,21 @@ export const INCOMPLETE_PREFIX = 'incomplete/'
 export const REMOTE_SEEN_PREFIX = 'remote-seen/'
 export function remoteSeenPrefix (remote: string): string { return `${REMOTE_SEEN_PREFIX}${remote}/` }
 export function logIndexKey (commit: string): string { return META.logIndex + commit }
+export function deletedKey (commit: string): string { return META.deleted + commit }
+/**
+ * `gc/unreferenced/<cid>` → ASCII ms: when a gc first found this inline (structured) object reachable
+ * from nothing. Inline objects carry no time of their own; an object seen unreferenced at T is at
+ * least now − T old, which is what the grace period for unreferenced objects is measured against.
+ */
+export const GC_UNREFERENCED = 'gc/unreferenced/'
+/**
+ * `gc/deferred-pack/<64 hex>` → ASCII ms: a pack no index entry names any more, whose file a gc could
+ * not delete because a reader's snapshot of the index (taken before the gc) may still read it. The
+ * next gc deletes it once no such reader is alive.
+ */
+export const GC_DEFERRED_PACK = 'gc/deferred-pack/'
+/** `gc/last` → JSON summary of the last gc that changed something (time, objects and bytes removed). */
+export const GC_LAST = 'gc/last'
 /** Width of the zero-padded sequence number in alias log keys, so keys sort in move order. */
 export const ALIAS_LOG_SEQ_WIDTH = 8
 export function aliasLogPrefix (name: string): string { return `${META.aliasLog}${name}/` }

@@ -23,9 +23,9 @@ import {
 } from '../errors.js'
 import { READABLE_FORMATS } from '../store/open.js'
 import { pool } from '../store/async.js'
-import type { Remote, RemoteRef } from './interface.js'
+import type { Remote, RemoteGcRequest, RemoteRef } from './interface.js'
 import {
-  API_PREFIX, joinChunks, MAX_HAS_BATCH, MAX_OBJECT_BYTES, PROTOCOL_VERSION, ProtocolCode, REPOSITORY_HEADER,
+  API_PREFIX, GC_FEATURE, joinChunks, MAX_HAS_BATCH, MAX_OBJECT_BYTES, PROTOCOL_VERSION, ProtocolCode, REPOSITORY_HEADER,
   REPOSITORY_PARAM, TOKEN_PATTERN, encodeRefPath, refNameProblem, refPrefixProblem, refValueProblem,
   type ErrorBody, type InfoBody
 } from './http-protocol.js'
@@ -278,6 +278,23 @@ export class HttpRemote implements Remote {
     })
     if (res.status === 200) return
     throw this.failure(res, what)
+  }
+
+  /** Runs gc on the server (`POST /v1/gc`; feature `gc`, a write token that is not append-only). */
+  async collectGarbage (request: RemoteGcRequest): Promise<unknown> {
+    const info = await this.info()
+    const what = 'collecting garbage'
+    this.requireWrite(info, what)
+    if (!(info.features ?? []).includes(GC_FEATURE)) {
+      throw new RemoteError(`${this.url} cannot collect garbage (its mvc serve predates gc); upgrade mvc there, or run \`mvc gc\` where the repository is`, { url: this.url, reason: 'no-gc' })
+    }
+    const res = await this.request('POST', 'gc', { body: utf8.encode(JSON.stringify(request)), contentType: 'application/json', maxBytes: MAX_JSON_RESPONSE_BYTES, what })
+    if (res.status === 400) {
+      const e = this.errorBody(res)
+      throw new InvalidArgumentError(`${this.url} refused the gc request: ${e?.message ?? 'bad request'}`, { url: this.url })
+    }
+    if (res.status !== 200) throw this.failure(res, what)
+    return this.json(res, what)
   }
 
   async close (): Promise<void> {

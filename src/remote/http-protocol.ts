@@ -34,9 +34,12 @@ export type TokenAccess = Access | 'append'
  * Protocol features a server announces in `/v1/info` (`features`), all compatible additions to v1:
  * - `complete-has`: `POST /v1/has` answers true only for objects whose whole closure is stored, and a
  *   ref moves only to a complete commit (docs/design.md, "Complete objects");
- * - `range`: `GET /v1/objects/<cid>` honours `Range: bytes=…` (206, Content-Range) for resuming downloads.
+ * - `range`: `GET /v1/objects/<cid>` honours `Range: bytes=…` (206, Content-Range) for resuming downloads;
+ * - `gc` (announced when the server can run gc): `POST /v1/gc` runs it (write tokens that are not
+ *   append-only), body `{ dryRun?, prune?, pruneUnreferenced? }`, answer the report of `mvc gc --json`.
  */
 export const FEATURES = ['complete-has', 'range'] as const
+export const GC_FEATURE = 'gc'
 
 /** A bearer token: RFC 6750 `b64token`. */
 export const TOKEN_PATTERN = /^[A-Za-z0-9\-._~+/]+=*$/

@@ -22,11 +22,12 @@ import { ByteBudget } from '../store/async.js'
 import { BatchWriter } from '../store/batch.js'
 import { ALIASES, ALIAS_LOG, HEADS } from '../format/keys.js'
 import {
-  API_PREFIX, FEATURES, joinChunks, MAX_HAS_BATCH, MAX_HAS_BODY_BYTES, MAX_OBJECT_BYTES, MAX_REF_BODY_BYTES, PROTOCOL_VERSION,
+  API_PREFIX, FEATURES, GC_FEATURE, joinChunks, MAX_HAS_BATCH, MAX_HAS_BODY_BYTES, MAX_OBJECT_BYTES, MAX_REF_BODY_BYTES, PROTOCOL_VERSION,
   ProtocolCode, REPOSITORY_HEADER, REPOSITORY_ID_KEY, decodeRefPath, parseObjectCid, refPrefixProblem,
   refValueProblem, TOKEN_PATTERN, type InfoBody, type TokenAccess
 } from './http-protocol.js'
 import { ClosureKeeper, aliasMoveIn, isAncestorIn, isEarlierMoveIn } from './closure.js'
+import type { RemoteGcRequest } from './interface.js'
 
 export type { Access, TokenAccess } from './http-protocol.js'
 type Access = TokenAccess
@@ -62,6 +63,11 @@ export interface ServerOptions {
    * flipped, so client-side verification can be tested. Never set by the CLI.
    */
   readonly tamper?: (cid: CID) => boolean
+  /**
+   * Runs gc on the served store (`POST /v1/gc`, write tokens that are not append-only): the caller
+   * passes the core's gc, so this transport stays below the core. Absent: the endpoint answers 404.
+   */
+  readonly gc?: (request: RemoteGcRequest) => Promise<unknown>
 }
 
 export interface RunningServer {
@@ -299,7 +305,7 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     // `append` is reported as `write` (with appendOnly): clients that predate it still push.
     access: access === 'read' ? 'read' : 'write',
     limits: { maxObjectBytes: MAX_OBJECT_BYTES, maxHasBatch: MAX_HAS_BATCH },
-    features: [...FEATURES],
+    features: [...FEATURES, ...(options.gc !== undefined ? [GC_FEATURE] : [])],
     ...(access !== 'read' && appendOnly(access) ? { appendOnly: true } : {})
   })
 
@@ -436,6 +442,23 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     return { name, value }
   }
 
+  async function collect (req: IncomingMessage, access: Access): Promise<unknown> {
+    if (appendOnly(access)) {
+      throw new HttpFailure(403, ProtocolCode.appendOnly, `${options.appendOnly === true ? 'this server is append-only' : 'this token is append-only'}: gc deletes objects, which append-only access never does`, {})
+    }
+    const body = await readJson(req, MAX_REF_BODY_BYTES, 'the gc request', idleMs)
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('the gc request must be a JSON object { dryRun?, prune?, pruneUnreferenced? }')
+    const { dryRun, prune, pruneUnreferenced } = body as Record<string, unknown>
+    if (dryRun !== undefined && typeof dryRun !== 'boolean') throw badRequest('"dryRun" must be true or false')
+    if ((prune !== undefined && typeof prune !== 'string') || (pruneUnreferenced !== undefined && typeof pruneUnreferenced !== 'string')) throw badRequest('"prune" and "pruneUnreferenced" must be strings')
+    try {
+      return await options.gc!({ dryRun, prune, pruneUnreferenced } as RemoteGcRequest)
+    } catch (err) {
+      if (errorCode(err) === InvalidArgumentError.code) throw badRequest((err as Error).message)
+      throw err
+    }
+  }
+
   /**
    * Why an append-only client may not make this update, or undefined: creating refs, branch
    * fast-forwards, alias histories that only gain moves, and an alias ref following its history.
@@ -475,6 +498,7 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
     if (rest === 'info') return { methods: ['GET'], write: false, run: async () => { sendJson(res, 200, info(access)) } }
     if (rest === 'has') return { methods: ['POST'], write: false, run: async () => { sendJson(res, 200, await has(req)) } }
     if (rest === 'refs') return { methods: ['GET'], write: false, run: async () => { sendJson(res, 200, await listRefs(query)) } }
+    if (rest === 'gc' && options.gc !== undefined) return { methods: ['POST'], write: true, run: async () => { sendJson(res, 200, await collect(req, access)) } }
     if (rest.startsWith('objects/')) {
       const param = rest.slice('objects/'.length)
       const cid = (): CID => {

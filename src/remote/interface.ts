@@ -47,5 +47,20 @@ export interface Remote {
    * at an object only because the remote has it.
    */
   keepsClosures? (): Promise<boolean>
+  /**
+   * Optional (remote gc, docs/design.md "gc of remotes"): runs gc on the remote's own store and returns
+   * its report (`mvc serve` with a write token). The grace periods are as `mvc gc` takes them.
+   */
+  collectGarbage? (request: RemoteGcRequest): Promise<unknown>
+  /** Optional (remote gc of a remote that cannot run it itself: S3): every stored object, its size and when it was stored (ms). */
+  listObjects? (): AsyncIterable<StoredObject>
+  /** Optional (with `listObjects`): deletes stored objects; an absent one is not an error. */
+  deleteObjects? (cids: readonly CID[]): Promise<void>
   close (): Promise<void>
 }
+
+/** What `collectGarbage` is asked to do. */
+export interface RemoteGcRequest { readonly dryRun?: boolean, readonly prune?: string, readonly pruneUnreferenced?: string }
+
+/** An object as a remote stores it. */
+export interface StoredObject { readonly cid: CID, readonly size: number, readonly storedAt: number }

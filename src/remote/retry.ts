@@ -72,6 +72,9 @@ export class RetryingRemote implements Remote {
   readonly url: string
   readonly flush?: () => Promise<void>
   readonly keepsClosures?: () => Promise<boolean>
+  readonly collectGarbage?: Remote['collectGarbage']
+  readonly listObjects?: Remote['listObjects']
+  readonly deleteObjects?: Remote['deleteObjects']
   private readonly attempts: number
   private readonly baseDelayMs: number
   private readonly maxDelayMs: number
@@ -88,6 +91,11 @@ export class RetryingRemote implements Remote {
     if (inner.flush !== undefined) this.flush = async () => { await inner.flush!() }
     // What the remote vouches for is the remote's (its /v1/info, fetched with retries like any request).
     if (inner.keepsClosures !== undefined) this.keepsClosures = async () => await this.retry('hasMany', async () => await inner.keepsClosures!())
+    // gc is passed through, not retried: one run at a time, and a failure is worth seeing. Listing
+    // pages are the transport's; deleting is idempotent, retried like a put.
+    if (inner.collectGarbage !== undefined) this.collectGarbage = async request => await inner.collectGarbage!(request)
+    if (inner.listObjects !== undefined) this.listObjects = () => inner.listObjects!()
+    if (inner.deleteObjects !== undefined) this.deleteObjects = async cids => { await this.retry('put', async () => { await inner.deleteObjects!(cids) }) }
   }
 
   async hasMany (cids: readonly CID[]): Promise<boolean[]> {

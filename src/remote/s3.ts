@@ -40,14 +40,14 @@ import { Agent as HttpAgent } from 'node:http'
 import { Agent as HttpsAgent } from 'node:https'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
-  GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client
+  DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client
 } from '@aws-sdk/client-s3'
 import { CID } from 'multiformats/cid'
 import { verifyBlock } from '../content/block.js'
 import {
   AuthError, CorruptObjectError, InvalidArgumentError, ObjectNotFoundError, RefConflictError, RemoteError, UnsupportedFormatError, isMvcError
 } from '../errors.js'
-import type { Remote, RemoteRef } from './interface.js'
+import type { Remote, RemoteRef, StoredObject } from './interface.js'
 import { refNameProblem } from '../format/keys.js'
 import { pool } from '../store/async.js'
 
@@ -420,6 +420,44 @@ class S3Remote implements Remote {
         throw this.conflict(name, expect, now.value)
       }
     }
+  }
+
+  /**
+   * Every object under `<prefix>/objects/` with its size and LastModified (when the upload finished):
+   * gc's view of what is stored (docs/s3.md, "gc"). Keys that are not CIDs are skipped.
+   */
+  async * listObjects (): AsyncIterable<StoredObject> {
+    await this.checkBucket()
+    const prefix = `${this.loc.base}objects/`
+    let token: string | undefined
+    do {
+      let res
+      try {
+        res = await this.client.send(new ListObjectsV2Command({ Bucket: this.loc.bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: this.listPageSize }))
+      } catch (err) {
+        throw this.failure(err, 'listing objects')
+      }
+      for (const o of res.Contents ?? []) {
+        if (o.Key === undefined) continue
+        let cid: CID
+        try { cid = CID.parse(o.Key.slice(prefix.length)) } catch { continue }
+        yield { cid, size: o.Size ?? 0, storedAt: o.LastModified?.getTime() ?? Date.now() }
+      }
+      token = res.IsTruncated === true ? res.NextContinuationToken : undefined
+    } while (token !== undefined)
+  }
+
+  /** Deletes objects (one request each: multi-object delete needs checksums some servers refuse). */
+  async deleteObjects (cids: readonly CID[]): Promise<void> {
+    this.open()
+    await pool([...cids], this.concurrency, async cid => {
+      try {
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.loc.bucket, Key: this.objectKey(cid) }))
+      } catch (err) {
+        if (isStatus(err, 404) && (err as SdkError).name !== 'NoSuchBucket') return
+        throw this.failure(err, `deleting object ${cid.toString()}`)
+      }
+    })
   }
 
   async close (): Promise<void> {

@@ -47,6 +47,8 @@ export interface KV {
   batch (ops: readonly KVOp[], options: { sync: boolean }): Promise<void>
   /** Entries whose key starts with `prefix`, in key order. */
   entries (prefix: string): AsyncIterable<[string, Uint8Array]>
+  /** Optional: compacts the keys under `prefix` so deleted entries free their space now (LevelDB's compactRange). */
+  compact? (prefix: string): Promise<void>
   close (): Promise<void>
 }
 export type KVOp = { readonly type: 'put', readonly key: string, readonly value: Uint8Array } | { readonly type: 'del', readonly key: string }
@@ -66,8 +68,10 @@ export interface PackFiles {
   list (): Promise<string[]>
   /** Human-readable location of a pack, for error messages. */
   describe (pack: string): string
-  /** Deletes a sealed pack nothing refers to (a transaction that failed before its batch). */
+  /** Deletes a sealed pack nothing refers to (a transaction that failed before its batch, gc). */
   remove? (pack: string): Promise<void>
+  /** Optional: a sealed pack's size in bytes and when it was sealed (ms; gc's age of its chunks). */
+  stat? (pack: string): Promise<{ size: number, mtimeMs: number }>
   close (): Promise<void>
 }
 export interface PackWriter {

@@ -43,7 +43,8 @@ export function encodeLocation (loc: PackLocation): Uint8Array {
   return v
 }
 
-function decodeIndex (v: Uint8Array): { inline: Uint8Array } | { loc: PackLocation } {
+/** An object index value: inline bytes, or where a chunk is in a pack. */
+export function decodeIndex (v: Uint8Array): { inline: Uint8Array } | { loc: PackLocation } {
   if (v[0] === 0) return { inline: v.subarray(1) }
   if (v[0] === 1 && v.length === 45) {
     const dv = new DataView(v.buffer, v.byteOffset, v.byteLength)
@@ -103,9 +104,29 @@ export class LevelObjectStore implements ObjectStore {
       verifyBlock(cid, idx.inline, `${this.location} (index)`)
       return idx.inline
     }
-    const bytes = await this.packs.read(idx.loc)
-    verifyBlock(cid, bytes, `${this.packs.describe(idx.loc.pack)} at offset ${idx.loc.offset}`)
+    let loc = idx.loc
+    let bytes: Uint8Array
+    try {
+      bytes = await this.packs.read(loc)
+    } catch (err) {
+      // gc in this process may have moved the chunk to a new pack (repack) and deleted the old one
+      // between the index read and the pack read: look the entry up once more.
+      const moved = await this.movedFrom(cid.toString(), loc)
+      if (moved === undefined) throw err
+      loc = moved
+      bytes = await this.packs.read(loc)
+    }
+    verifyBlock(cid, bytes, `${this.packs.describe(loc.pack)} at offset ${loc.offset}`)
     return bytes
+  }
+
+  /** The chunk's location now, when it differs from `was` (a repack moved it); undefined otherwise. */
+  private async movedFrom (key: string, was: PackLocation): Promise<PackLocation | undefined> {
+    const v = await this.kv.get(OBJ + key)
+    if (v === undefined) return undefined
+    const idx = decodeIndex(v)
+    if ('inline' in idx || (idx.loc.pack === was.pack && idx.loc.offset === was.offset)) return undefined
+    return idx.loc
   }
 
   async getChecked (cid: CID, alloc: (length: number) => Uint8Array, check: (cid: CID, bytes: Uint8Array, source: string) => Promise<Uint8Array>): Promise<Uint8Array> {
@@ -114,16 +135,24 @@ export class LevelObjectStore implements ObjectStore {
       verifyBlock(cid, idx.inline, `${this.location} (index)`)
       return idx.inline
     }
-    const source = `${this.packs.describe(idx.loc.pack)} at offset ${idx.loc.offset}`
     const into = alloc(idx.loc.length)
-    let bytes: Uint8Array
-    if (this.packs.readInto !== undefined) bytes = await this.packs.readInto(idx.loc, into)
-    else {
-      const read = await this.packs.read(idx.loc)
+    const readAt = async (loc: PackLocation): Promise<Uint8Array> => {
+      if (this.packs.readInto !== undefined) return await this.packs.readInto(loc, into)
+      const read = await this.packs.read(loc)
       into.set(read)
-      bytes = into.subarray(0, read.length)
+      return into.subarray(0, read.length)
     }
-    return await check(cid, bytes, source)
+    let loc = idx.loc
+    let bytes: Uint8Array
+    try {
+      bytes = await readAt(loc)
+    } catch (err) {
+      const moved = await this.movedFrom(cid.toString(), loc) // see get()
+      if (moved === undefined || moved.length > into.length) throw err
+      loc = moved
+      bytes = await readAt(loc)
+    }
+    return await check(cid, bytes, `${this.packs.describe(loc.pack)} at offset ${loc.offset}`)
   }
 
   /** Where an object lives, for fsck and tests; undefined when absent. */
@@ -162,6 +191,22 @@ export class LevelObjectStore implements ObjectStore {
   async transaction (): Promise<Transaction> {
     return new LevelTransaction(this, await this.transactions.acquire())
   }
+
+  /**
+   * Runs `fn` while no transaction of this store runs (gc: nothing may be stored, and no ref may move,
+   * between its mark and its sweep). `fn` must not open a transaction itself.
+   */
+  async exclusive<T> (fn: () => Promise<T>): Promise<T> {
+    const release = await this.transactions.acquire()
+    try {
+      return await fn()
+    } finally {
+      release()
+    }
+  }
+
+  /** Leftovers of dead processes removed when this store was opened (temporary packs, staging folders), for gc's report. */
+  leftoversRemoved: string[] = []
 
   async close (): Promise<void> {
     (await this.transactions.acquire())() // the last transaction has finished

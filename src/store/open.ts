@@ -20,9 +20,13 @@ import { META } from '../format/keys.js'
 export const FORMAT_VERSION = 1
 /**
  * Formats this code reads: 1, and 2 — format 1 plus versions of several tracked paths (commits with
- * `paths`); a store becomes format 2 when the first such version is committed or fetched into it.
+ * `paths`); a store becomes format 2 when the first such version is committed or fetched into it —
+ * and 3: format 2 plus deleted versions whose content gc removed (commits whose content is absent by
+ * design, which an older mvc would report as damage and repair away); set by the gc that first does so.
  */
-export const READABLE_FORMATS: readonly number[] = [1, 2]
+export const READABLE_FORMATS: readonly number[] = [1, 2, 3]
+/** The format a store is in once gc removed a deleted version's content. */
+export const PURGED_FORMAT = 3
 export const FORMAT_KEY = 'format'
 export const DB_DIR = 'db'
 export const PACKS_DIR = 'packs'
@@ -32,6 +36,7 @@ interface LevelLike {
   getMany (keys: string[]): Promise<Array<Uint8Array | undefined>>
   batch (ops: Array<{ type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }>, options: { sync?: boolean }): Promise<void>
   iterator (options: { gte: string, lt: string }): AsyncIterable<[string, Uint8Array]>
+  compactRange? (start: string, end: string): Promise<void>
   close (): Promise<void>
 }
 
@@ -42,6 +47,7 @@ export function levelKV (db: LevelLike): KV {
     getMany: async keys => await db.getMany([...keys]),
     batch: async (ops: readonly KVOp[], options) => { await db.batch([...ops], { sync: options.sync }) },
     entries: (prefix: string) => db.iterator({ gte: prefix, lt: prefix + '\uffff' }),
+    ...(typeof db.compactRange === 'function' ? { compact: async (prefix: string) => { await db.compactRange!(prefix, prefix + '\uffff') } } : {}),
     close: async () => { await db.close() }
   }
 }
@@ -152,6 +158,7 @@ function typedKV (kv: KV, path: string): KV {
         try { yield * kv.entries(prefix) } catch (e) { throw wrap(e) }
       }
     }),
+    ...(kv.compact !== undefined ? { compact: async (prefix: string) => { try { await kv.compact!(prefix) } catch (e) { throw wrap(e) } } } : {}),
     close: async () => { await kv.close() }
   }
 }
@@ -271,8 +278,8 @@ export async function openDiskStore (mvcDir: string, options: OpenOptions = {}):
   const store = new LevelObjectStore(typedKV(levelKV(db), mvcDir), new DiskPacks(join(mvcDir, PACKS_DIR)), mvcDir)
   await checked(store, false)
   // Temporary packs of writers that died on this host (kill -9, power loss) are never used: remove them.
-  await sweep(join(mvcDir, PACKS_DIR), TEMP_PACK, 1, 2)
-  await sweep(mvcDir, STORE_STAGING, 1, 2)
+  store.leftoversRemoved.push(...(await sweep(join(mvcDir, PACKS_DIR), TEMP_PACK, 1, 2)).removed)
+  store.leftoversRemoved.push(...(await sweep(mvcDir, STORE_STAGING, 1, 2)).removed)
   return store
 }
 

@@ -9,7 +9,7 @@
  * sha-256 (hex) of the entries' CIDs in order — cheap to compute and unique per content. Entries are
  * self-describing, so the index in LevelDB can be rebuilt by scanning packs.
  */
-import { open, rename, readdir, unlink, mkdir, type FileHandle } from 'node:fs/promises'
+import { open, rename, readdir, unlink, mkdir, stat, type FileHandle } from 'node:fs/promises'
 import { createHash, type Hash } from 'node:crypto'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
@@ -60,7 +60,7 @@ class PackAccounting {
 /** How many pack files stay open for reading; a long-running server may see thousands of packs. */
 export const OPEN_PACKS = 64
 
-interface OpenPack { readonly handle: Promise<FileHandle>, users: number }
+interface OpenPack { readonly handle: Promise<FileHandle>, users: number, closing?: boolean }
 
 /** Packs in a folder on disk (`.mvc/packs`). */
 export class DiskPacks implements PackFiles {
@@ -109,7 +109,7 @@ export class DiskPacks implements PackFiles {
     try {
       return await this.readFrom(h, loc)
     } finally {
-      h.users--
+      this.release(h)
     }
   }
 
@@ -119,8 +119,14 @@ export class DiskPacks implements PackFiles {
     try {
       return await this.readFrom(h, loc, into.subarray(0, loc.length))
     } finally {
-      h.users--
+      this.release(h)
     }
+  }
+
+  /** A read is done with a handle; a handle of a removed pack is closed by its last reader. */
+  private release (h: OpenPack): void {
+    h.users--
+    if (h.closing === true && h.users === 0) h.handle.then(async fh => await fh.close(), () => {})
   }
 
   private async readFrom (h: OpenPack, loc: PackLocation, into?: Uint8Array): Promise<Uint8Array> {
@@ -143,7 +149,20 @@ export class DiskPacks implements PackFiles {
   }
 
   async remove (pack: string): Promise<void> {
+    // A handle opened for reading must not keep the file (and its space) alive.
+    const h = this.handles.get(pack)
+    if (h !== undefined) {
+      this.handles.delete(pack)
+      // Reads in flight keep their handle (an unlinked file stays readable through it); the last closes it.
+      if (h.users === 0) await h.handle.then(async fh => await fh.close(), () => {})
+      else h.closing = true
+    }
     await unlink(this.describe(pack))
+  }
+
+  async stat (pack: string): Promise<{ size: number, mtimeMs: number }> {
+    const s = await stat(this.describe(pack))
+    return { size: s.size, mtimeMs: s.mtimeMs }
   }
 
   async list (): Promise<string[]> {
@@ -235,11 +254,13 @@ export async function syncDir (dir: string): Promise<void> {
 /** Packs held in memory: the same contract, for the in-memory store and tests. */
 export class MemoryPacks implements PackFiles {
   readonly packs = new Map<string, Uint8Array>()
+  private readonly sealedAt = new Map<string, number>()
 
   async create (): Promise<PackWriter> {
     const parts: Uint8Array[] = [PACK_MAGIC]
     const acct = new PackAccounting()
     const packs = this.packs
+    const sealedAt = this.sealedAt
     return {
       get size () { return acct.size },
       get count () { return acct.count },
@@ -252,6 +273,7 @@ export class MemoryPacks implements PackFiles {
         parts.push(trailer(acct.count, acct.size))
         const id = acct.id()
         packs.set(id, Buffer.concat(parts))
+        sealedAt.set(id, Date.now())
         return id
       },
       async discard () { parts.length = 0 }
@@ -275,6 +297,12 @@ export class MemoryPacks implements PackFiles {
   }
 
   async list (): Promise<string[]> { return [...this.packs.keys()].sort() }
+  async remove (pack: string): Promise<void> { this.packs.delete(pack); this.sealedAt.delete(pack) }
+  async stat (pack: string): Promise<{ size: number, mtimeMs: number }> {
+    const p = this.packs.get(pack)
+    if (p === undefined) throw new ObjectNotFoundError(`${this.describe(pack)} is missing`, { pack })
+    return { size: p.length, mtimeMs: this.sealedAt.get(pack) ?? Date.now() }
+  }
   async close (): Promise<void> {}
 }
 

@@ -17,6 +17,7 @@ export function fsckCommand (io: Io): CommandModule<GlobalArgs, GlobalArgs> {
           for (const p of r.corrupt) lines.push(`corrupt ${p.cid} (linked from ${p.from}): ${p.message}`)
           for (const b of r.badRefs) lines.push(`bad ref ${b.name} = ${b.value}: ${b.reason}`)
           if (r.notFetched > 0) lines.push(`${r.notFetched} objects not fetched (partial clone: fetched when a version is used)`)
+          if (r.purgedVersions > 0) lines.push(`${r.purgedVersions} deleted versions whose content gc removed (their history is kept)`)
           if (r.unreachable > 0) lines.push(`${r.unreachable} stored objects are unreachable from any ref (harmless)`)
           for (const p of r.danglingPacks) lines.push(`dangling pack ${p}.pack: no index entry uses it (left by an interrupted write; safe to delete)`)
           for (const p of r.tempPacks) lines.push(`temporary pack ${p}: left by an interrupted write (of a live process, or of another host); safe to delete when no mvc process runs`)

@@ -18,6 +18,8 @@ export const COMMANDS: ReadonlyArray<{ readonly name: string, readonly load: () 
   { name: 'checkout', load: async () => (await import('./checkout.js')).checkoutCommand },
   { name: 'verify', load: async () => (await import('./verify.js')).verifyCommand },
   { name: 'fsck', load: async () => (await import('./fsck.js')).fsckCommand },
+  { name: 'rm', load: async () => (await import('./rm.js')).rmCommand },
+  { name: 'gc', load: async () => (await import('./gc.js')).gcCommand },
   { name: 'repair', load: async () => (await import('./repair.js')).repairCommand },
   { name: 'tag', load: async () => (await import('./tag.js')).tagCommand },
   { name: 'alias', load: async () => (await import('./alias.js')).aliasCommand },

@@ -14,6 +14,7 @@ import type { ModelLayout } from '../../formats/interface.js'
 import type { WalkedFile } from '../walk.js'
 import type { ObjectWriter } from '../../store/interface.js'
 import { resolveRev } from '../refs.js'
+import { requireContent } from '../lifecycle.js'
 import { snapshot, walk } from '../snapshot.js'
 import { StatCache } from '../statcache.js'
 import { WorktreeTensorSource, storeReader, storeTensorSource, type ObjectReader, type TensorSource } from './sources.js'
@@ -38,6 +39,7 @@ const EMPTY_MANIFEST: Manifest = { type: 'mvc/manifest', kind: 'dir', entries: [
  */
 export async function commitSide (repo: Repo, rev: string, options: { only?: readonly string[], prefixed?: boolean } = {}): Promise<Side> {
   const cid = await resolveRev(repo.store, rev)
+  await requireContent(repo.store, cid, rev)
   const commit = await readCommit(repo.store, cid)
   const files = await versionFiles(repo.store, commit, options)
   const objects = storeReader(repo.store)
