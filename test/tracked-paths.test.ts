@@ -58,6 +58,10 @@ describe('tracked paths', () => {
     assert.deepEqual(d.files.modified.map(m => m.path), ['encoder/w.bin'])
     const dc = await json<{ identical: boolean }>(['diff', 'v2', 'v3', '--json', '--', 'classifier'])
     assert.equal(dc.identical, true)
+    // A version of one path against a version of several, narrowed to the path they share: the files
+    // are compared as the same files (encoder/w.bin changed), not as one side removed and one added.
+    const d13 = await json<{ files: { added: string[], removed: string[], modified: Array<{ path: string }> } }>(['diff', 'v1', 'v3', '--json', '--', 'encoder'])
+    assert.deepEqual([d13.files.added, d13.files.removed, d13.files.modified.map(m => m.path)], [[], [], ['w.bin']])
 
     // checkout v1 rebuilds the encoder only (v1 tracked nothing else); the classifier is left alone.
     await mvcOk(['checkout', 'v1', '--no-verify'], { cwd: root })

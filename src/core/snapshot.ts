@@ -97,7 +97,7 @@ export async function snapshot (options: SnapshotOptions, w?: Walk): Promise<Sna
   const stats: SnapshotStats = { files: 0, bytes: 0, hashedFiles: 0, hashedBytes: 0 }
   const entries: ManifestEntry[] = []
   // Models are stored tensor by tensor; the files they cover come back as file objects.
-  const planned = tree.kind === 'dir' && options.detectModels !== false
+  const planned = options.detectModels !== false
     ? await storeModels({ store: options.store, sink: options.sink, files: tree.files, formats: options.formats ?? DEFAULT_FORMATS, cache: options.cache, requireStored: options.requireStored, onBytes: options.onBytes, allowInvalidModels: options.allowInvalidModels })
     : undefined
   stats.hashedBytes += planned?.hashedBytes ?? 0

@@ -57,7 +57,9 @@ export async function versionFiles (store: ObjectStore, commit: CommitObject, op
   const parts: VersionPart[] = []
   for (const p of chosen) parts.push({ path: p.path, cid: p.manifest, manifest: await readManifest(store, p.manifest) })
   const single = commit.paths.length === 1
-  const prefixed = options.prefixed === true || parts.length !== 1 || !single
+  // Several parts are always under their paths; one part of a version of several paths is, unless the
+  // caller asks for it as it is (diff narrowed to one path, against a version of that path alone).
+  const prefixed = parts.length !== 1 || (options.prefixed ?? !single)
   const manifest = !prefixed && parts.length === 1 ? parts[0]!.manifest : combineParts(parts)
   return { parts, single, manifest, prefixed }
 }
