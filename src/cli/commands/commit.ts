@@ -70,8 +70,10 @@ export function commitCommand (io: Io): CommandModule<GlobalArgs, Args> {
             if (m.status === 'skipped') io.err(`verification skipped: ${m.path}: ${m.reason}`)
             else io.err(`verification ${m.path}: ${describeRecorded(m, v!)}`)
           }
-          io.err(`${r.path}: ${r.stats.files} files, ${formatBytes(r.stats.bytes)}; ${r.newObjects} new objects, ${formatBytes(r.newBytes)} added`)
-          for (const w of warnings) io.err(w.startsWith('verification skipped') ? w : `warning: ${w}`)
+          const where = r.paths.length > 1 ? r.paths.map(p => p.path).join(', ') : r.path
+          io.err(`${where}: ${r.stats.files} files, ${formatBytes(r.stats.bytes)}; ${r.newObjects} new objects, ${formatBytes(r.newBytes)} added`)
+          // Skipped verifications were printed above, with the recorded ones.
+          for (const w of warnings) if (!w.startsWith('verification skipped')) io.err(`warning: ${w}`)
           if (r.gitignore !== undefined) io.err(`added ${r.gitignore.added.join(', ')} to ${r.gitignore.file}: mvc versions it, not git (commit .gitignore to git)`)
         }
       })
