@@ -54,11 +54,11 @@ print(round(float(h.history["accuracy"][-1]), 3))
 async function main (): Promise<void> {
   const base = await mkdtemp(join(tmpdir(), 'mvc-tour-'))
   const root = join(base, 'project')
-  const env = { ...process.env, MVC_AUTHOR_NAME: 'Ada', MVC_AUTHOR_EMAIL: 'ada@example.com', NO_COLOR: '1' }
-  const show = (cwd: string, shown: string, argv: string[], expect = 0): string => {
+  const env = { ...process.env, MVC_AUTHOR_NAME: 'Ada', MVC_AUTHOR_EMAIL: 'ada@example.com', NO_COLOR: '1', TF_CPP_MIN_LOG_LEVEL: '3' }
+  const show = (cwd: string, shown: string, argv: string[], expect = 0, stderr = true): string => {
     process.stdout.write(`$ ${shown}\n`)
     const r = spawnSync(argv[0]!, argv.slice(1), { cwd, encoding: 'utf8', env })
-    const out = (r.stdout + r.stderr).replace(new RegExp(base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'g'), '/tmp/tour')
+    const out = (r.stdout + (stderr ? r.stderr : '')).replace(new RegExp(base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'g'), '/tmp/tour')
     process.stdout.write(out.endsWith('\n') || out === '' ? out : out + '\n')
     if (r.status !== expect) throw new Error(`${shown} exited ${String(r.status)}, expected ${expect}:\n${out}`)
     if (expect !== 0) process.stdout.write(`(exit code ${String(r.status)})\n`)
@@ -84,8 +84,8 @@ async function main (): Promise<void> {
 
     const python = process.env.MVC_PYTHON
     if (python !== undefined && python !== '') {
-      show(root, 'python train_classifier.py classifier.keras', [python, '-c', KERAS_TRAIN, 'classifier.keras', '5'])
-      mvc(['commit', 'classifier.keras', '-m', 'add the Keras classifier', '--metric', 'accuracy=0.9'])
+      const accuracy = show(root, 'python train_classifier.py classifier.keras   # prints its accuracy; TensorFlow\'s log left out', [python, '-c', KERAS_TRAIN, 'classifier.keras', '40'], 0, false).trim()
+      mvc(['commit', 'classifier.keras', '-m', 'add the Keras classifier', '--metric', `classifier.accuracy=${accuracy}`])
     }
 
     // Fine-tune the TF.js model's head.
@@ -93,10 +93,12 @@ async function main (): Promise<void> {
     await nudge(join(root, 'model'), 'narrow/kernel', 0.25, 16 * 64)
     await writeFile(join(root, 'model', 'metadata.json'), JSON.stringify({ params: { lr: 0.005, epochs: 8 }, metrics: { accuracy: 0.934 } }) + '\n')
     mvc(['status'])
-    mvc(['commit', '-m', 'fine-tune the head'])
+    mvc(['commit', '-m', 'fine-tune the head', '--data', 'data'])
     mvc(['log'])
     const head = python !== undefined && python !== '' ? 'v3' : 'v2'
     mvc(['diff', 'v1', head, '--', 'model'])
+    mvc(['diff', 'v1', head, '--outputs', '--', 'model'])
+    mvc(['log', '--where', 'accuracy>0.92'])
     mvc(['tag', '1.0.0', 'v1'])
     mvc(['alias', 'production', head, '-m', 'better on the holdout set'])
 

@@ -20,7 +20,7 @@ import { resolveRev } from '../src/core/refs.js'
 import { DEFAULT_FORMATS } from '../src/formats/index.js'
 import { loadRuntime } from '../src/formats/tfjs/runtime.js'
 import { loadModel } from '../src/formats/tfjs/model.js'
-import { mvcJson, runMvc } from './helpers.js'
+import { mvcJson, mvcOk, runMvc } from './helpers.js'
 
 const cleanup: string[] = []
 let fixtures: FixtureInfo[] = []
@@ -199,6 +199,18 @@ test('a weight perturbed by 1e-3 fails verification on the recording runtime and
   assert.equal(same.outputs.changed, false)
   assert.deepEqual(same.outputs.models[0]!.outputs.map(x => x.status), ['same'])
   assert.equal(same.outputs.models[0]!.inputs, 'recorded')
+  // A second tracked path: v3 is a version of several paths, where models are named under their paths.
+  // Narrowed to the model's path, v1 (one path) and v3 pair up, on v1's recorded inputs.
+  await mkdir(join(dir, 'notes'))
+  await writeFile(join(dir, 'notes', 'README.txt'), 'the dense model\n')
+  await mvcOk(['commit', 'notes', '-m', 'v3', '--no-verify'], { cwd: dir })
+  type Outputs = { outputs: { changed: boolean, models: Array<{ path: string, status: string, inputs: string }> } }
+  const narrowed = JSON.parse((await mvcOk(['diff', 'v1', 'v3', '--outputs', '--backend', 'wasm', '--json', '--', 'model'], { cwd: dir })).stdout) as Outputs
+  assert.deepEqual(narrowed.outputs.models.map(m => [m.path, m.status, m.inputs]), [['model.json', 'compared', 'recorded']])
+  assert.equal(narrowed.outputs.changed, true)
+  const whole = await mvcJson<Outputs>(['diff', 'v2', 'v3', '--outputs', '--backend', 'wasm'], { cwd: dir })
+  assert.deepEqual(whole.outputs.models.map(m => [m.path, m.status, m.inputs]), [['model/model.json', 'compared', 'recorded']])
+  assert.equal(whole.outputs.changed, false)
 })
 
 test('weights are read into tensors only after names and shapes match the topology: a mismatch fails fast without reading a weight', async () => {

@@ -490,12 +490,12 @@ export class Repository {
    * differences, and whether each stays within the tolerance a's record gives it on other runtimes.
    * @example const d = await repo.diffOutputs({ a: 'v1', b: 'v2' }); console.log(d.changed)
    */
-  async diffOutputs (args: { a: string, b?: string, inputs?: Uint8Array, backend?: BackendName, runtime?: string, python?: string, customObjects?: readonly string[], onProgress?: (p: VerifyProgress) => void }): Promise<OutputsDiff> {
+  async diffOutputs (args: { a: string, b?: string, paths?: readonly string[], inputs?: Uint8Array, backend?: BackendName, runtime?: string, python?: string, customObjects?: readonly string[], onProgress?: (p: VerifyProgress) => void }): Promise<OutputsDiff> {
     if (typeof args.a !== 'string') throw new TypeError('diffOutputs: a must be a revision string')
     const { diffOutputs } = await import('../core/diff/outputs.js')
     await ensureLocal(this.repo.store, args.a)
     if (args.b !== undefined) await ensureLocal(this.repo.store, args.b)
-    return await tagged('diff', async () => await diffOutputs({ ...args, repo: this.repo }))
+    return await tagged('diff', async () => await diffOutputs({ ...args, repo: this.repo, ...(args.paths !== undefined ? { paths: args.paths.map(p => this.tracked(p)) } : {}) }))
   }
 
   /** Tags, sorted by name (numeric-aware: 1.9.0 before 1.10.0), with their versions. */

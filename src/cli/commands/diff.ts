@@ -45,6 +45,7 @@ export function diffCommand (io: Io): CommandModule<GlobalArgs, Args> {
             outputs = await repo.diffOutputs({
               a: args.a,
               b: args.b,
+              ...(paths.length > 0 ? { paths } : {}),
               ...(inputs !== undefined ? { inputs } : {}),
               ...(args.backend !== undefined ? { backend: args.backend as BackendName } : {}),
               ...(args.runtime !== undefined ? { runtime: args.runtime } : {}),
@@ -267,6 +268,8 @@ export function formatOutputs (o: OutputsDiff): string {
     }
     lines.push(...table(rows, '    '))
   }
-  lines.push(o.changed ? 'behaviour changed' : 'behaviour identical')
+  // Identical only when something ran: models that were not run say nothing about behaviour.
+  const compared = o.models.filter(m => m.status === 'compared').length
+  lines.push(o.changed ? 'behaviour changed' : compared === 0 ? 'behaviour not compared: no model ran on both sides' : compared < o.models.length ? `behaviour identical for the ${compared} model${compared === 1 ? '' : 's'} that ran` : 'behaviour identical')
   return lines.join('\n')
 }

@@ -17,7 +17,7 @@
 import type { ObjectStore } from '../../store/interface.js'
 import type { ModelFormat } from '../../formats/interface.js'
 import { compareManifests } from '../worktree.js'
-import { commitSide, worktreeSide, type Side } from './sides.js'
+import { diffSides, type Side } from './sides.js'
 import { readCommit } from '../objects.js'
 import { resolveRev } from '../refs.js'
 import { diffModelTensors, loadModels, readTopology } from './tensors.js'
@@ -41,15 +41,7 @@ export { storeTensorSource, type TensorHandle, type TensorSource } from './sourc
 
 export async function diff (options: DiffOptions): Promise<DiffResult> {
   const { repo } = options
-  const only = options.paths
-  // Versions of several paths are compared under their paths; so is a single path against several.
-  const count = async (rev: string): Promise<number> => (await readCommit(repo.store, await resolveRev(repo.store, rev))).paths.filter(p => only === undefined || only.includes(p.path)).length
-  const countA = await count(options.a)
-  const countB = options.b === undefined ? countA : await count(options.b)
-  const prefixed = countA > 1 || countB > 1
-  const a = await commitSide(repo, options.a, { ...(only !== undefined ? { only } : {}), prefixed })
-  const trackedA = a.commit!.paths.map(p => p.path).filter(p => only === undefined || only.includes(p))
-  const b = options.b === undefined ? await worktreeSide(repo, trackedA, prefixed) : await commitSide(repo, options.b, { ...(only !== undefined ? { only } : {}), prefixed })
+  const { a, b } = await diffSides(repo, options.a, options.b, options.paths)
   try {
     return await compareSides(repo.store, repo.formats, a, b, options.exactNorm === true)
   } finally {

@@ -7,7 +7,7 @@
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { InvalidArgumentError, VerificationUnavailableError, isMvcError } from '../../errors.js'
 import { decodeObject } from '../../content/block.js'
 import type { Manifest } from '../../format/objects.js'
@@ -25,7 +25,7 @@ import { concreteShape } from '../verify/inputs.js'
 import type { VerifyProgress } from '../verify/record.js'
 import { elementDiff, scaleOf, setDiff, sha256Hex } from '../verify/reference.js'
 import { Runtimes } from '../verify/runtimes.js'
-import { commitSide, worktreeSide, type Side } from './sides.js'
+import { diffSides, fullName, type Side } from './sides.js'
 
 export interface OutputsDiffOptions {
   readonly repo: Repo
@@ -39,6 +39,8 @@ export interface OutputsDiffOptions {
   readonly python?: string
   readonly customObjects?: readonly string[]
   readonly onProgress?: (p: VerifyProgress) => void
+  /** Narrow to these tracked paths (`mvc diff v1 v2 --outputs -- model`). */
+  readonly paths?: readonly string[]
 }
 
 export interface OutputChange {
@@ -98,12 +100,13 @@ async function modelsOfSide (side: Side, formats: readonly ModelFormat[]): Promi
   return out
 }
 
-async function sourceOf (repo: Repo, side: Side): Promise<Source> {
+async function sourceOf (repo: Repo, side: Side, prefixed: boolean): Promise<Source> {
   const models = await modelsOfSide(side, repo.formats)
   const manifest: Manifest = side.manifest
   if (side.endpoint.worktree) {
-    const abs = join(repo.root, side.endpoint.path)
-    const base = manifest.kind === 'file' ? dirname(abs) : abs
+    // Combined under the paths: names are relative to the repository's root.
+    const abs = prefixed ? repo.root : join(repo.root, side.endpoint.path)
+    const base = !prefixed && manifest.kind === 'file' ? dirname(abs) : abs
     return { side, models, readFile: async rel => await readFile(join(base, rel)), dir: async () => base, files: diskRanges(base), close: async () => {} }
   }
   const files = new Map(manifest.entries.map(e => [e.path, e.file]))
@@ -135,10 +138,18 @@ function reasonOf (e: unknown): string {
 /** Runs a's and b's models on the same inputs and reports per-output differences. */
 export async function diffOutputs (options: OutputsDiffOptions): Promise<OutputsDiff> {
   const { repo } = options
-  const sideA = await commitSide(repo, options.a)
-  const sideB = options.b === undefined ? await worktreeSide(repo, sideA.commit?.paths.map(p => p.path) ?? [sideA.endpoint.path]) : await commitSide(repo, options.b)
-  const a = await sourceOf(repo, sideA)
-  const b = await sourceOf(repo, sideB)
+  // The same sides as the diff itself, narrowed the same way (`-- <path>`), so models pair up by name.
+  const { a: sideA, b: sideB, prefixed } = await diffSides(repo, options.a, options.b, options.paths)
+  // a's record names models under their paths when a tracks several, relative to its path when one.
+  const commitA = sideA.commit!
+  const recordNameOf = (name: string): string => {
+    const full = fullName(name, prefixed, { path: sideA.endpoint.path, kind: sideA.manifest.kind === 'file' ? 'file' : 'dir' })
+    if (commitA.paths.length > 1) return full
+    const x = commitA.paths[0]!.path
+    return full === x ? basename(x) : full.startsWith(`${x}/`) ? full.slice(x.length + 1) : full
+  }
+  const a = await sourceOf(repo, sideA, prefixed)
+  const b = await sourceOf(repo, sideB, prefixed)
   const record: VerificationRecord | null = sideA.commit?.verification ?? null
   const given = options.inputs === undefined ? undefined : parseInputs(options.inputs)
   const runtimes = new Runtimes({ backend: options.backend, python: options.python, customObjects: options.customObjects })
@@ -154,7 +165,7 @@ export async function diffOutputs (options: OutputsDiffOptions): Promise<Outputs
         models.push({ path, status: 'skipped', reason: ma === undefined ? 'only in b' : 'only in a', inputs: 'generated', runtime: null, outputs: [] })
         continue
       }
-      const rec = record?.models.find(m => m.path === path)
+      const rec = record?.models.find(m => m.path === recordNameOf(path))
       const recorded = rec?.status === 'recorded' ? rec : undefined
       try {
         progress('load')

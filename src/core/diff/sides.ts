@@ -53,6 +53,32 @@ export async function commitSide (repo: Repo, rev: string, options: { only?: rea
   }
 }
 
+/**
+ * The two sides of a diff, named alike: versions of several paths (after narrowing to `only`) are
+ * compared under their paths, and so is a single path against several; a single path against a single
+ * path is compared as it is. `b` absent: the working folder at a's paths.
+ */
+export async function diffSides (repo: Repo, a: string, b: string | undefined, only?: readonly string[]): Promise<{ a: Side, b: Side, prefixed: boolean }> {
+  const count = async (rev: string): Promise<number> => (await readCommit(repo.store, await resolveRev(repo.store, rev))).paths.filter(p => only === undefined || only.includes(p.path)).length
+  const countA = await count(a)
+  const countB = b === undefined ? countA : await count(b)
+  const prefixed = countA > 1 || countB > 1
+  const sideA = await commitSide(repo, a, { ...(only !== undefined ? { only } : {}), prefixed })
+  const trackedA = sideA.commit!.paths.map(p => p.path).filter(p => only === undefined || only.includes(p))
+  const sideB = b === undefined ? await worktreeSide(repo, trackedA, prefixed) : await commitSide(repo, b, { ...(only !== undefined ? { only } : {}), prefixed })
+  return { a: sideA, b: sideB, prefixed }
+}
+
+/**
+ * A model's name in the combined view of a version (`model/model.json`, or `classifier.keras` for a
+ * tracked file), from the name one side gives it: under its path already when the side is `prefixed`,
+ * else relative to the side's single path `part`.
+ */
+export function fullName (name: string, prefixed: boolean, part: { readonly path: string, readonly kind: 'dir' | 'file' }): string {
+  if (prefixed) return name
+  return part.kind === 'file' ? part.path : `${part.path}/${name}`
+}
+
 /** A sink that stores no chunk (like DRY_RUN) but keeps the structured objects, which are small. */
 class CaptureSink implements ObjectWriter {
   readonly objects = new Map<string, Uint8Array>()
