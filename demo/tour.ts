@@ -96,7 +96,6 @@ async function main (): Promise<void> {
     mvc(['commit', '-m', 'fine-tune the head', '--data', 'data'])
     mvc(['log'])
     const head = python !== undefined && python !== '' ? 'v3' : 'v2'
-    mvc(['diff', 'v1', head, '--', 'model'])
     mvc(['diff', 'v1', head, '--outputs', '--', 'model'])
     mvc(['log', '--where', 'accuracy>0.92'])
     mvc(['tag', '1.0.0', 'v1'])
