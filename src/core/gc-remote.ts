@@ -12,9 +12,8 @@
  *   than the cutoff, and one uploaded after the refs were read is younger still: neither is deleted.
  */
 import { CID } from 'multiformats/cid'
-import { DAG_CBOR, RAW, decodeCbor } from '../content/block.js'
-import { InvalidArgumentError, RemoteError, isMvcError } from '../errors.js'
-import { objectLinks, type LinkKind } from '../format/links.js'
+import { DAG_CBOR, RAW } from '../content/block.js'
+import { InvalidArgumentError, RemoteError } from '../errors.js'
 import { symbolicTarget } from '../format/keys.js'
 import { pruneCutoff, DURATION_SYNTAX } from '../format/lifecycle.js'
 import type { Remote, RemoteGcRequest } from '../remote/interface.js'
@@ -24,7 +23,7 @@ import type { ObjectStore } from '../store/interface.js'
 import { openDiskStore } from '../store/open.js'
 import { connect } from './connect.js'
 import { getRemoteConfig } from './remotes.js'
-import { DEFAULT_PRUNE, DEFAULT_PRUNE_UNREFERENCED, gc, type GcReport } from './gc.js'
+import { DEFAULT_PRUNE, DEFAULT_PRUNE_UNREFERENCED, gc, mark, type GcReport } from './gc.js'
 
 export interface RemoteGcResult {
   /** The remote's name (or the URL given). */
@@ -70,32 +69,6 @@ export async function gcRemote (store: ObjectStore, args: RemoteGcRequest & { re
   } finally { await c.close() }
 }
 
-/** Marks the closure of `start` by reading structured objects from the remote (each re-hashed by `get`). */
-async function markRemote (remote: Remote, start: ReadonlyArray<{ cid: CID, kind: LinkKind | 'root' }>, marked: Set<string>, stop?: ReadonlySet<string>): Promise<void> {
-  const expanded = new Set<string>()
-  const stack = [...start]
-  while (stack.length > 0) {
-    const { cid, kind } = stack.pop()!
-    const key = cid.toString()
-    if (stop?.has(key) === true) continue
-    if (cid.code === RAW) { marked.add(key); continue }
-    if (cid.code !== DAG_CBOR) continue
-    const descend = kind !== 'data'
-    if (marked.has(key) && (!descend || expanded.has(key))) continue
-    let bytes: Uint8Array
-    try {
-      bytes = await remote.get(cid)
-    } catch (err) {
-      if (isMvcError(err) && err.code === 'OBJECT_NOT_FOUND') continue
-      throw err
-    }
-    marked.add(key)
-    if (!descend) continue
-    expanded.add(key)
-    for (const l of objectLinks(decodeCbor<unknown>(bytes, `object ${key} from ${remote.url}`))) stack.push({ cid: l.cid, kind: l.kind })
-  }
-}
-
 /**
  * gc of a remote that lists and deletes objects but runs no code (S3). Refs are read first, objects
  * listed after: an object uploaded meanwhile is young, and kept.
@@ -111,13 +84,14 @@ export async function gcListedRemote (remote: Remote, request: RemoteGcRequest, 
     try { roots.push({ cid: CID.parse(r.value), kind: 'root' }) } catch { /* not a CID: names nothing */ }
   }
   const live = new Set<string>()
-  await markRemote(remote, roots, live)
+  const reader = { get: async (cid: CID) => await remote.get(cid), describe: remote.url }
+  await mark(reader, roots, live, () => false)
   // 2. Then the objects.
   const listed: Array<{ cid: CID, size: number, storedAt: number }> = []
   for await (const o of remote.listObjects!()) listed.push(o)
   const young = (o: { storedAt: number }): boolean => o.storedAt > unrefCutoff
   const sheltered = new Set<string>()
-  await markRemote(remote, listed.filter(o => o.cid.code === DAG_CBOR && !live.has(o.cid.toString()) && young(o)).map(o => ({ cid: o.cid, kind: 'root' as const })), sheltered, live)
+  await mark(reader, listed.filter(o => o.cid.code === DAG_CBOR && !live.has(o.cid.toString()) && young(o)).map(o => ({ cid: o.cid, kind: 'root' as const })), sheltered, () => false, live)
   let reachable = { objects: 0, bytes: 0 }
   let kept = { objects: 0, bytes: 0 }
   let gone = { objects: 0, chunks: 0, inline: 0, bytes: 0 }

@@ -153,9 +153,10 @@ interface Walk { readonly cid: CID, readonly kind: LinkKind | 'root' }
 
 /**
  * Marks everything reachable from `start` into `marked` (skipping `stop`), following links as the
- * module comment says; `contentWithheld(cid)` says which commits' content is not followed.
+ * module comment says; `contentWithheld(cid)` says which commits' content is not followed. `read`: a
+ * store, or a remote (gc of remotes), whose `get` re-hashes what it returns.
  */
-async function mark (store: LevelObjectStore, start: readonly Walk[], marked: Set<string>, contentWithheld: (key: string) => boolean, stop?: ReadonlySet<string>): Promise<void> {
+export async function mark (read: { get: (cid: CID) => Promise<Uint8Array>, describe?: string }, start: readonly Walk[], marked: Set<string>, contentWithheld: (key: string) => boolean, stop?: ReadonlySet<string>): Promise<void> {
   const expanded = new Set<string>()
   const stack = [...start]
   while (stack.length > 0) {
@@ -169,7 +170,7 @@ async function mark (store: LevelObjectStore, start: readonly Walk[], marked: Se
     if (marked.has(key) && (!descend || expanded.has(key))) continue
     let bytes: Uint8Array
     try {
-      bytes = await store.get(cid) // re-hashed: gc never trusts links it read from damaged bytes
+      bytes = await read.get(cid) // re-hashed: gc never trusts links it read from damaged bytes
     } catch (err) {
       if (isMvcError(err) && err.code === 'OBJECT_NOT_FOUND') continue // absent by design (partial, shallow, purged)
       throw err
@@ -177,7 +178,7 @@ async function mark (store: LevelObjectStore, start: readonly Walk[], marked: Se
     marked.add(key)
     if (!descend) continue
     expanded.add(key)
-    const value = decodeCbor<unknown>(bytes, `object ${key}`)
+    const value = decodeCbor<unknown>(bytes, `object ${key}${read.describe !== undefined ? ` from ${read.describe}` : ''}`)
     const isCommit = (value as { type?: unknown } | null)?.type === 'mvc/commit'
     const withheld = isCommit && contentWithheld(key)
     for (const l of objectLinks(value)) {
