@@ -294,13 +294,16 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
 
   // --- endpoints ---
 
-  // The store's own format (1, or 2 once it holds versions of several paths).
-  const storedFormat = await store.readMeta('format')
-  const format = storedFormat === undefined ? FORMAT_VERSION : Number(new TextDecoder().decode(storedFormat))
+  // The store's own format (1; 2 once it holds versions of several paths; 3 once gc removed a deleted
+  // version's content), read for each request: a push or a gc in this process may raise it.
+  const storeFormat = async (): Promise<number> => {
+    const stored = await store.readMeta('format')
+    return stored === undefined ? FORMAT_VERSION : Number(new TextDecoder().decode(stored))
+  }
   const appendOnly = (access: Access): boolean => access === 'append' || (access === 'write' && options.appendOnly === true)
-  const info = (access: Access): InfoBody => ({
+  const info = async (access: Access): Promise<InfoBody> => ({
     mvc: PROTOCOL_VERSION,
-    format,
+    format: await storeFormat(),
     repository: repositoryId,
     // `append` is reported as `write` (with appendOnly): clients that predate it still push.
     access: access === 'read' ? 'read' : 'write',
@@ -495,7 +498,7 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
 
   function route (req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams, access: Access, client: string): Route | undefined {
     const rest = path.slice(API_PREFIX.length)
-    if (rest === 'info') return { methods: ['GET'], write: false, run: async () => { sendJson(res, 200, info(access)) } }
+    if (rest === 'info') return { methods: ['GET'], write: false, run: async () => { sendJson(res, 200, await info(access)) } }
     if (rest === 'has') return { methods: ['POST'], write: false, run: async () => { sendJson(res, 200, await has(req)) } }
     if (rest === 'refs') return { methods: ['GET'], write: false, run: async () => { sendJson(res, 200, await listRefs(query)) } }
     if (rest === 'gc' && options.gc !== undefined) return { methods: ['POST'], write: true, run: async () => { sendJson(res, 200, await collect(req, access)) } }
