@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { mvcJson, mvcOk, newRepo, runMvc } from './helpers.js'
+import { openDiskStore } from '../src/store/open.js'
 
 const cleanup: string[] = []
 after(async () => { for (const d of cleanup) await rm(d, { recursive: true, force: true }) })
@@ -85,5 +86,18 @@ describe('tracked paths', () => {
     await mvcOk(['clone', root, clone, '--no-verify'], { cwd: base })
     assert.equal(await readFile(join(clone, 'encoder', 'w.bin'), 'utf8'), 'encoder 2')
     assert.equal(await readFile(join(clone, 'classifier', 'w.bin'), 'utf8'), 'classifier 1')
+
+    // Every store that receives a version of several paths declares format 2: the clone (fetch), and a
+    // folder remote pushed to.
+    const formatOf = async (mvcDir: string): Promise<string | undefined> => {
+      const st = await openDiskStore(mvcDir, { reader: true })
+      try { const v = await st.readMeta('format'); return v === undefined ? undefined : new TextDecoder().decode(v) } finally { await st.close() }
+    }
+    assert.equal(await formatOf(join(root, '.mvc')), '2')
+    assert.equal(await formatOf(join(clone, '.mvc')), '2')
+    const shared = join(base, 'shared')
+    await mvcOk(['remote', 'add', 'shared', shared], { cwd: root })
+    await mvcOk(['push', 'shared'], { cwd: root })
+    assert.equal(await formatOf(shared), '2', 'a folder remote is created at format 1 and raised by what it receives')
   })
 })

@@ -18,7 +18,7 @@ import {
   type Link, type ObjectSource, type ObjectTarget, type ProgressFn, type TransferPlan
 } from './transfer.js'
 import { HEAD, INCOMPLETE_PREFIX, META, REFS, REMOTES, SIGNATURES, parseSignatureRef, remoteSeenPrefix, utf8 } from '../format/keys.js'
-import { parseSignature } from '../format/objects.js'
+import { formatNeededBy, parseSignature } from '../format/objects.js'
 import { checkSignatureObject } from './sign.js'
 import { readCommit } from './objects.js'
 import { ALIASES, HEADS, TAGS, VERSIONS, headBranch, nextVersion, setNextVersion } from './refs.js'
@@ -623,8 +623,22 @@ export async function fetch (store: ObjectStore, remote: Remote, options: FetchO
   options.onProgress?.({ phase: 'refs', objects: received.objects, totalObjects: received.objects, bytes: received.bytes, totalBytes: received.bytes })
   const changes: RefChange[] = []
   const imported: number[] = []
+  // A version of several paths raises the format this store declares (every version arrives under a
+  // version ref, so looking at the refs that change sees every new commit).
+  const formatBefore = Number(utf8.decode((await store.readMeta(META.format)) ?? utf8.encode('1')))
+  let formatNeeded = formatBefore
+  const arriving = new Set([
+    ...[...versions].filter(([n, v]) => localVersions.get(n) !== v).map(([, v]) => v),
+    ...[...heads].filter(([b, v]) => tracking.get(`${REMOTES}${remoteName}/${b}`) !== v).map(([, v]) => v),
+    ...[...tags].filter(([t, v]) => localTags.get(t) !== v).map(([, v]) => v)
+  ])
+  for (const v of arriving) {
+    if (formatNeeded >= 2) break
+    formatNeeded = Math.max(formatNeeded, formatNeededBy(await readCommit(store, CID.parse(v))))
+  }
   const tx = await store.transaction()
   try {
+    if (formatNeeded > formatBefore) tx.setMeta(META.format, utf8.encode(String(formatNeeded)))
     for (const [b, v] of heads) {
       const name = `${REMOTES}${remoteName}/${b}`
       const old = tracking.get(name) ?? null

@@ -384,3 +384,12 @@ export function parseAliasMove (v: unknown): AliasMove {
   if (from === null && to === null) fail('alias move', 'from and to are both null (a move goes somewhere or comes from somewhere)')
   return { type: 'mvc/alias-move', name: v.name, from, to, at: v.at, by: { name: b.name, email: b.email }, message, prev: optional(v.prev, 'prev') }
 }
+
+/**
+ * The store format a commit needs (docs/design.md, "Format versions"): 2 for a version of several
+ * paths (the commit field `paths`), 1 otherwise. A store that receives such a commit — by commit,
+ * fetch, clone or push — raises its `m/format` to at least this in the batch that moves a ref to it.
+ */
+export function formatNeededBy (commit: CommitObject): number {
+  return commit.paths.length > 1 ? 2 : 1
+}

@@ -27,8 +27,8 @@ import { CID } from 'multiformats/cid'
 import { DAG_CBOR, RAW, decodeCbor, verifyBlock } from '../content/block.js'
 import { InvalidObjectError } from '../errors.js'
 import { objectLinks, type Link } from '../format/links.js'
-import { INCOMPLETE_PREFIX, utf8 } from '../format/keys.js'
-import { parseAliasMove, type AliasMove } from '../format/objects.js'
+import { INCOMPLETE_PREFIX, META, utf8 } from '../format/keys.js'
+import { formatNeededBy, parseAliasMove, parseCommit, type AliasMove } from '../format/objects.js'
 import type { ObjectStore } from '../store/interface.js'
 import type { BatchWriter } from '../store/batch.js'
 
@@ -206,4 +206,19 @@ export class ClosureKeeper {
     if (incomplete) marks.add(key)
     else marks.delete(key)
   }
+}
+
+/**
+ * The format a receiving store must declare once a ref names `value`, when that is more than it
+ * declares now (a version of several paths needs 2: docs/design.md, "Format versions"); else undefined.
+ * Pushes set a version ref for every version they bring, so every received commit passes here.
+ */
+export async function formatRaise (store: { get: (cid: CID) => Promise<Uint8Array>, readMeta: (key: string) => Promise<Uint8Array | undefined> }, value: string): Promise<number | undefined> {
+  const cid = CID.parse(value)
+  if (cid.code !== DAG_CBOR) return undefined
+  const decoded = decodeCbor<{ type?: unknown } | null>(await store.get(cid), `object ${value}`)
+  if (decoded?.type !== 'mvc/commit') return undefined
+  const needed = formatNeededBy(parseCommit(decoded))
+  const current = Number(utf8.decode((await store.readMeta(META.format)) ?? utf8.encode('1')))
+  return needed > current ? needed : undefined
 }

@@ -20,13 +20,13 @@ import type { ObjectStore } from '../store/interface.js'
 import { FORMAT_VERSION } from '../store/open.js'
 import { ByteBudget } from '../store/async.js'
 import { BatchWriter } from '../store/batch.js'
-import { ALIASES, ALIAS_LOG, HEADS } from '../format/keys.js'
+import { ALIASES, ALIAS_LOG, HEADS, META, utf8 } from '../format/keys.js'
 import {
   API_PREFIX, FEATURES, GC_FEATURE, joinChunks, MAX_HAS_BATCH, MAX_HAS_BODY_BYTES, MAX_OBJECT_BYTES, MAX_REF_BODY_BYTES, PROTOCOL_VERSION,
   ProtocolCode, REPOSITORY_HEADER, REPOSITORY_ID_KEY, decodeRefPath, parseObjectCid, refPrefixProblem,
   refValueProblem, TOKEN_PATTERN, type InfoBody, type TokenAccess
 } from './http-protocol.js'
-import { ClosureKeeper, aliasMoveIn, isAncestorIn, isEarlierMoveIn } from './closure.js'
+import { ClosureKeeper, aliasMoveIn, formatRaise, isAncestorIn, isEarlierMoveIn } from './closure.js'
 import type { RemoteGcRequest } from './interface.js'
 
 export type { Access, TokenAccess } from './http-protocol.js'
@@ -432,9 +432,11 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
           { name, expected: expect, value })
       }
     }
+    const raise = value === null ? undefined : await formatRaise(store, value)
     const tx = await store.transaction()
     try {
       tx.setRef({ name, value, expect })
+      if (raise !== undefined) tx.setMeta(META.format, utf8.encode(String(raise)))
       await tx.commit()
     } catch (err) {
       await tx.abort()

@@ -14,9 +14,9 @@ import { CID } from 'multiformats/cid'
 import { InvalidArgumentError, RemoteError } from '../errors.js'
 import type { LevelObjectStore } from '../store/level-store.js'
 import { BatchWriter, FLUSH_BYTES } from '../store/batch.js'
-import { HEAD, refNameProblem } from '../format/keys.js'
+import { HEAD, META, refNameProblem, utf8 } from '../format/keys.js'
 import type { Remote, RemoteRef } from './interface.js'
-import { ClosureKeeper } from './closure.js'
+import { ClosureKeeper, formatRaise } from './closure.js'
 
 export { FLUSH_BYTES }
 
@@ -110,9 +110,13 @@ export class StoreRemote implements Remote {
         throw new RemoteError(`refusing to set ${name} on ${this.url} to ${value}: ${what}; push the objects first`, { url: this.url, name, value, missing: gap.missing })
       }
     }
+    // A version of several paths raises the format this store declares (pushes set a version ref for
+    // every version they bring, so each commit passes here).
+    const raise = value !== null && name !== HEAD ? await formatRaise(store, value) : undefined
     await writer.flushed(async () => {
       const tx = await store.transaction()
       tx.setRef({ name, value, expect })
+      if (raise !== undefined) tx.setMeta(META.format, utf8.encode(String(raise)))
       await tx.commit() // RefConflictError when the ref moved
     })
   }
@@ -126,3 +130,4 @@ export class StoreRemote implements Remote {
     })
   }
 }
+
