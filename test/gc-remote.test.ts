@@ -23,7 +23,8 @@ import { openFolderRemote } from '../src/remote/folder.js'
 import { openHttpRemote, openS3Remote } from '../src/remote/open.js'
 import type { Remote } from '../src/remote/interface.js'
 import { negotiate, sendObjects, storeSource } from '../src/core/transfer.js'
-import { jsonError, keystream, mvcJson, mvcOk, removeDir, runMvc, sha256File, spawnMvc, tmpdir, type RunResult } from './helpers.js'
+import { jsonError, keystream, mvcJson, mvcOk, removeDir, runMvc, sha256File, tmpdir, type RunResult } from './helpers.js'
+import { serveCli } from './remote-faults.js'
 import { commitVersions, writeModel } from './gc-lib.js'
 
 const TIMEOUT = { timeout: 90_000 }
@@ -89,21 +90,10 @@ async function clonesByteForByte (url: string, where: string, sums: Map<number, 
   assert.equal(f.code, 0, f.stdout + f.stderr)
 }
 
-interface Served { readonly url: string, stop: () => Promise<RunResult> }
-
-async function serve (args: readonly string[], cwd: string): Promise<Served> {
-  const { child, done } = spawnMvc(['serve', '--port', '0', ...args], { cwd })
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = ''
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`mvc serve printed no URL in 30 s: ${out}`)) }, 30_000)
-    child.stdout!.on('data', (b: Buffer) => {
-      out += b.toString('utf8')
-      const m = /listening on (http:\/\/\S+)/.exec(out)
-      if (m !== null) { clearTimeout(timer); resolve(m[1]!) }
-    })
-    void done.then(r => { clearTimeout(timer); reject(new Error(`mvc serve exited ${String(r.code)}:\n${r.stdout}\n${r.stderr}`)) })
-  })
-  return { url, stop: async () => { child.kill('SIGTERM'); return await done } }
+/** `mvc serve` in a child process (remote-faults.ts), with a stop that sends SIGTERM and waits. */
+async function serve (args: readonly string[], cwd: string): Promise<{ url: string, stop: () => Promise<RunResult> }> {
+  const s = await serveCli(args, cwd)
+  return { url: s.url, stop: async () => { s.child.kill('SIGTERM'); return await s.done } }
 }
 
 describe('gc of remotes', () => {

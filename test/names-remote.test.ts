@@ -14,7 +14,6 @@ import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, readFile, realpath, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { ChildProcess } from 'node:child_process'
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
@@ -23,7 +22,8 @@ import { encodeObject } from '../src/content/block.js'
 import { aliasMoveValue } from '../src/format/objects.js'
 import { openDiskStore } from '../src/store/open.js'
 import type { Transaction } from '../src/store/interface.js'
-import { jsonError, put, removeDir, runMvc, spawnMvc, stackLines, tmpdir, REPO_ROOT, type RunResult } from './helpers.js'
+import { jsonError, put, removeDir, runMvc, stackLines, tmpdir, REPO_ROOT, type RunResult } from './helpers.js'
+import { serveCli } from './remote-faults.js'
 
 const TIMEOUT = { timeout: 300_000 }
 const WRITE = 'names-write-token-0123456789'
@@ -183,22 +183,7 @@ async function tagsTravel (url: string, env: Record<string, string> = {}): Promi
 
 // ------------------------------------------------------------------------------------------ mvc serve
 
-interface Served { readonly url: string, readonly child: ChildProcess, readonly done: Promise<RunResult> }
-
-async function serve (args: readonly string[], cwd: string): Promise<Served> {
-  const { child, done } = spawnMvc(['serve', '--port', '0', ...args], { cwd })
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = ''
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`mvc serve printed no URL in 30 s: ${out}`)) }, 30_000)
-    child.stdout!.on('data', (b: Buffer) => {
-      out += b.toString('utf8')
-      const m = /listening on (http:\/\/\S+)/.exec(out)
-      if (m !== null) { clearTimeout(timer); resolve(m[1]!) }
-    })
-    void done.then(r => { clearTimeout(timer); reject(new Error(`mvc serve exited ${String(r.code)} before listening:\n${r.stdout}\n${r.stderr}`)) })
-  })
-  return { url, child, done }
-}
+const serve = serveCli
 
 /** A fresh bare store served by `mvc serve` (tokens WRITE, APPEND, READ) for the duration of `fn`. */
 async function withServer (fn: (url: string) => Promise<void>): Promise<void> {
