@@ -214,7 +214,8 @@ export class ClosureKeeper {
  * Pushes set a version ref for every version they bring, so every received commit passes here.
  */
 export async function formatRaise (store: { get: (cid: CID) => Promise<Uint8Array>, readMeta: (key: string) => Promise<Uint8Array | undefined> }, value: string): Promise<number | undefined> {
-  const cid = CID.parse(value)
+  let cid: CID
+  try { cid = CID.parse(value) } catch { return undefined } // a symbolic ref (HEAD) names no object
   if (cid.code !== DAG_CBOR) return undefined
   const decoded = decodeCbor<{ type?: unknown } | null>(await store.get(cid), `object ${value}`)
   if (decoded?.type !== 'mvc/commit') return undefined

@@ -432,7 +432,7 @@ export async function startServer (options: ServerOptions): Promise<RunningServe
           { name, expected: expect, value })
       }
     }
-    const raise = value === null ? undefined : await formatRaise(store, value)
+    const raise = target === undefined ? undefined : await formatRaise(store, target.toString())
     const tx = await store.transaction()
     try {
       tx.setRef({ name, value, expect })
