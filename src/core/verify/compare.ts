@@ -3,7 +3,8 @@
  */
 import { InvalidArgumentError } from '../../errors.js'
 import { DEFAULT_TOLERANCE, type Tolerance } from '../../format/verification.js'
-import { decodeTensorData, type TensorData } from '../../formats/tensor-data.js'
+import type { TensorData } from '../../formats/tensor-data.js'
+import { elementDiff } from './reference.js'
 
 export { DEFAULT_TOLERANCE, type Tolerance }
 
@@ -63,50 +64,9 @@ function compareOne (e: TensorData, a: TensorData, tol: Tolerance): OutputCompar
   if (e.dtype !== a.dtype) {
     return { name, maxAbsDiff: Infinity, maxAllowedExcess: Infinity, pass: false, dtypeMismatch: { expected: e.dtype, actual: a.dtype } }
   }
-  const de = decodeTensorData(e)
-  const da = decodeTensorData(a)
-  if (de.kind === 'string' || da.kind === 'string') {
-    const xs = de.values as Uint8Array[]
-    const ys = da.values as Uint8Array[]
-    const differs = xs.some((x, i) => !bytesEqual(x, ys[i] ?? new Uint8Array(0)))
-    const diff = differs ? 1 : 0
-    return { name, maxAbsDiff: diff, maxAllowedExcess: diff, pass: !differs }
-  }
-  const xs = de.values as ArrayLike<number>
-  const ys = da.values as ArrayLike<number>
-  // Integers and booleans are exact: tolerance applies to floating point only.
-  const exact = de.kind !== 'float'
-  const atol = exact ? 0 : tol.atol
-  const rtol = exact ? 0 : tol.rtol
-  let maxAbsDiff = 0
-  let maxExcess = -Infinity
-  let nonFinite = false
-  for (let i = 0; i < xs.length; i++) {
-    const x = xs[i] as number
-    const y = ys[i] as number
-    let diff: number
-    let excess: number
-    if (Number.isFinite(x) && Number.isFinite(y)) {
-      diff = Math.abs(y - x)
-      excess = diff - (atol + rtol * Math.abs(x))
-    } else {
-      nonFinite = true
-      // NaN == NaN and +Inf == +Inf positionally; anything else involving a non-finite value fails.
-      const same = (Number.isNaN(x) && Number.isNaN(y)) || x === y
-      diff = same ? 0 : Infinity
-      excess = same ? -atol : Infinity
-    }
-    if (diff > maxAbsDiff) maxAbsDiff = diff
-    if (excess > maxExcess) maxExcess = excess
-  }
-  // An empty tensor has nothing to exceed.
-  if (xs.length === 0) maxExcess = 0
-  const out: OutputComparison = { name, maxAbsDiff, maxAllowedExcess: maxExcess, pass: maxExcess <= 0 }
-  return nonFinite ? { ...out, nonFinite } : out
+  // Integers, booleans and strings are exact: tolerance applies to floating point only (reference.ts).
+  const d = elementDiff(e, a, tol)
+  const out: OutputComparison = { name, maxAbsDiff: d.maxAbsDiff, maxAllowedExcess: d.maxExcess, pass: d.maxExcess <= 0 }
+  return d.nonFinite ? { ...out, nonFinite: true } : out
 }
 
-function bytesEqual (a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
-  return true
-}
