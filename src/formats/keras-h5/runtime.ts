@@ -7,12 +7,12 @@
  *
  * Shared by the Keras 2 (.h5) and Keras 3 (.keras) adapters: each gives its own `KerasLoader`.
  */
-import { importCustomObjects } from '../tfjs/index.js'
+import { openTfjs } from '../tfjs/index.js'
 import type * as TF from '@tensorflow/tfjs'
-import { InvalidArgumentError, InvalidModelError, VerificationUnavailableError, isMvcError } from '../../errors.js'
+import { InvalidModelError, VerificationUnavailableError, isMvcError } from '../../errors.js'
 import { bytesSource, datasetRange, readHdf5, tensorDType, type Hdf5Dataset, type Hdf5File } from '../hdf5/index.js'
 import type { LoadedModel, ModelRuntime, OpenRuntime } from '../interface.js'
-import { BACKENDS, loadRuntime, type BackendName, type LoadedRuntime } from '../tfjs/runtime.js'
+import type { LoadedRuntime } from '../tfjs/runtime.js'
 import { inputSignature, runModel, type LoadedModel as TfjsLoaded } from '../tfjs/model.js'
 import { customObjects, isObject, toKeras2Config } from './config.js'
 import { attrList } from './attributes.js'
@@ -146,13 +146,8 @@ export function kerasRuntime (loaders: Readonly<Record<string, KerasLoader>>): M
   return {
     id: 'tfjs',
     async open (options): Promise<OpenRuntime> {
-      const backend = options.backend
-      if (backend !== undefined && !(BACKENDS as readonly string[]).includes(backend)) {
-        throw new InvalidArgumentError(`unknown TensorFlow.js backend ${JSON.stringify(backend)}; expected one of ${BACKENDS.join(', ')}`, { backend })
-      }
-      const rt = await loadRuntime(backend as BackendName | undefined)
-      // JS modules that register custom layers with tf.serialization.registerClass.
-      await importCustomObjects(options.customObjects ?? [])
+      // TF.js with JS modules that register custom layers with tf.serialization.registerClass.
+      const rt = await openTfjs(options)
       return {
         backend: rt.backend,
         version: rt.tfjsVersion,

@@ -17,7 +17,7 @@ import type { CID } from 'multiformats/cid'
 import { fail, isCount, parseModel } from '../../format/objects.js'
 import type { FileAccess, LoadedModel, ModelFormat, ModelLayout, ModelRuntime, OpenRuntime, StoredModel } from '../interface.js'
 import { parseModelJson, planNeedsBytes, planTensors, type ModelDescriptor, type ModelFormat as TfjsModelKind } from './manifest.js'
-import { BACKENDS, loadRuntime, runtimeFingerprint, type BackendName } from './runtime.js'
+import { BACKENDS, loadRuntime, runtimeFingerprint, type BackendName, type LoadedRuntime } from './runtime.js'
 import { inputSignature, loadModel, runModel } from './model.js'
 import { InvalidArgumentError, InvalidModelError } from '../../errors.js'
 import { withTimeLimit } from '../time-limit.js'
@@ -142,17 +142,26 @@ export async function importCustomObjects (files: readonly string[]): Promise<vo
   }
 }
 
+/**
+ * TF.js loaded on the backend the options name (checked: INVALID_ARGUMENT for an unknown one), with the
+ * JS modules that register custom layers imported: what every TF.js-based runtime opens with.
+ */
+export async function openTfjs (options: { readonly backend?: string, readonly customObjects?: readonly string[] }): Promise<LoadedRuntime> {
+  const backend = options.backend
+  if (backend !== undefined && !(BACKENDS as readonly string[]).includes(backend)) {
+    throw new InvalidArgumentError(`unknown TensorFlow.js backend ${JSON.stringify(backend)}; expected one of ${BACKENDS.join(', ')}`, { backend })
+  }
+  const rt = await loadRuntime(backend as BackendName | undefined)
+  await importCustomObjects(options.customObjects ?? [])
+  return rt
+}
+
 /** TF.js in this process: wasm by default, tfjs-node when installed, cpu always (runtime.ts). */
 export const tfjsRuntime: ModelRuntime = {
   id: 'tfjs',
   crossCheckBackends: ['wasm', 'cpu'],
   async open (options): Promise<OpenRuntime> {
-    const backend = options.backend
-    if (backend !== undefined && !(BACKENDS as readonly string[]).includes(backend)) {
-      throw new InvalidArgumentError(`unknown TensorFlow.js backend ${JSON.stringify(backend)}; expected one of ${BACKENDS.join(', ')}`, { backend })
-    }
-    const rt = await loadRuntime(backend as BackendName | undefined)
-    await importCustomObjects(options.customObjects ?? [])
+    const rt = await openTfjs(options)
     return {
       backend: rt.backend,
       version: rt.tfjsVersion,
