@@ -13,6 +13,38 @@ export interface Signals {
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
 
+/**
+ * Runs a server until SIGINT or SIGTERM, then stops it. The signals are listened for before `announce`
+ * prints the URL: until a listener exists, SIGTERM's default action kills the process at once, and a
+ * client may send it as soon as it reads the URL. A second signal cuts in-flight requests short.
+ */
+export async function runUntilSignal (signals: Signals, server: { stop: () => Promise<void>, terminate: () => void }, io: Io, shuttingDown: string, announce: () => void): Promise<void> {
+  try {
+    const stopped = new Promise<void>(resolve => {
+      const stop = (): void => {
+        signals.off('SIGINT', stop)
+        signals.off('SIGTERM', stop)
+        signals.once('SIGINT', server.terminate)
+        signals.once('SIGTERM', server.terminate)
+        resolve()
+      }
+      signals.once('SIGINT', stop)
+      signals.once('SIGTERM', stop)
+    })
+    announce()
+    io.err('stop with Ctrl-C (SIGINT) or SIGTERM')
+    await stopped
+    io.err(shuttingDown)
+  } finally {
+    try {
+      await server.stop()
+    } finally {
+      signals.off('SIGINT', server.terminate)
+      signals.off('SIGTERM', server.terminate)
+    }
+  }
+}
+
 export function serveCommand (io: Io, signals: Signals = process): CommandModule<GlobalArgs, Args> {
   return {
     command: 'serve',
@@ -51,21 +83,7 @@ export function serveCommand (io: Io, signals: Signals = process): CommandModule
         idleTimeoutSeconds: idle,
         log: io.err
       })
-      try {
-        // Listen for signals before announcing the URL: until a listener exists, SIGTERM's default
-        // action kills the process at once, and a client may send it as soon as it reads the URL.
-        const stopped = new Promise<void>(resolve => {
-          const stop = (): void => {
-            signals.off('SIGINT', stop)
-            signals.off('SIGTERM', stop)
-            // A second signal cuts in-flight requests short.
-            signals.once('SIGINT', server.terminate)
-            signals.once('SIGTERM', server.terminate)
-            resolve()
-          }
-          signals.once('SIGINT', stop)
-          signals.once('SIGTERM', stop)
-        })
+      await runUntilSignal(signals, server, io, 'shutting down: finishing requests in flight', () => {
         if (args.json === true) io.out(JSON.stringify({ url: server.url, repository: server.repositoryId, store: server.location }))
         else io.out(`listening on ${server.url}`)
         if (server.created) io.err(`created an empty store in ${server.location}`)
@@ -76,17 +94,7 @@ export function serveCommand (io: Io, signals: Signals = process): CommandModule
             ? 'warning: no authentication (--no-auth): every local user can read and write'
             : `warning: no authentication (--no-auth) on ${args.host}: anyone who can reach it can read and write`)
         }
-        io.err('stop with Ctrl-C (SIGINT) or SIGTERM')
-        await stopped
-        io.err('shutting down: finishing requests in flight')
-      } finally {
-        try {
-          await server.stop()
-        } finally {
-          signals.off('SIGINT', server.terminate)
-          signals.off('SIGTERM', server.terminate)
-        }
-      }
+      })
       io.err('stopped')
     }
   }

@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs'
 import { UsageError, ui } from '../../api/index.js'
 import type { GlobalArgs, Io } from '../output.js'
-import type { Signals } from './serve.js'
+import { runUntilSignal, type Signals } from './serve.js'
 
 interface Args extends GlobalArgs { host: string, port: number, open: boolean }
 
@@ -19,34 +19,12 @@ export function uiCommand (io: Io, signals: Signals = process): CommandModule<Gl
     handler: async args => {
       if (!Number.isInteger(args.port) || args.port < 0 || args.port > 65535) throw new UsageError(`--port must be an integer from 0 to 65535, not ${String(args.port)}`, { port: args.port })
       const server = await ui({ dir: args.C ?? '.', host: args.host, port: args.port, open: args.open, log: io.err })
-      try {
-        // Listen for signals before printing the URL: a client that reads it may signal at once.
-        const stopped = new Promise<void>(resolve => {
-          const stop = (): void => {
-            signals.off('SIGINT', stop)
-            signals.off('SIGTERM', stop)
-            signals.once('SIGINT', server.terminate)
-            signals.once('SIGTERM', server.terminate)
-            resolve()
-          }
-          signals.once('SIGINT', stop)
-          signals.once('SIGTERM', stop)
-        })
+      await runUntilSignal(signals, server, io, 'shutting down', () => {
         if (args.json === true) io.out(JSON.stringify({ url: server.url, host: server.host, port: server.port, token: server.token, root: server.root }))
         else io.out(`mvc ui: ${server.url}`)
         io.err(`serving ${server.root} read-only`)
         if (!LOOPBACK.has(args.host)) io.err(`warning: listening on ${args.host}: anyone who can reach it and has the URL can read the repository`)
-        io.err('stop with Ctrl-C (SIGINT) or SIGTERM')
-        await stopped
-        io.err('shutting down')
-      } finally {
-        try {
-          await server.stop()
-        } finally {
-          signals.off('SIGINT', server.terminate)
-          signals.off('SIGTERM', server.terminate)
-        }
-      }
+      })
       io.err('stopped')
     }
   }
